@@ -1,0 +1,193 @@
+package ports
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/lfs-lpm/lpm/resolver"
+)
+
+// A Tree is the union of one or more port directories, earliest first.
+type Tree struct {
+	Dirs []string
+	// ports maps a name to its versions, newest first.
+	ports map[string][]*Port
+	// broken maps a port name (its directory name) to why it did not parse.
+	broken   map[string][]error
+	provides map[string][]resolver.Provider
+}
+
+// ErrNoPort is wrapped by lookups of a name no tree holds.
+var ErrNoPort = errors.New("no such port")
+
+// Load reads every port in dirs. Ports that do not parse are remembered and
+// reported when asked for (and by lint), so one broken port does not stop
+// work on the others.
+func Load(dirs ...string) (*Tree, error) {
+	t := &Tree{Dirs: dirs, ports: map[string][]*Port{}, broken: map[string][]error{}, provides: map[string][]resolver.Provider{}}
+	for _, dir := range dirs {
+		files, err := portFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		layer := map[string][]*Port{}
+		for _, file := range files {
+			key := treeName(dir, file)
+			if _, hidden := t.ports[key]; hidden {
+				continue
+			}
+			p, errs := ParseFile(file)
+			if len(errs) > 0 {
+				if _, seen := t.broken[key]; !seen {
+					t.broken[key] = errs
+				}
+				continue
+			}
+			layer[p.Name] = append(layer[p.Name], p)
+		}
+		for name, versions := range layer {
+			if _, hidden := t.ports[name]; hidden {
+				continue
+			}
+			sort.SliceStable(versions, func(i, j int) bool { return versions[j].Ver.LessThan(versions[i].Ver) })
+			t.ports[name] = versions
+		}
+	}
+	for _, name := range t.Names() {
+		for _, p := range t.ports[name] {
+			for _, s := range p.Provides {
+				pr, _ := ParseProvide(s)
+				t.provides[pr.Name] = append(t.provides[pr.Name], resolver.Provider{Name: p.Name, Version: p.Ver, Provide: pr})
+			}
+		}
+	}
+	return t, nil
+}
+
+// portFiles lists TREE/NAME/port.toml and TREE/NAME/VERSION/port.toml.
+func portFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		top := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(top, FileName)); err == nil {
+			files = append(files, filepath.Join(top, FileName))
+			continue
+		}
+		subs, err := os.ReadDir(top)
+		if err != nil {
+			return nil, fmt.Errorf("reading port directory %s: %w", top, err)
+		}
+		for _, s := range subs {
+			f := filepath.Join(top, s.Name(), FileName)
+			if _, err := os.Stat(f); s.IsDir() && err == nil {
+				files = append(files, f)
+			}
+		}
+	}
+	return files, nil
+}
+
+// treeName is the port name a file's location implies: its first directory
+// below the tree.
+func treeName(dir, file string) string {
+	rel, _ := filepath.Rel(dir, file)
+	return strings.Split(filepath.ToSlash(rel), "/")[0]
+}
+
+// Names lists every port name, sorted.
+func (t *Tree) Names() []string {
+	names := make([]string, 0, len(t.ports))
+	for n := range t.ports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// All returns every version of the named port, newest first.
+func (t *Tree) All(name string) []*Port { return t.ports[name] }
+
+// Broken returns the parse errors of every port that failed to load,
+// sorted by port directory name.
+func (t *Tree) Broken() map[string][]error { return t.broken }
+
+// Lookup returns the newest version of name that satisfies constraint
+// (nil: any).
+func (t *Tree) Lookup(name string, constraint *semver.Constraints) (*Port, error) {
+	versions := t.ports[name]
+	if len(versions) == 0 {
+		if errs, ok := t.broken[name]; ok {
+			return nil, fmt.Errorf("port %s does not parse: %w", name, errors.Join(errs...))
+		}
+		return nil, fmt.Errorf("port %s: %w in %s; check the name or add a ports tree with --ports", name, ErrNoPort, strings.Join(t.Dirs, ", "))
+	}
+	for _, p := range versions {
+		if constraint == nil || constraint.Check(p.Ver) {
+			return p, nil
+		}
+	}
+	var have []string
+	for _, p := range versions {
+		have = append(have, p.Version)
+	}
+	return nil, fmt.Errorf("port %s: no version matches %s (the tree has %s)", name, constraint, strings.Join(have, ", "))
+}
+
+// Port returns the exact version v of name, or nil.
+func (t *Tree) Port(name string, v *semver.Version) *Port {
+	for _, p := range t.ports[name] {
+		if p.Ver.Equal(v) {
+			return p
+		}
+	}
+	return nil
+}
+
+// ParseRequest reads the command-line form NAME or NAME@CONSTRAINT.
+func ParseRequest(s string) (resolver.Request, error) {
+	name, cons, _ := strings.Cut(s, "@")
+	term, err := ParseTerm(name + " " + cons)
+	if err != nil {
+		return resolver.Request{}, fmt.Errorf("request %s: %v; write NAME or NAME@CONSTRAINT, e.g. zlib@^1.3", s, err)
+	}
+	return resolver.Request{Name: term.Name, Constraint: term.Constraint}, nil
+}
+
+// The Tree is a solver universe.
+var _ resolver.Universe = (*Tree)(nil)
+
+// Versions implements resolver.Universe.
+func (t *Tree) Versions(name string) ([]*semver.Version, error) {
+	var vs []*semver.Version
+	for _, p := range t.ports[name] {
+		vs = append(vs, p.Ver)
+	}
+	return vs, nil
+}
+
+// Package implements resolver.Universe.
+func (t *Tree) Package(name string, v *semver.Version) (*resolver.Package, error) {
+	p := t.Port(name, v)
+	if p == nil {
+		return nil, fmt.Errorf("port %s %s: %w", name, v, ErrNoPort)
+	}
+	return p.Package(), nil
+}
+
+// Providers implements resolver.Universe.
+func (t *Tree) Providers(virtual string) ([]resolver.Provider, error) {
+	return t.provides[virtual], nil
+}

@@ -1,0 +1,102 @@
+// Package resolver decides which version of every package to install.
+//
+// The solver reads packages only through the Universe interface, so the
+// ports tree, the installed set and a test universe are interchangeable (in
+// the spirit of cmd/go's mvs.Reqs). It never touches files, the network or
+// the database itself. Versions arrive already parsed (Masterminds semver);
+// the solver does no string parsing of its own.
+package resolver
+
+import (
+	"github.com/Masterminds/semver/v3"
+)
+
+// A Universe supplies packages to the solver.
+type Universe interface {
+	// Versions lists every available version of name, in any order.
+	// An unknown name yields an empty list, not an error.
+	Versions(name string) ([]*semver.Version, error)
+	// Package returns one version's metadata. The solver calls it only
+	// for versions it is considering, so implementations may load lazily.
+	Package(name string, v *semver.Version) (*Package, error)
+	// Providers lists the packages (name and version) whose provides
+	// include the virtual name. Real package names are not virtual.
+	Providers(virtual string) ([]Provider, error)
+}
+
+// A Package is one version of a port, as the solver sees it.
+type Package struct {
+	Name      string
+	Version   *semver.Version
+	Run       []Dep // needed wherever the package is installed
+	Build     []Dep // needed only to build the package from source
+	Provides  []Provide
+	Conflicts []Term // packages that cannot be installed alongside
+}
+
+// A Dep is satisfied by any one of its alternatives ("a | b").
+type Dep []Term
+
+// A Term is a package name and a version constraint. A nil Constraint
+// means any version.
+type Term struct {
+	Name       string
+	Constraint *semver.Constraints
+}
+
+// String renders the term as the user wrote it.
+func (t Term) String() string {
+	if t.Constraint == nil {
+		return t.Name
+	}
+	return t.Name + " " + t.Constraint.String()
+}
+
+// A Provide is a virtual name offered by a package. A nil Version means an
+// unversioned provide.
+type Provide struct {
+	Name    string
+	Version *semver.Version
+}
+
+// A Provider is a package version that provides a virtual name.
+type Provider struct {
+	Name    string
+	Version *semver.Version
+	Provide Provide
+}
+
+// Options describe the system the request is solved against.
+type Options struct {
+	// Installed maps package name to installed version. The solver
+	// prefers these (minimal change) unless Upgrade names the package.
+	Installed map[string]*semver.Version
+	// Held packages must stay at their installed version.
+	Held map[string]bool
+	// Upgrade prefers the newest version of these packages (all
+	// installed packages when UpgradeAll is set) within holds.
+	Upgrade    map[string]bool
+	UpgradeAll bool
+	// NeedsBuild reports whether a chosen version must be built from
+	// source; if so its Build deps join the solution. Nil means never.
+	NeedsBuild func(name string, v *semver.Version) bool
+}
+
+// A Request asks for one package; an explicit request of the user.
+type Request struct {
+	Name       string
+	Constraint *semver.Constraints // nil: any version
+}
+
+// A Solution is the set of chosen versions.
+type Solution struct {
+	// Selected is sorted by name.
+	Selected []Selected
+}
+
+// Selected is one chosen package version.
+type Selected struct {
+	Name    string
+	Version *semver.Version
+	Build   bool // must be built from source (NeedsBuild said so)
+}
