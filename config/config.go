@@ -1,0 +1,171 @@
+// Package config holds lpm's settings: defaults, the config file
+// (ROOT/etc/lpm/lpm.toml unless --config says otherwise), LPM_* environment
+// variables and command-line flags, in rising order of precedence (viper).
+//
+// Paths written in the config file are inside the root the file belongs to:
+// "/usr/ports" in /mnt/lfs/etc/lpm/lpm.toml means /mnt/lfs/usr/ports when lpm
+// runs on the host, and /usr/ports once inside the chroot. Paths given as
+// flags or environment variables are host paths, taken as they are.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is every setting, resolved to host paths.
+type Config struct {
+	Root      string
+	File      string   // the config file read, "" if none
+	Ports     []string // trees, earliest wins
+	Distfiles string   // fetched sources
+	Packages  string   // built package archives
+	BuildDir  string   // work and staging directories
+	LogDir    string   // build logs
+	Mirrors   []string
+	Overwrite []string // globs of paths an install may take over
+	Yes       bool
+	Quiet     bool
+	JSON      bool
+	Verbose   bool
+	Build     Build
+}
+
+// Build holds the build settings.
+type Build struct {
+	Jobs      int
+	CFlags    string
+	CXXFlags  string
+	MakeFlags string
+	Check     bool   // run the check phase
+	Strip     bool   // strip ELF files in staging
+	Chroot    string // auto, always, never: build inside a non-/ root
+	Sandbox   bool   // private mount namespace, read-only outside work and staging
+}
+
+// Defaults, relative to the root where they are paths.
+var defaults = map[string]any{
+	"ports":           []string{"/usr/ports"},
+	"distfiles":       "/var/cache/lpm/distfiles",
+	"packages":        "/var/cache/lpm/packages",
+	"builddir":        "/var/tmp/lpm",
+	"logdir":          "/var/log/lpm/build",
+	"mirrors":         []string{},
+	"overwrite":       []string{},
+	"build.jobs":      runtime.NumCPU(),
+	"build.cflags":    "-O2 -pipe",
+	"build.cxxflags":  "-O2 -pipe",
+	"build.makeflags": "",
+	"build.check":     true,
+	"build.strip":     true,
+	"build.chroot":    "auto",
+	"build.sandbox":   true,
+}
+
+var pathKeys = []string{"distfiles", "packages", "builddir", "logdir"}
+
+// Load resolves the settings. flags are the command line's (may be nil);
+// a flag named like a key ("root", "ports", "yes") overrides it.
+func Load(flags *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetDefault("root", "/")
+	v.SetEnvPrefix("LPM")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if flags != nil {
+		for _, name := range []string{"root", "ports", "yes", "quiet", "json", "verbose", "overwrite"} {
+			if f := flags.Lookup(name); f != nil {
+				if err := v.BindPFlag(name, f); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	root, err := filepath.Abs(v.GetString("root"))
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", v.GetString("root"), err)
+	}
+	c := &Config{Root: root}
+
+	file, explicit := "", false
+	if flags != nil {
+		if f := flags.Lookup("config"); f != nil && f.Changed {
+			file, explicit = f.Value.String(), true
+		}
+	}
+	if env := os.Getenv("LPM_CONFIG"); file == "" && env != "" {
+		file, explicit = env, true
+	}
+	if file == "" {
+		file = filepath.Join(root, "etc/lpm/lpm.toml")
+	}
+	v.SetConfigFile(file)
+	v.SetConfigType("toml")
+	switch err := v.ReadInConfig(); {
+	case err == nil:
+		c.File = file
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	default:
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+
+	// Where a path came from decides whether it is inside the root.
+	fromHost := func(key string) bool {
+		if flags != nil {
+			if f := flags.Lookup(key); f != nil && f.Changed {
+				return true
+			}
+		}
+		_, env := os.LookupEnv("LPM_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")))
+		return env
+	}
+	inRoot := func(key, p string) string {
+		if fromHost(key) {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+		return filepath.Join(root, p)
+	}
+	for _, p := range v.GetStringSlice("ports") {
+		c.Ports = append(c.Ports, inRoot("ports", p))
+	}
+	for _, key := range pathKeys {
+		dst := map[string]*string{"distfiles": &c.Distfiles, "packages": &c.Packages, "builddir": &c.BuildDir, "logdir": &c.LogDir}[key]
+		*dst = inRoot(key, v.GetString(key))
+	}
+	c.Mirrors = v.GetStringSlice("mirrors")
+	c.Overwrite = v.GetStringSlice("overwrite")
+	c.Yes, c.Quiet, c.JSON, c.Verbose = v.GetBool("yes"), v.GetBool("quiet"), v.GetBool("json"), v.GetBool("verbose")
+	c.Build = Build{
+		Jobs:      v.GetInt("build.jobs"),
+		CFlags:    v.GetString("build.cflags"),
+		CXXFlags:  v.GetString("build.cxxflags"),
+		MakeFlags: v.GetString("build.makeflags"),
+		Check:     v.GetBool("build.check"),
+		Strip:     v.GetBool("build.strip"),
+		Chroot:    v.GetString("build.chroot"),
+		Sandbox:   v.GetBool("build.sandbox"),
+	}
+	if c.Build.Jobs < 1 {
+		c.Build.Jobs = 1
+	}
+	if c.Build.MakeFlags == "" {
+		c.Build.MakeFlags = fmt.Sprintf("-j%d", c.Build.Jobs)
+	}
+	switch c.Build.Chroot {
+	case "auto", "always", "never":
+	default:
+		return nil, fmt.Errorf("config %s: build.chroot is %q; use auto, always or never", file, c.Build.Chroot)
+	}
+	return c, nil
+}
