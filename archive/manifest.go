@@ -1,0 +1,308 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// FormatVersion is the only manifest format this package reads and writes.
+const FormatVersion = 1
+
+// manifestName is the first tar entry of every archive.
+const manifestName = ".MANIFEST"
+
+// maxManifestSize bounds how much a hostile archive can make us buffer
+// before we have validated anything.
+const maxManifestSize = 64 << 20
+
+// Entry types.
+const (
+	TypeDir      = "dir"
+	TypeFile     = "file"
+	TypeSymlink  = "symlink"
+	TypeHardlink = "hardlink"
+)
+
+// ErrCorrupt is wrapped by every error about an archive that breaks the
+// format, so callers can tell a bad package from an I/O problem.
+var ErrCorrupt = errors.New("the archive is corrupt or hostile")
+
+// Manifest describes one built package. It is stored as JSON in the
+// archive's first entry; see the package documentation for the rules.
+type Manifest struct {
+	Format      int       `json:"format"`
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Release     int       `json:"release"`
+	Description string    `json:"description,omitempty"`
+	License     string    `json:"license,omitempty"`
+	Homepage    string    `json:"homepage,omitempty"`
+	Depends     []string  `json:"depends,omitempty"`
+	Provides    []string  `json:"provides,omitempty"`
+	Conflicts   []string  `json:"conflicts,omitempty"`
+	Backup      []string  `json:"backup,omitempty"`
+	BuildDate   time.Time `json:"build_date"`
+	Entries     []Entry   `json:"entries"`
+}
+
+// Entry is one path the package installs.
+type Entry struct {
+	Path   string   `json:"path"`
+	Type   string   `json:"type"`
+	Mode   uint32   `json:"mode"`
+	UID    int      `json:"uid"`
+	GID    int      `json:"gid"`
+	Size   int64    `json:"size,omitempty"`
+	SHA256 string   `json:"sha256,omitempty"`
+	Link   string   `json:"link,omitempty"`
+	Soname string   `json:"soname,omitempty"`
+	Needed []string `json:"needed,omitempty"`
+}
+
+// entryProblem is a validation failure tied to one path; the caller adds
+// which archive or staging dir it came from and what to do.
+type entryProblem struct {
+	path string
+	msg  string
+}
+
+func (p *entryProblem) Error() string {
+	return fmt.Sprintf("entry %q %s", p.path, p.msg)
+}
+
+func problem(p string, format string, args ...any) error {
+	return &entryProblem{path: p, msg: fmt.Sprintf(format, args...)}
+}
+
+// corrupt wraps a validation problem found in an archive file.
+func corrupt(archivePath string, err error) error {
+	return fmt.Errorf("archive %s: %w; %w, rebuild it", archivePath, err, ErrCorrupt)
+}
+
+// encodeManifest renders m deterministically: struct field order, two-space
+// indent, and no HTML escaping so "zlib >=1.3" stays readable.
+func encodeManifest(m *Manifest) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeManifest parses and validates manifest bytes.
+func decodeManifest(data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON: %v", manifestName, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s has data after the JSON object", manifestName)
+	}
+	m.BuildDate = m.BuildDate.UTC()
+	if err := validateManifest(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// pathKey maps a path to a string whose bytewise order is the format's
+// entry order: "/" sorts before every other byte. NUL is forbidden in
+// paths, so it can stand in for "/".
+func pathKey(p string) string {
+	return strings.ReplaceAll(p, "/", "\x00")
+}
+
+// validateManifest enforces every rule of the format on m. It is used on
+// archives being read and, in Create, on the manifest about to be written.
+func validateManifest(m *Manifest) error {
+	if m.Format != FormatVersion {
+		return fmt.Errorf("has manifest format %d, this lpm reads only format %d (upgrade lpm if the archive is newer)", m.Format, FormatVersion)
+	}
+	if !validName(m.Name) {
+		return fmt.Errorf("has invalid package name %q", m.Name)
+	}
+	if m.Version == "" || strings.ContainsFunc(m.Version, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '/'
+	}) {
+		return fmt.Errorf("has invalid version %q", m.Version)
+	}
+	if m.Release < 0 {
+		return fmt.Errorf("has negative release %d", m.Release)
+	}
+	relations := []struct {
+		field string
+		list  []string
+	}{{"depends", m.Depends}, {"provides", m.Provides}, {"conflicts", m.Conflicts}}
+	for _, rel := range relations {
+		for _, s := range rel.list {
+			if strings.TrimSpace(s) == "" || strings.ContainsFunc(s, isControl) {
+				return fmt.Errorf("has invalid %s item %q", rel.field, s)
+			}
+		}
+	}
+
+	seen := make(map[string]*Entry, len(m.Entries))
+	prevKey := ""
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if err := validateEntry(e, seen); err != nil {
+			return err
+		}
+		key := pathKey(e.Path)
+		if i > 0 && key <= prevKey {
+			return problem(e.Path, "is out of order (it must sort after %q)", m.Entries[i-1].Path)
+		}
+		prevKey = key
+		seen[e.Path] = e
+	}
+
+	backups := make(map[string]bool, len(m.Backup))
+	for _, b := range m.Backup {
+		if err := checkPath(b); err != nil {
+			return problem(b, "in backup: %v", err)
+		}
+		if backups[b] {
+			return problem(b, "is listed twice in backup")
+		}
+		backups[b] = true
+		e := seen[b]
+		if e == nil || (e.Type != TypeFile && e.Type != TypeHardlink) {
+			return problem(b, "is listed in backup but is not a file entry of the package")
+		}
+	}
+	return nil
+}
+
+func validateEntry(e *Entry, seen map[string]*Entry) error {
+	if err := checkPath(e.Path); err != nil {
+		return problem(e.Path, "%v", err)
+	}
+	if seen[e.Path] != nil {
+		return problem(e.Path, "is listed twice")
+	}
+	if parent := path.Dir(e.Path); parent != "." {
+		pe := seen[parent]
+		switch {
+		case pe == nil:
+			return problem(e.Path, "has no parent directory entry %q before it", parent)
+		case pe.Type == TypeSymlink:
+			return problem(e.Path, "lies under symlink %q (writing through links is refused)", parent)
+		case pe.Type != TypeDir:
+			return problem(e.Path, "lies under %q, which is a %s, not a dir", parent, pe.Type)
+		}
+	}
+	if e.Mode&^0o7777 != 0 {
+		return problem(e.Path, "has mode %#o with bits outside 07777", e.Mode)
+	}
+	if e.UID < 0 || e.GID < 0 {
+		return problem(e.Path, "has negative owner %d:%d", e.UID, e.GID)
+	}
+	if e.Size < 0 {
+		return problem(e.Path, "has negative size %d", e.Size)
+	}
+	if e.Type != TypeFile {
+		if e.Size != 0 || e.SHA256 != "" {
+			return problem(e.Path, "is a %s but carries a size or sha256", e.Type)
+		}
+		if e.Soname != "" || len(e.Needed) > 0 {
+			return problem(e.Path, "is a %s but carries ELF soname or needed", e.Type)
+		}
+	}
+	if e.Type != TypeSymlink && e.Type != TypeHardlink && e.Link != "" {
+		return problem(e.Path, "is a %s but carries a link target", e.Type)
+	}
+	if strings.ContainsRune(e.Soname, 0) {
+		return problem(e.Path, "has a NUL byte in its soname")
+	}
+	for _, n := range e.Needed {
+		if n == "" || strings.ContainsRune(n, 0) {
+			return problem(e.Path, "has an invalid needed library %q", n)
+		}
+	}
+
+	switch e.Type {
+	case TypeDir:
+	case TypeFile:
+		if !validSHA256(e.SHA256) {
+			return problem(e.Path, "has malformed sha256 %q (want 64 lowercase hex digits)", e.SHA256)
+		}
+	case TypeSymlink:
+		if e.Link == "" || strings.ContainsRune(e.Link, 0) {
+			return problem(e.Path, "is a symlink with an empty or NUL-containing target")
+		}
+	case TypeHardlink:
+		target := seen[e.Link]
+		if target == nil || target.Type != TypeFile {
+			return problem(e.Path, "is a hardlink to %q, which is not an earlier file entry", e.Link)
+		}
+		if target.Mode != e.Mode || target.UID != e.UID || target.GID != e.GID {
+			return problem(e.Path, "is a hardlink whose mode or owner differs from its target %q", e.Link)
+		}
+	default:
+		return problem(e.Path, "has unknown type %q", e.Type)
+	}
+	return nil
+}
+
+// checkPath enforces the path rules; its messages complete the sentence
+// "entry X ...".
+func checkPath(p string) error {
+	switch {
+	case p == "" || p == ".":
+		return errors.New("is an empty path")
+	case strings.ContainsRune(p, 0):
+		return errors.New("contains a NUL byte")
+	case strings.HasPrefix(p, "/"):
+		return errors.New("is absolute")
+	case p == manifestName:
+		return errors.New("uses the reserved name " + manifestName)
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." {
+			return errors.New("escapes the root")
+		}
+	}
+	if path.Clean(p) != p {
+		return fmt.Errorf("is not a clean path (clean form %q)", path.Clean(p))
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i == 0 && !alnum {
+			return false
+		}
+		if !alnum && !strings.ContainsRune("+._-", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }

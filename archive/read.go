@@ -1,0 +1,266 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxWindow is the largest zstd window a reader accepts (zstd --long's
+// default); it caps the memory a hostile archive can demand.
+const maxWindow = 128 << 20
+
+// ReadManifest returns the validated manifest of the archive at path.
+// It decompresses only the first tar entry.
+func ReadManifest(path string) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read package %s: %w", path, err)
+	}
+	defer f.Close()
+	dec, _, raw, err := openStream(f, path)
+	if err != nil {
+		return nil, err
+	}
+	dec.Close()
+	m, err := decodeManifest(raw)
+	if err != nil {
+		return nil, corrupt(path, err)
+	}
+	return m, nil
+}
+
+// openStream starts decompressing f and reads the raw .MANIFEST bytes,
+// leaving the tar reader positioned at the first package entry. The
+// decoder is synchronous, so nothing past what is asked for is decoded.
+func openStream(f *os.File, path string) (*zstd.Decoder, *tar.Reader, []byte, error) {
+	dec, err := zstd.NewReader(bufio.NewReader(f),
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxWindow(maxWindow))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read package %s: %w", path, err)
+	}
+	tr := tar.NewReader(dec)
+	raw, err := readManifestEntry(tr)
+	if err != nil {
+		dec.Close()
+		return nil, nil, nil, corrupt(path, err)
+	}
+	return dec, tr, raw, nil
+}
+
+func readManifestEntry(tr *tar.Reader) ([]byte, error) {
+	hdr, err := tr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the first tar entry (is it a zstd-compressed tar?): %v", err)
+	}
+	if hdr.Name != manifestName || hdr.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("first tar entry is %q, not the regular file %s", hdr.Name, manifestName)
+	}
+	if hdr.Size > maxManifestSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", manifestName, hdr.Size, maxManifestSize)
+	}
+	raw, err := io.ReadAll(tr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", manifestName, err)
+	}
+	return raw, nil
+}
+
+// Reader gives access to one open archive: its manifest at once, its
+// entries through Walk. A Reader is not safe for concurrent use.
+type Reader struct {
+	path    string
+	f       *os.File
+	m       *Manifest
+	raw     []byte  // .MANIFEST as read by Open; Walk insists on the same bytes
+	entries []Entry // private copy, so callers editing Manifest() cannot steer Walk
+}
+
+// Open opens the archive at path and validates its manifest.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open package %s: %w", path, err)
+	}
+	dec, _, raw, err := openStream(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	dec.Close()
+	m, err := decodeManifest(raw)
+	if err != nil {
+		f.Close()
+		return nil, corrupt(path, err)
+	}
+	return &Reader{path: path, f: f, m: m, raw: raw, entries: slices.Clone(m.Entries)}, nil
+}
+
+// Manifest returns the archive's validated manifest.
+func (r *Reader) Manifest() *Manifest { return r.m }
+
+// Close releases the archive file.
+func (r *Reader) Close() error { return r.f.Close() }
+
+// Walk streams the archive's entries in manifest order and calls fn for
+// each. For a "file" entry content yields its bytes; for other types it is
+// empty. fn need not read everything. Walk checks every tar header against
+// the manifest before calling fn, hashes file content as it streams and,
+// once fn returns, fails if the size or sha256 disagrees with the
+// manifest; so fn must treat what it wrote as provisional until Walk has
+// moved on or returned nil. An error returned by fn stops the walk and
+// is returned unchanged, unless reading the archive failed underneath
+// fn, in which case the archive error is returned. Walk may be called
+// more than once.
+func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read package %s: %w", r.path, err)
+	}
+	dec, tr, raw, err := openStream(r.f, r.path)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	if !bytes.Equal(raw, r.raw) {
+		return fmt.Errorf("archive %s changed while it was open; retry", r.path)
+	}
+
+	for _, e := range r.entries {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return corrupt(r.path, problem(e.Path, "is in the manifest but missing from the tar stream"))
+		}
+		if err != nil {
+			return corrupt(r.path, problem(e.Path, "cannot be read from the tar stream: %v", err))
+		}
+		if err := checkHeader(hdr, &e); err != nil {
+			return corrupt(r.path, err)
+		}
+		if e.Type != TypeFile {
+			if err := fn(e, bytes.NewReader(nil)); err != nil {
+				return err
+			}
+			continue
+		}
+		body := &hashingReader{r: tr, h: sha256.New()}
+		err = fn(e, body)
+		if body.err != nil {
+			return corrupt(r.path, problem(e.Path, "content cannot be read: %v", body.err))
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return corrupt(r.path, problem(e.Path, "content cannot be read: %v", err))
+		}
+		if body.n != e.Size {
+			return corrupt(r.path, problem(e.Path, "has %d bytes of content, the manifest says %d", body.n, e.Size))
+		}
+		if sum := hex.EncodeToString(body.h.Sum(nil)); sum != e.SHA256 {
+			return corrupt(r.path, problem(e.Path, "content has sha256 %s, the manifest says %s", sum, e.SHA256))
+		}
+	}
+
+	hdr, err := tr.Next()
+	if err == nil {
+		return corrupt(r.path, problem(hdr.Name, "is in the tar stream but not in the manifest"))
+	}
+	if err != io.EOF {
+		return corrupt(r.path, fmt.Errorf("tar stream is damaged after the last entry: %v", err))
+	}
+	// Decode to the end so the zstd checksum is verified and nothing can
+	// hide after the tar end marker.
+	if err := drainZeros(dec); err != nil {
+		return corrupt(r.path, err)
+	}
+	return nil
+}
+
+// checkHeader insists the tar header says exactly what the manifest says.
+func checkHeader(hdr *tar.Header, e *Entry) error {
+	want := e.Path
+	var flag byte
+	switch e.Type {
+	case TypeDir:
+		want += "/"
+		flag = tar.TypeDir
+	case TypeFile:
+		flag = tar.TypeReg
+	case TypeSymlink:
+		flag = tar.TypeSymlink
+	case TypeHardlink:
+		flag = tar.TypeLink
+	}
+	switch {
+	case hdr.Name != want:
+		return problem(e.Path, "is next in the manifest but the tar stream has %q", hdr.Name)
+	case hdr.Typeflag != flag:
+		return problem(e.Path, "is a %s in the manifest but tar type %q in the tar stream", e.Type, hdr.Typeflag)
+	case hdr.Linkname != e.Link:
+		return problem(e.Path, "links to %q in the manifest but to %q in the tar stream", e.Link, hdr.Linkname)
+	case hdr.Mode != int64(e.Mode):
+		return problem(e.Path, "has mode %#o in the manifest but %#o in the tar stream", e.Mode, hdr.Mode)
+	case hdr.Uid != e.UID || hdr.Gid != e.GID:
+		return problem(e.Path, "is owned by %d:%d in the manifest but %d:%d in the tar stream", e.UID, e.GID, hdr.Uid, hdr.Gid)
+	case hdr.Size != e.Size:
+		return problem(e.Path, "has size %d in the manifest but %d in the tar stream", e.Size, hdr.Size)
+	}
+	return nil
+}
+
+// hashingReader counts and hashes what passes through and remembers a
+// read failure, so Walk can blame the archive rather than fn.
+type hashingReader struct {
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	if err != nil && err != io.EOF && hr.err == nil {
+		hr.err = err
+	}
+	return n, err
+}
+
+func drainZeros(r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if slices.ContainsFunc(buf[:n], func(b byte) bool { return b != 0 }) {
+			return errors.New("has data after the end of the tar stream")
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("compressed stream is damaged: %v", err)
+		}
+	}
+}
+
+// Verify reads the whole archive at path and checks every entry against
+// its manifest.
+func Verify(path string) error {
+	r, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Walk(func(Entry, io.Reader) error { return nil })
+}
