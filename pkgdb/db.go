@@ -1,0 +1,720 @@
+package pkgdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// writerDriver is the SQLite driver for read-write handles. It keeps the
+// -wal and -shm files when the last connection closes, as rpm does:
+// SQLite cannot open a WAL database read-only without them, and a user
+// who may not write ROOT/var/lib/lpm could not create them, so "lpm
+// list" as an ordinary user would fail. Read-only handles use the plain
+// "sqlite3" driver. The size limit keeps the kept WAL from staying at
+// the size of the biggest transaction ever committed.
+const writerDriver = "sqlite3-lpm-writer"
+
+func init() {
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
+		ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+			if err := conn.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
+				return err
+			}
+			_, err := conn.Exec("PRAGMA journal_size_limit = 1048576", nil)
+			return err
+		},
+	})
+}
+
+// ErrNotInstalled is wrapped by errors about a package that has no
+// record in the database.
+var ErrNotInstalled = errors.New("not installed")
+
+// ErrNoDatabase is wrapped by OpenReadOnly's error when the root has no
+// database yet. Query commands can treat it as "nothing installed".
+var ErrNoDatabase = errors.New("nothing installed yet")
+
+// ErrSharedPath is wrapped by Tx.Commit's error when the transaction
+// would leave a path with several owners and not all of them record it
+// as a directory.
+var ErrSharedPath = errors.New("only directories may have several owners")
+
+// busyTimeout is how long a statement waits for another process's write
+// lock before failing. Readers in WAL mode never wait for writers.
+const busyTimeout = 5 * time.Second
+
+// chunkSize bounds the number of "?" in one IN (...) list, well below
+// SQLite's limit on bound parameters.
+const chunkSize = 500
+
+// Package is one installed package. Depends, Provides and Conflicts are
+// the run-time relation strings exactly as the port wrote them, e.g.
+// "zlib >=1.3", in their original order. Times come back in UTC.
+type Package struct {
+	Name, Version string
+	Release       int
+
+	Description, License, Homepage string
+
+	// Explicit is true when the user asked for the package, false when
+	// it was pulled in as a dependency. Held packages are not upgraded.
+	Explicit, Held bool
+
+	InstallTime, BuildDate time.Time
+
+	// ArchiveSHA256 and ArchivePath identify the archive the package
+	// was installed from; history and undo use them.
+	ArchiveSHA256, ArchivePath string
+
+	// Size is the installed size in bytes.
+	Size int64
+
+	Depends, Provides, Conflicts []string
+}
+
+// File is one path a package owns. Path is relative to the root and
+// clean ("usr/bin/foo"). Type is "dir", "file", "symlink" or "hardlink".
+// Size and SHA256 describe a file's content; Link is a symlink's target
+// or a hardlink's path; Soname and Needed are the ELF DT_SONAME and
+// DT_NEEDED entries. Backup marks a config file to preserve on upgrade.
+type File struct {
+	Package string
+
+	Path, Type string
+
+	Mode     uint32
+	UID, GID int
+	Size     int64
+
+	SHA256, Link string
+
+	Soname string
+	Needed []string
+
+	Backup bool
+}
+
+// DB is an open package database. Its methods are safe for concurrent
+// use; a Tx is not.
+type DB struct {
+	sql      *sql.DB
+	path     string
+	readOnly bool
+	version  int
+}
+
+// Path returns where the package database of root lives.
+func Path(root string) string {
+	return filepath.Join(root, "var", "lib", "lpm", "lpm.db")
+}
+
+// Open opens the package database of root for reading and writing,
+// creating ROOT/var/lib/lpm and the database if they are missing and
+// migrating the schema to the newest version this lpm knows. root itself
+// must already exist. A database with a newer schema is refused without
+// writing to it.
+func Open(root string) (*DB, error) {
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("install root: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("install root %s is not a directory", root)
+	}
+
+	file := Path(root)
+	// Check the file's header before SQLite opens it read-write, so a
+	// database from a newer lpm is not touched at all.
+	version, _, err := headerVersion(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNotNewer(file, version); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the package database directory: %w", err)
+	}
+
+	db, err := open(file, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.setUpForWriting(); err != nil {
+		db.sql.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens the package database of root for queries. It never
+// creates or migrates anything; if root has no database it returns an
+// error wrapping ErrNoDatabase.
+func OpenReadOnly(root string) (*DB, error) {
+	file := Path(root)
+	version, exists, err := headerVersion(file)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("no package database at %s; %w", file, ErrNoDatabase)
+	}
+	if err := checkNotNewer(file, version); err != nil {
+		return nil, err
+	}
+
+	db, err := open(file, true)
+	if err != nil {
+		return nil, err
+	}
+	// The header can lag behind the WAL, so ask SQLite for the truth.
+	version, err = db.userVersion(context.Background())
+	if err == nil {
+		err = checkNotNewer(file, version)
+	}
+	if err == nil && version == 0 {
+		err = fmt.Errorf("no package database at %s (the file is empty); %w", file, ErrNoDatabase)
+	}
+	if err == nil && version < len(migrations) {
+		err = fmt.Errorf("database %s has schema %d, this lpm needs %d: run an lpm command that changes the root (as a user who may write the database) to upgrade it", file, version, len(migrations))
+	}
+	if err != nil {
+		db.sql.Close()
+		return nil, err
+	}
+	db.version = version
+	return db, nil
+}
+
+// open connects to file. Per-connection settings go into the DSN so that
+// every pooled connection gets them; none of them writes to the file.
+func open(file string, readOnly bool) (*DB, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", file, err)
+	}
+	params := url.Values{}
+	params.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	params.Set("_foreign_keys", "1")
+	params.Set("_synchronous", "FULL")
+	if readOnly {
+		params.Set("mode", "ro")
+	}
+	// A file: URI with an escaped path survives roots containing "?",
+	// "#" or "%"; SQLite ignores the driver's "_" parameters.
+	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + params.Encode()
+	driverName := writerDriver
+	if readOnly {
+		driverName = "sqlite3"
+	}
+	sqldb, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", file, err)
+	}
+	return &DB{sql: sqldb, path: file, readOnly: readOnly}, nil
+}
+
+// setUpForWriting checks the schema version as SQLite sees it, switches
+// to WAL and runs any missing migrations, in that order: nothing is
+// written before the version check passes.
+func (db *DB) setUpForWriting() error {
+	ctx := context.Background()
+	version, err := db.userVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkNotNewer(db.path, version); err != nil {
+		return err
+	}
+	// WAL is a property of the file; only a new database needs the switch,
+	// which would otherwise wait for another process's write lock.
+	var mode string
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("database %s: reading the journal mode: %w", db.path, err)
+	}
+	if mode != "wal" {
+		if err := db.sql.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+			return fmt.Errorf("database %s: switching to WAL mode: %w", db.path, err)
+		}
+	}
+	if mode != "wal" {
+		return fmt.Errorf("database %s: SQLite cannot use WAL journal mode here (got %q); keep the root on a local filesystem", db.path, mode)
+	}
+	db.version, err = migrate(ctx, db.sql, db.path, migrations)
+	return err
+}
+
+// migrate applies the steps the database has not run yet, each in its own
+// write transaction, and returns the resulting version. An up-to-date
+// database is not locked at all, so opening it never waits for another
+// writer. The version is re-read under the write lock so two lpm
+// processes starting at once cannot both run a step.
+func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (int, error) {
+	conn, err := sqldb.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("database %s: %w", file, err)
+	}
+	defer conn.Close()
+	for {
+		version, err := userVersionOn(ctx, conn, file)
+		if err != nil {
+			return 0, err
+		}
+		if version > len(steps) {
+			return 0, newerError(file, version, len(steps))
+		}
+		if version == len(steps) {
+			return version, nil
+		}
+
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return 0, lockError(file, err)
+		}
+		version, err = userVersionOn(ctx, conn, file)
+		if err == nil && version > len(steps) {
+			err = newerError(file, version, len(steps))
+		}
+		if err == nil && version < len(steps) {
+			_, err = conn.ExecContext(ctx, steps[version])
+			if err == nil {
+				_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1))
+			}
+			if err != nil {
+				err = fmt.Errorf("database %s: migrating schema %d to %d: %w", file, version, version+1, err)
+			}
+		}
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "COMMIT")
+		}
+		if err != nil {
+			conn.ExecContext(ctx, "ROLLBACK") // the error that matters is err
+			return 0, err
+		}
+	}
+}
+
+func (db *DB) userVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("database %s: reading the schema version: %w", db.path, err)
+	}
+	return v, nil
+}
+
+func userVersionOn(ctx context.Context, conn *sql.Conn, file string) (int, error) {
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("database %s: reading the schema version: %w", file, err)
+	}
+	return v, nil
+}
+
+// sqliteMagic starts every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// headerVersion reads the schema version (user_version, a big-endian
+// 32-bit integer at offset 60 of the SQLite header) straight from the
+// file, which cannot modify it. An empty file is an empty database.
+func headerVersion(file string) (version int, exists bool, err error) {
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("package database: %w", err)
+	}
+	defer f.Close()
+	var header [100]byte
+	n, err := io.ReadFull(f, header[:])
+	if n == 0 && err == io.EOF {
+		return 0, true, nil
+	}
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return 0, true, fmt.Errorf("package database: %w", err)
+	}
+	if err == io.ErrUnexpectedEOF || string(header[:len(sqliteMagic)]) != sqliteMagic {
+		return 0, true, fmt.Errorf("database %s is not an SQLite file; lpm left it untouched: restore it from a backup or move it aside", file)
+	}
+	return int(int32(binary.BigEndian.Uint32(header[60:64]))), true, nil
+}
+
+func checkNotNewer(file string, version int) error {
+	if version < 0 {
+		return fmt.Errorf("database %s has invalid schema version %d; it was not written by lpm", file, version)
+	}
+	if version > len(migrations) {
+		return newerError(file, version, len(migrations))
+	}
+	return nil
+}
+
+func newerError(file string, version, known int) error {
+	return fmt.Errorf("database %s has schema %d, this lpm knows up to %d: upgrade lpm", file, version, known)
+}
+
+// Close closes the database. With WAL, the last connection to close also
+// folds the WAL back into the main file.
+func (db *DB) Close() error {
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("database %s: closing: %w", db.path, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (db *DB) SchemaVersion() int {
+	return db.version
+}
+
+// read runs fn in one read transaction, so multi-query reads see one
+// consistent state even while a writer commits.
+func (db *DB) read(what string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.sql.Begin()
+	if err != nil {
+		return fmt.Errorf("database %s: %s: %w", db.path, what, err)
+	}
+	defer tx.Rollback() // read-only; nothing to keep
+	if err := fn(tx); err != nil {
+		if errors.Is(err, ErrNotInstalled) {
+			return err
+		}
+		return fmt.Errorf("database %s: %s: %w", db.path, what, err)
+	}
+	return nil
+}
+
+const packageColumns = `name, version, release, description, license, homepage,
+	explicit, held, install_time, build_date, archive_sha256, archive_path, size`
+
+// Packages returns every installed package, sorted by name.
+func (db *DB) Packages() ([]Package, error) {
+	var pkgs []Package
+	err := db.read("listing packages", func(tx *sql.Tx) error {
+		var err error
+		pkgs, err = queryPackages(tx, "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pkgs, nil
+}
+
+// Package returns one installed package, or an error wrapping
+// ErrNotInstalled.
+func (db *DB) Package(name string) (*Package, error) {
+	var pkgs []Package
+	err := db.read("reading package "+name, func(tx *sql.Tx) error {
+		var err error
+		pkgs, err = queryPackages(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("package %s: %w", name, ErrNotInstalled)
+	}
+	return &pkgs[0], nil
+}
+
+// queryPackages reads one package by name, or all of them when name is "".
+func queryPackages(tx *sql.Tx, name string) ([]Package, error) {
+	filter, args := "", []any(nil)
+	if name != "" {
+		filter, args = "WHERE name = ?", []any{name}
+	}
+	rows, err := tx.Query("SELECT "+packageColumns+" FROM packages "+filter+" ORDER BY name", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var pkgs []Package
+	for rows.Next() {
+		var p Package
+		var installTime, buildDate string
+		err := rows.Scan(&p.Name, &p.Version, &p.Release, &p.Description, &p.License, &p.Homepage,
+			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size)
+		if err != nil {
+			return nil, err
+		}
+		if p.InstallTime, err = parseTime(installTime); err != nil {
+			return nil, fmt.Errorf("package %s: install_time: %w", p.Name, err)
+		}
+		if p.BuildDate, err = parseTime(buildDate); err != nil {
+			return nil, fmt.Errorf("package %s: build_date: %w", p.Name, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	for _, rel := range []struct {
+		table, column string
+		field         func(p *Package) *[]string
+	}{
+		{"deps", "dep", func(p *Package) *[]string { return &p.Depends }},
+		{"provides", "provide", func(p *Package) *[]string { return &p.Provides }},
+		{"conflicts", "conflict", func(p *Package) *[]string { return &p.Conflicts }},
+	} {
+		values, err := queryRelation(tx, rel.table, rel.column, filter, args)
+		if err != nil {
+			return nil, err
+		}
+		for i := range pkgs {
+			*rel.field(&pkgs[i]) = values[pkgs[i].Name]
+		}
+	}
+	return pkgs, nil
+}
+
+// queryRelation reads one relation table, keyed by package name. table
+// and column are constants from queryPackages, never user input.
+func queryRelation(tx *sql.Tx, table, column, filter string, args []any) (map[string][]string, error) {
+	filter = strings.Replace(filter, "name", "package", 1)
+	rows, err := tx.Query("SELECT package, "+column+" FROM "+table+" "+filter+" ORDER BY package, seq", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	values := make(map[string][]string)
+	for rows.Next() {
+		var pkg, value string
+		if err := rows.Scan(&pkg, &value); err != nil {
+			return nil, err
+		}
+		values[pkg] = append(values[pkg], value)
+	}
+	return values, rows.Err()
+}
+
+// Files returns the paths package name owns, sorted by path (bytewise),
+// or an error wrapping ErrNotInstalled.
+func (db *DB) Files(name string) ([]File, error) {
+	var files []File
+	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM packages WHERE name = ?", name).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
+		}
+		var err error
+		files, err = queryFiles(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// AllFiles returns every recorded path with its entries, one per owning
+// package, sorted by package name. Installers use it for conflict checks.
+func (db *DB) AllFiles() (map[string][]File, error) {
+	all := make(map[string][]File)
+	err := db.read("listing all files", func(tx *sql.Tx) error {
+		files, err := queryFiles(tx, "")
+		for _, f := range files {
+			all[f.Path] = append(all[f.Path], f)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// queryFiles reads the files of one package, or of all when name is "",
+// sorted by path and then package.
+func queryFiles(tx *sql.Tx, name string) ([]File, error) {
+	filter, args := "", []any(nil)
+	if name != "" {
+		filter, args = "WHERE package = ?", []any{name}
+	}
+
+	type key struct{ pkg, path string }
+	needed := make(map[key][]string)
+	rows, err := tx.Query("SELECT package, path, soname FROM needed "+filter+" ORDER BY package, path, seq", args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k key
+		var soname string
+		if err := rows.Scan(&k.pkg, &k.path, &soname); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		needed[k] = append(needed[k], soname)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = tx.Query(`SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup
+		FROM files `+filter+` ORDER BY path, package`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var files []File
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.Package, &f.Path, &f.Type, &f.Mode, &f.UID, &f.GID, &f.Size,
+			&f.SHA256, &f.Link, &f.Soname, &f.Backup); err != nil {
+			return nil, err
+		}
+		f.Needed = needed[key{f.Package, f.Path}]
+		files = append(files, f)
+	}
+	return files, rows.Err()
+}
+
+// Owners returns, for each of paths that some package owns, the owning
+// package names sorted. Unowned paths are absent from the map. Paths must
+// be in database form ("usr/bin/foo").
+func (db *DB) Owners(paths []string) (map[string][]string, error) {
+	for _, p := range paths {
+		if err := checkPath(p); err != nil {
+			return nil, fmt.Errorf("looking up owner of %q: %w", p, err)
+		}
+	}
+	owners := make(map[string][]string)
+	err := db.read("looking up path owners", func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(paths, chunkSize) {
+			rows, err := tx.Query("SELECT path, package FROM files WHERE path IN ("+placeholders(len(chunk))+")", anySlice(chunk)...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var p, pkg string
+				if err := rows.Scan(&p, &pkg); err != nil {
+					rows.Close()
+					return err
+				}
+				owners[p] = append(owners[p], pkg)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for p, pkgs := range owners {
+		// A path listed twice by the caller lands in two chunks' results.
+		slices.Sort(pkgs)
+		owners[p] = slices.Compact(pkgs)
+	}
+	return owners, nil
+}
+
+// Search returns the packages whose name or description contains text,
+// ignoring case (Unicode-aware), sorted by name. Empty text matches all.
+func (db *DB) Search(text string) ([]Package, error) {
+	pkgs, err := db.Packages()
+	if err != nil {
+		return nil, err
+	}
+	needle := strings.ToLower(text)
+	var found []Package
+	for _, p := range pkgs {
+		if strings.Contains(strings.ToLower(p.Name), needle) || strings.Contains(strings.ToLower(p.Description), needle) {
+			found = append(found, p)
+		}
+	}
+	return found, nil
+}
+
+// SetHeld marks package name as held (never upgraded) or releases it.
+func (db *DB) SetHeld(name string, held bool) error {
+	return db.setFlag("held", name, held)
+}
+
+// SetExplicit records whether the user asked for package name (true) or
+// it is only there as a dependency (false).
+func (db *DB) SetExplicit(name string, explicit bool) error {
+	return db.setFlag("explicit", name, explicit)
+}
+
+// setFlag sets one boolean column of a package row; column is a constant
+// from the callers above, never user input.
+func (db *DB) setFlag(column, name string, value bool) error {
+	if err := db.checkWritable(); err != nil {
+		return err
+	}
+	res, err := db.sql.Exec("UPDATE packages SET "+column+" = ? WHERE name = ?", value, name)
+	if err != nil {
+		return lockError(db.path, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
+	}
+	return nil
+}
+
+func (db *DB) checkWritable() error {
+	if db.readOnly {
+		return fmt.Errorf("database %s is open read-only; use pkgdb.Open to change it", db.path)
+	}
+	return nil
+}
+
+// checkPath enforces the database path form: relative, clean, no "..".
+func checkPath(p string) error {
+	switch {
+	case p == "" || p == ".":
+		return errors.New("empty path")
+	case strings.ContainsRune(p, 0):
+		return errors.New("path contains a NUL byte")
+	case strings.HasPrefix(p, "/"):
+		return errors.New("path is absolute; the database stores paths relative to the root, like usr/bin/foo")
+	case p == ".." || strings.HasPrefix(p, "../"):
+		return errors.New("path escapes the root")
+	case path.Clean(p) != p:
+		return fmt.Errorf("path is not clean (clean form %q)", path.Clean(p))
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func formatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}

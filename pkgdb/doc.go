@@ -1,0 +1,37 @@
+// Package pkgdb owns lpm's installed-package database: one SQLite file per
+// target root, at ROOT/var/lib/lpm/lpm.db (see Path). It records which
+// packages are installed on that root, their metadata and run-time
+// relations, and which package owns which path. It also holds the
+// transaction history tables that lpm's history and undo features use.
+//
+// It never touches a file outside the database: it does not install,
+// remove or inspect files on the root, and it does not read archives.
+// The only things it creates are the directories leading to the database,
+// the database itself and SQLite's -wal and -shm files next to it, which
+// it keeps after closing so that users who may read but not write
+// ROOT/var/lib/lpm can still query. Callers keep the database and the
+// root in step.
+//
+// Paths in the database are relative to the root and clean, with no
+// leading slash: "usr/bin/foo", never "/usr/bin/foo" or "usr//bin/foo".
+// Callers convert; pkgdb rejects any other form instead of guessing.
+//
+// A path has several owners only when every owner records it as a "dir".
+// Tx.Commit enforces this for every path the transaction wrote, so the
+// order of PutPackage calls within one transaction does not matter when a
+// file moves from one package to another.
+//
+// # Schema
+//
+// The schema version is SQLite's PRAGMA user_version. Migrations are an
+// ordered list of SQL steps; step N brings a database from version N-1 to
+// N and runs in its own transaction, so a failed step leaves the database
+// at the previous version. A database whose version is newer than this
+// lpm knows is refused before anything is written to it, so an older lpm
+// can never damage a newer lpm's database.
+//
+// The database runs in WAL mode with synchronous=FULL and foreign keys
+// on: readers (OpenReadOnly) see the last committed state while one
+// writer holds a transaction, and a committed transaction survives a
+// power cut.
+package pkgdb

@@ -1,0 +1,966 @@
+package pkgdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openRoot opens (creating) the database of a fresh root.
+func openRoot(t *testing.T) (*DB, string) {
+	t.Helper()
+	root := t.TempDir()
+	db, err := Open(root)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", root, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, root
+}
+
+func put(t *testing.T, db *DB, p Package, files []File) {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(p, files); err != nil {
+		t.Fatalf("PutPackage(%s): %v", p.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+func pkg(name, version string) Package {
+	return Package{
+		Name:        name,
+		Version:     version,
+		Release:     1,
+		InstallTime: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+	}
+}
+
+func dir(p string) File { return File{Path: p, Type: "dir", Mode: 0o755} }
+func file(p string) File {
+	return File{Path: p, Type: "file", Mode: 0o644, Size: 3, SHA256: strings.Repeat("ab", 32)}
+}
+
+func paths(files []File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func hashFile(t *testing.T, path string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(data)
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// rawDB opens a database file with plain SQLite settings, to build files
+// the way another program (or a newer lpm) would.
+func rawDB(t *testing.T, file string) *sql.DB {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+func rawExec(t *testing.T, db *sql.DB, queries ...string) {
+	t.Helper()
+	for _, q := range queries {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func TestOpenCreatesTheDatabaseAndReopeningKeepsIt(t *testing.T) {
+	for _, tc := range []struct{ name, rootName string }{
+		{"a plain root", "root"},
+		{"a root whose name has URI characters", "r?o#o%t 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), tc.rootName)
+			if err := os.Mkdir(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			db, err := Open(root)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if got := db.SchemaVersion(); got != len(migrations) {
+				t.Errorf("SchemaVersion() = %d, want %d", got, len(migrations))
+			}
+			put(t, db, pkg("zlib", "1.3.1"), []File{dir("usr"), dir("usr/lib"), file("usr/lib/libz.so.1")})
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(root, "var/lib/lpm/lpm.db")); err != nil {
+				t.Fatalf("database file not at ROOT/var/lib/lpm/lpm.db: %v", err)
+			}
+
+			for _, opener := range []struct {
+				name string
+				open func(string) (*DB, error)
+			}{{"Open", Open}, {"OpenReadOnly", OpenReadOnly}} {
+				db, err := opener.open(root)
+				if err != nil {
+					t.Fatalf("%s after reopen: %v", opener.name, err)
+				}
+				p, err := db.Package("zlib")
+				if err != nil {
+					t.Fatalf("%s: Package(zlib): %v", opener.name, err)
+				}
+				if p.Version != "1.3.1" || db.SchemaVersion() != len(migrations) {
+					t.Errorf("%s: got version %q schema %d", opener.name, p.Version, db.SchemaVersion())
+				}
+				db.Close()
+			}
+		})
+	}
+}
+
+func TestOpenSetsJournalSyncAndForeignKeys(t *testing.T) {
+	db, _ := openRoot(t)
+	for _, tc := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", fmt.Sprint(busyTimeout.Milliseconds())},
+	} {
+		var got string
+		if err := db.sql.QueryRow("PRAGMA " + tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+		}
+	}
+}
+
+// Users who may read but not write the database can open it read-only
+// only if the -wal and -shm files exist and they may read them.
+func TestCloseKeepsTheWALFilesAsReadableAsTheDatabase(t *testing.T) {
+	db, root := openRoot(t)
+	put(t, db, pkg("a", "1"), nil)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dbInfo, err := os.Stat(Path(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		info, err := os.Stat(Path(root) + suffix)
+		if err != nil {
+			t.Fatalf("%s file gone after Close: %v", suffix, err)
+		}
+		if info.Mode().Perm() != dbInfo.Mode().Perm() {
+			t.Errorf("%s file mode %v, database mode %v", suffix, info.Mode(), dbInfo.Mode())
+		}
+	}
+	if v, _, err := headerVersion(Path(root)); err != nil || v != len(migrations) {
+		t.Errorf("header version after Close = %d (%v), want %d: the WAL was not folded back", v, err, len(migrations))
+	}
+}
+
+func TestOpenRefusesARootThatIsNotADirectory(t *testing.T) {
+	base := t.TempDir()
+	notDir := filepath.Join(base, "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, root string }{
+		{"missing root", filepath.Join(base, "missing")},
+		{"root is a file", notDir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if db, err := Open(tc.root); err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if _, err := os.Stat(filepath.Join(base, "missing")); err == nil {
+				t.Error("Open created the missing root")
+			}
+		})
+	}
+}
+
+func TestOpenMigratesAnEmptyFile(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(root)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if db.SchemaVersion() != len(migrations) {
+		t.Errorf("SchemaVersion() = %d, want %d", db.SchemaVersion(), len(migrations))
+	}
+	for _, table := range []string{"packages", "files", "deps", "provides", "conflicts", "needed", "transactions", "tx_packages"} {
+		var n int
+		if err := db.sql.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+			t.Errorf("table %s: %v", table, err)
+		}
+	}
+}
+
+func TestMigrateRunsMissingStepsInOrderAndStopsAtAFailingOne(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "test.db")
+	raw := rawDB(t, file)
+	defer raw.Close()
+	ctx := context.Background()
+	steps := []string{
+		"CREATE TABLE a (x INTEGER)",
+		"ALTER TABLE a ADD COLUMN y INTEGER; CREATE TABLE b (z INTEGER)",
+		"CREATE TABLE c (x INTEGER); INSERT INTO no_such_table VALUES (1)",
+	}
+
+	if v, err := migrate(ctx, raw, file, steps[:1]); err != nil || v != 1 {
+		t.Fatalf("migrating to 1: version %d, error %v", v, err)
+	}
+	if v, err := migrate(ctx, raw, file, steps[:2]); err != nil || v != 2 {
+		t.Fatalf("migrating 1 to 2: version %d, error %v", v, err)
+	}
+	rawExec(t, raw, "INSERT INTO a (x, y) VALUES (1, 2)", "INSERT INTO b VALUES (3)")
+
+	_, err := migrate(ctx, raw, file, steps)
+	if err == nil || !strings.Contains(err.Error(), "migrating schema 2 to 3") {
+		t.Fatalf("failing step: error %v, want one naming the step", err)
+	}
+	var v int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+		t.Errorf("user_version after failed step = %d (%v), want 2", v, err)
+	}
+	var n int
+	if err := raw.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'c'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("failed step left table c behind (count %d, %v)", n, err)
+	}
+}
+
+func TestANewerSchemaIsRefusedWithoutModifyingTheFile(t *testing.T) {
+	setups := []struct {
+		name  string
+		setup func(t *testing.T, file string) (cleanup func())
+	}{
+		{"rollback-journal database", func(t *testing.T, file string) func() {
+			raw := rawDB(t, file)
+			rawExec(t, raw, "CREATE TABLE future (x)", "PRAGMA user_version = 7")
+			raw.Close()
+			return func() {}
+		}},
+		{"WAL database closed cleanly", func(t *testing.T, file string) func() {
+			raw := rawDB(t, file)
+			rawExec(t, raw, "PRAGMA journal_mode = WAL", "CREATE TABLE future (x)", "PRAGMA user_version = 7")
+			raw.Close()
+			return func() {}
+		}},
+		{"newer version still only in the WAL", func(t *testing.T, file string) func() {
+			raw := rawDB(t, file)
+			rawExec(t, raw, "PRAGMA journal_mode = WAL", "PRAGMA wal_autocheckpoint = 0",
+				"CREATE TABLE future (x)", "PRAGMA user_version = 7")
+			// Keeping the connection open keeps the WAL un-checkpointed,
+			// so the main file's header still says version 0.
+			if v, _, err := headerVersion(file); err != nil || v != 0 {
+				t.Fatalf("header version = %d (%v); the test needs 0", v, err)
+			}
+			return func() { raw.Close() }
+		}},
+	}
+	openers := []struct {
+		name string
+		open func(string) (*DB, error)
+	}{{"Open", Open}, {"OpenReadOnly", OpenReadOnly}}
+
+	for _, s := range setups {
+		for _, o := range openers {
+			t.Run(o.name+" on a "+s.name, func(t *testing.T) {
+				root := t.TempDir()
+				file := Path(root)
+				defer s.setup(t, file)()
+				before := hashFile(t, file)
+				namesBefore := dirNames(t, filepath.Dir(file))
+
+				db, err := o.open(root)
+				if err == nil {
+					db.Close()
+					t.Fatal("opening a schema-7 database succeeded")
+				}
+				want := fmt.Sprintf("database %s has schema 7, this lpm knows up to %d: upgrade lpm", file, len(migrations))
+				if err.Error() != want {
+					t.Errorf("error = %q\nwant    %q", err, want)
+				}
+				if hashFile(t, file) != before {
+					t.Error("the database file changed")
+				}
+				if got := dirNames(t, filepath.Dir(file)); !slices.Equal(got, namesBefore) {
+					t.Errorf("files next to the database changed: %v, before %v", got, namesBefore)
+				}
+			})
+		}
+	}
+}
+
+func TestAFileThatIsNotSQLiteIsRefusedAndLeftAlone(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("not a database, just text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := hashFile(t, file)
+	for _, open := range []func(string) (*DB, error){Open, OpenReadOnly} {
+		db, err := open(root)
+		if err == nil {
+			db.Close()
+			t.Fatal("opening a text file as database succeeded")
+		}
+		if !strings.Contains(err.Error(), "is not an SQLite file") {
+			t.Errorf("error = %v", err)
+		}
+	}
+	if hashFile(t, file) != before {
+		t.Error("the file changed")
+	}
+}
+
+func TestOpenReadOnlyWithoutADatabaseSaysNothingIsInstalled(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, root string)
+	}{
+		{"no file", func(t *testing.T, root string) {}},
+		{"empty file", func(t *testing.T, root string) {
+			if err := os.MkdirAll(filepath.Dir(Path(root)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(Path(root), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			tc.setup(t, root)
+			db, err := OpenReadOnly(root)
+			if err == nil {
+				db.Close()
+				t.Fatal("OpenReadOnly succeeded")
+			}
+			if !errors.Is(err, ErrNoDatabase) {
+				t.Errorf("error %v does not wrap ErrNoDatabase", err)
+			}
+			if !strings.HasPrefix(err.Error(), "no package database at "+Path(root)) {
+				t.Errorf("error = %q", err)
+			}
+		})
+	}
+	root := t.TempDir()
+	OpenReadOnly(root)
+	if _, err := os.Stat(filepath.Join(root, "var")); err == nil {
+		t.Error("OpenReadOnly created directories")
+	}
+}
+
+func TestPutPackageStoresEveryField(t *testing.T) {
+	db, _ := openRoot(t)
+	want := Package{
+		Name: "openssl", Version: "3.4.0", Release: 2,
+		Description: "TLS toolkit", License: "Apache-2.0", Homepage: "https://openssl.org",
+		Explicit: true, Held: true,
+		InstallTime:   time.Date(2025, 1, 2, 3, 4, 5, 600, time.FixedZone("CET", 3600)),
+		BuildDate:     time.Time{},
+		ArchiveSHA256: strings.Repeat("0f", 32), ArchivePath: "/var/cache/lpm/openssl-3.4.0-2.lpm",
+		Size:     123456789,
+		Depends:  []string{"zlib >=1.3", "perl", "glibc"},
+		Provides: []string{"libssl.so.3"}, Conflicts: []string{"libressl"},
+	}
+	files := []File{
+		{Path: "etc", Type: "dir", Mode: 0o755},
+		{Path: "etc/ssl", Type: "dir", Mode: 0o750, UID: 0, GID: 10},
+		{Path: "etc/ssl/openssl.cnf", Type: "file", Mode: 0o644, Size: 12, SHA256: strings.Repeat("1a", 32), Backup: true},
+		{Path: "usr/lib/libssl.so", Type: "symlink", Mode: 0o777, Link: "libssl.so.3"},
+		{Path: "usr/lib/libssl.so.3", Type: "file", Mode: 0o755, Size: 700000, SHA256: strings.Repeat("2b", 32),
+			Soname: "libssl.so.3", Needed: []string{"libcrypto.so.3", "libc.so.6"}},
+		{Path: "usr/lib/libssl2.so.3", Type: "hardlink", Mode: 0o755, Link: "usr/lib/libssl.so.3"},
+		{Path: "usr/sbin/suid", Type: "file", Mode: 0o4755, UID: 1000, GID: 1000, Size: 1, SHA256: strings.Repeat("3c", 32)},
+	}
+	put(t, db, want, files)
+
+	got, err := db.Package("openssl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.InstallTime.Equal(want.InstallTime) || got.InstallTime.Location() != time.UTC {
+		t.Errorf("InstallTime = %v, want %v in UTC", got.InstallTime, want.InstallTime)
+	}
+	if !got.BuildDate.IsZero() {
+		t.Errorf("BuildDate = %v, want zero", got.BuildDate)
+	}
+	got.InstallTime, got.BuildDate = want.InstallTime, want.BuildDate
+	if fmt.Sprintf("%#v", *got) != fmt.Sprintf("%#v", want) {
+		t.Errorf("Package() =\n%#v\nwant\n%#v", *got, want)
+	}
+
+	gotFiles, err := db.Files("openssl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		files[i].Package = "openssl"
+	}
+	if fmt.Sprintf("%#v", gotFiles) != fmt.Sprintf("%#v", files) {
+		t.Errorf("Files() =\n%#v\nwant\n%#v", gotFiles, files)
+	}
+}
+
+func TestPutPackageReplacesEveryRecordOfThePackage(t *testing.T) {
+	db, _ := openRoot(t)
+	v1 := pkg("foo", "1.0")
+	v1.Depends, v1.Provides, v1.Conflicts = []string{"bar"}, []string{"oldfoo"}, []string{"baz"}
+	libOld := file("usr/lib/libfoo.so.1")
+	libOld.Needed = []string{"libbar.so.1"}
+	put(t, db, v1, []File{dir("usr"), dir("usr/lib"), libOld, file("usr/bin/foo-old")})
+
+	v2 := pkg("foo", "2.0")
+	v2.Depends = []string{"qux >=2"}
+	libNew := file("usr/lib/libfoo.so.2")
+	libNew.Needed = []string{"libqux.so.2"}
+	put(t, db, v2, []File{dir("usr"), dir("usr/lib"), libNew})
+
+	got, err := db.Package("foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != "2.0" || !slices.Equal(got.Depends, []string{"qux >=2"}) || got.Provides != nil || got.Conflicts != nil {
+		t.Errorf("after replace: %+v", got)
+	}
+	files, err := db.Files("foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"usr", "usr/lib", "usr/lib/libfoo.so.2"}; !slices.Equal(paths(files), want) {
+		t.Errorf("files = %v, want %v", paths(files), want)
+	}
+	if !slices.Equal(files[2].Needed, []string{"libqux.so.2"}) {
+		t.Errorf("needed = %v", files[2].Needed)
+	}
+	for table, want := range map[string]int{"packages": 1, "files": 3, "deps": 1, "provides": 0, "conflicts": 0, "needed": 1} {
+		var n int
+		if err := db.sql.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n != want {
+			t.Errorf("table %s has %d rows (%v), want %d", table, n, err, want)
+		}
+	}
+}
+
+func TestDeletePackageRemovesEveryRecord(t *testing.T) {
+	db, _ := openRoot(t)
+	foo := pkg("foo", "1.0")
+	foo.Depends, foo.Provides, foo.Conflicts = []string{"bar"}, []string{"x"}, []string{"y"}
+	lib := file("usr/lib/libfoo.so")
+	lib.Needed = []string{"libc.so.6"}
+	put(t, db, foo, []File{dir("usr"), dir("usr/lib"), lib})
+	put(t, db, pkg("bar", "1.0"), []File{dir("usr"), file("usr/bar")})
+
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeletePackage("foo"); err != nil {
+		t.Fatalf("DeletePackage(foo): %v", err)
+	}
+	if err := tx.DeletePackage("never-installed"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("DeletePackage(never-installed) = %v, want ErrNotInstalled", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := db.Package("foo"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("Package(foo) after delete: %v", err)
+	}
+	if _, err := db.Files("foo"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("Files(foo) after delete: %v", err)
+	}
+	for _, table := range []string{"files", "deps", "provides", "conflicts", "needed"} {
+		var n int
+		if err := db.sql.QueryRow("SELECT count(*) FROM " + table + " WHERE package = 'foo'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("table %s keeps %d rows of foo (%v)", table, n, err)
+		}
+	}
+	owners, err := db.Owners([]string{"usr"})
+	if err != nil || !slices.Equal(owners["usr"], []string{"bar"}) {
+		t.Errorf("Owners(usr) = %v, %v; want [bar]", owners, err)
+	}
+}
+
+func TestRollbackDiscardsTheTransaction(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("keep", "1"), []File{file("keep")})
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutPackage(pkg("new", "1"), []File{file("new")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeletePackage("keep"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Errorf("second Rollback = %v, want nil", err)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("Commit after Rollback succeeded")
+	}
+	pkgs, err := db.Packages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 || pkgs[0].Name != "keep" {
+		t.Errorf("packages after rollback = %+v", pkgs)
+	}
+}
+
+func TestPutPackageRejectsBadRecordsAndLeavesTheTransactionUsable(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		p     Package
+		files []File
+		want  string
+	}{
+		{"an empty name", pkg("", "1"), nil, "empty package name"},
+		{"an empty version", pkg("a", ""), nil, "empty version"},
+		{"an absolute path", pkg("a", "1"), []File{file("/usr/bin/a")}, "absolute"},
+		{"an unclean path", pkg("a", "1"), []File{file("usr//bin/a")}, "not clean"},
+		{"a path with a trailing slash", pkg("a", "1"), []File{dir("usr/")}, "not clean"},
+		{"a path escaping the root", pkg("a", "1"), []File{file("../etc/passwd")}, "escapes the root"},
+		{"an empty path", pkg("a", "1"), []File{file("")}, "empty path"},
+		{"an unknown type", pkg("a", "1"), []File{{Path: "dev/null", Type: "chardev"}}, "unknown type"},
+		{"a file of another package", pkg("a", "1"), []File{{Package: "b", Path: "x", Type: "file"}}, "belongs to package"},
+		{"a path listed twice", pkg("a", "1"), []File{dir("usr"), file("usr/a"), file("usr/a")}, "usr/a is listed twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openRoot(t)
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			err = tx.PutPackage(tc.p, tc.files)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("PutPackage error = %v, want one containing %q", err, tc.want)
+			}
+			if err := tx.PutPackage(pkg("good", "1"), []File{file("good")}); err != nil {
+				t.Fatalf("PutPackage after a rejected one: %v", err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			pkgs, err := db.Packages()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pkgs) != 1 || pkgs[0].Name != "good" {
+				t.Errorf("packages = %+v, want only good", pkgs)
+			}
+		})
+	}
+}
+
+func TestOwners(t *testing.T) {
+	db, _ := openRoot(t)
+	nonUTF8 := "usr/share/caf\xe9"
+	put(t, db, pkg("zlib", "1"), []File{dir("usr"), dir("usr/lib"), file("usr/lib/libz.so")})
+	put(t, db, pkg("bzip2", "1"), []File{dir("usr"), dir("usr/lib"), file("usr/lib/libbz2.so"), dir("usr/share"), file(nonUTF8)})
+
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		want  map[string][]string
+	}{
+		{"a file has its one owner", []string{"usr/lib/libz.so"}, map[string][]string{"usr/lib/libz.so": {"zlib"}}},
+		{"a shared directory lists every owner sorted", []string{"usr/lib"}, map[string][]string{"usr/lib": {"bzip2", "zlib"}}},
+		{"an unowned path is absent", []string{"usr/bin/nothing"}, map[string][]string{}},
+		{"a non-UTF-8 path matches byte for byte", []string{nonUTF8}, map[string][]string{nonUTF8: {"bzip2"}}},
+		{"a path asked twice is answered once", []string{"usr", "usr"}, map[string][]string{"usr": {"bzip2", "zlib"}}},
+		{"no paths give an empty map", nil, map[string][]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := db.Owners(tc.paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("Owners(%q) = %v, want %v", tc.paths, got, tc.want)
+			}
+		})
+	}
+
+	if _, err := db.Owners([]string{"/usr/lib/libz.so"}); err == nil {
+		t.Error("Owners accepted an absolute path")
+	}
+}
+
+func TestOwnersAcrossChunks(t *testing.T) {
+	db, _ := openRoot(t)
+	var files []File
+	var query []string
+	for i := range 2*chunkSize + 7 {
+		p := fmt.Sprintf("f%04d", i)
+		files = append(files, file(p))
+		query = append(query, p, "missing-"+p)
+	}
+	put(t, db, pkg("many", "1"), files)
+	got, err := db.Owners(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(files) {
+		t.Errorf("Owners found %d paths, want %d", len(got), len(files))
+	}
+	if !slices.Equal(got["f1003"], []string{"many"}) {
+		t.Errorf("Owners[f1003] = %v", got["f1003"])
+	}
+}
+
+func TestCommitRefusesPathsSharedByNonDirectories(t *testing.T) {
+	symlink := File{Path: "usr/lib/x", Type: "symlink", Mode: 0o777, Link: "y"}
+	for _, tc := range []struct {
+		name   string
+		first  File
+		second File
+	}{
+		{"two files", file("usr/lib/x"), file("usr/lib/x")},
+		{"a directory and a file", dir("usr/lib/x"), file("usr/lib/x")},
+		{"a file and a directory", file("usr/lib/x"), dir("usr/lib/x")},
+		{"two symlinks", symlink, symlink},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openRoot(t)
+			put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/lib"), tc.first})
+
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.PutPackage(pkg("b", "1"), []File{dir("usr"), dir("usr/lib"), tc.second}); err != nil {
+				t.Fatalf("PutPackage: %v", err)
+			}
+			err = tx.Commit()
+			if !errors.Is(err, ErrSharedPath) {
+				t.Fatalf("Commit = %v, want ErrSharedPath", err)
+			}
+			if !strings.Contains(err.Error(), "usr/lib/x: a ("+tc.first.Type+"), b ("+tc.second.Type+")") {
+				t.Errorf("error does not name the path and owners: %v", err)
+			}
+			if _, err := db.Package("b"); !errors.Is(err, ErrNotInstalled) {
+				t.Errorf("b is recorded after a refused commit: %v", err)
+			}
+		})
+	}
+}
+
+func TestAFileMayMoveBetweenPackagesInEitherOrder(t *testing.T) {
+	for _, order := range []string{"new owner first", "old owner first"} {
+		t.Run(order, func(t *testing.T) {
+			db, _ := openRoot(t)
+			put(t, db, pkg("old", "1"), []File{dir("usr"), file("usr/moved")})
+			put(t, db, pkg("new", "1"), []File{dir("usr")})
+
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			steps := []func() error{
+				func() error { return tx.PutPackage(pkg("new", "2"), []File{dir("usr"), file("usr/moved")}) },
+				func() error { return tx.PutPackage(pkg("old", "2"), []File{dir("usr")}) },
+			}
+			if order == "old owner first" {
+				slices.Reverse(steps)
+			}
+			for _, step := range steps {
+				if err := step(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			owners, err := db.Owners([]string{"usr/moved"})
+			if err != nil || !slices.Equal(owners["usr/moved"], []string{"new"}) {
+				t.Errorf("Owners(usr/moved) = %v, %v; want [new]", owners, err)
+			}
+		})
+	}
+}
+
+func TestAllFilesGroupsEntriesByPath(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("b", "1"), []File{dir("usr"), file("usr/b")})
+	put(t, db, pkg("a", "1"), []File{dir("usr"), file("usr/a")})
+	all, err := db.AllFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range all {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"usr", "usr/a", "usr/b"}; !slices.Equal(keys, want) {
+		t.Errorf("paths = %v, want %v", keys, want)
+	}
+	if len(all["usr"]) != 2 || all["usr"][0].Package != "a" || all["usr"][1].Package != "b" {
+		t.Errorf("usr entries = %+v, want a then b", all["usr"])
+	}
+	if f := all["usr/b"]; len(f) != 1 || f[0].Package != "b" || f[0].Type != "file" {
+		t.Errorf("usr/b entries = %+v", f)
+	}
+}
+
+func TestPackagesAndFilesAreSorted(t *testing.T) {
+	db, _ := openRoot(t)
+	for _, name := range []string{"zlib", "Abc", "bash", "acl"} {
+		put(t, db, pkg(name, "1"), nil)
+	}
+	put(t, db, pkg("tree", "1"), []File{dir("b"), file("b/z"), dir("a"), file("a-b"), file("a/b")})
+	pkgs, err := db.Packages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range pkgs {
+		names = append(names, p.Name)
+	}
+	if want := []string{"Abc", "acl", "bash", "tree", "zlib"}; !slices.Equal(names, want) {
+		t.Errorf("Packages() = %v, want %v", names, want)
+	}
+	files, err := db.Files("tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "a-b", "a/b", "b", "b/z"}; !slices.Equal(paths(files), want) {
+		t.Errorf("Files() = %v, want %v (bytewise)", paths(files), want)
+	}
+	files, err = db.Files("acl")
+	if err != nil || len(files) != 0 {
+		t.Errorf("Files of a package without files = %v, %v", files, err)
+	}
+	if _, err := db.Package("missing"); !errors.Is(err, ErrNotInstalled) || err.Error() != "package missing: not installed" {
+		t.Errorf("Package(missing) = %v", err)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	db, _ := openRoot(t)
+	for _, p := range []Package{
+		{Name: "zlib", Description: "Compression library"},
+		{Name: "bzip2", Description: "Block-sorting file compressor"},
+		{Name: "Python", Description: "The Python programming language"},
+		{Name: "icu", Description: "Unicode support, Ärger-free"},
+		{Name: "pct", Description: "100% literal_match"},
+	} {
+		p.Version = "1"
+		put(t, db, p, nil)
+	}
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"by name", "zli", []string{"zlib"}},
+		{"by description ignoring case", "COMPRESS", []string{"bzip2", "zlib"}},
+		{"by name ignoring case", "python", []string{"Python"}},
+		{"non-ASCII ignoring case", "ärger", []string{"icu"}},
+		{"wildcard characters are literal", "%", []string{"pct"}},
+		{"underscore is literal", "l_m", []string{"pct"}},
+		{"no match", "kernel", nil},
+		{"empty text lists everything", "", []string{"Python", "bzip2", "icu", "pct", "zlib"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := db.Search(tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range got {
+				names = append(names, p.Name)
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("Search(%q) = %v, want %v", tc.text, names, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetHeldAndSetExplicit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(db *DB, name string, value bool) error
+		get  func(p *Package) bool
+	}{
+		{"held", (*DB).SetHeld, func(p *Package) bool { return p.Held }},
+		{"explicit", (*DB).SetExplicit, func(p *Package) bool { return p.Explicit }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, root := openRoot(t)
+			put(t, db, pkg("gcc", "14.2"), nil)
+			put(t, db, pkg("other", "1"), nil)
+			if err := tc.set(db, "gcc", true); err != nil {
+				t.Fatal(err)
+			}
+			if p, err := db.Package("gcc"); err != nil || !tc.get(p) {
+				t.Errorf("after setting true: %+v, %v", p, err)
+			}
+			if p, err := db.Package("other"); err != nil || tc.get(p) {
+				t.Errorf("another package changed too: %+v, %v", p, err)
+			}
+			if err := tc.set(db, "nope", true); !errors.Is(err, ErrNotInstalled) {
+				t.Errorf("setting a missing package = %v, want ErrNotInstalled", err)
+			}
+
+			ro, err := OpenReadOnly(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			if p, err := ro.Package("gcc"); err != nil || !tc.get(p) {
+				t.Errorf("not visible to another handle: %+v, %v", p, err)
+			}
+			if err := tc.set(ro, "gcc", false); err == nil {
+				t.Error("setting on a read-only database succeeded")
+			}
+
+			if err := tc.set(db, "gcc", false); err != nil {
+				t.Fatal(err)
+			}
+			if p, err := db.Package("gcc"); err != nil || tc.get(p) {
+				t.Errorf("after setting false: %+v, %v", p, err)
+			}
+		})
+	}
+}
+
+func TestAReadOnlyDatabaseRefusesWriteTransactions(t *testing.T) {
+	db, root := openRoot(t)
+	put(t, db, pkg("a", "1"), nil)
+	ro, err := OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if tx, err := ro.Begin(); err == nil {
+		tx.Rollback()
+		t.Error("Begin on a read-only database succeeded")
+	}
+	// The connection itself must be read-only, not just our guard.
+	if _, err := ro.sql.Exec("DELETE FROM packages"); err == nil {
+		t.Error("a read-only connection deleted rows")
+	}
+	if p, err := db.Package("a"); err != nil || p.Name != "a" {
+		t.Errorf("Package(a) = %v, %v", p, err)
+	}
+}
+
+func TestReadersSeeCommittedStateWhileAWriterHoldsATransaction(t *testing.T) {
+	writer, root := openRoot(t)
+	put(t, writer, pkg("base", "1"), []File{dir("usr"), file("usr/base")})
+
+	tx, err := writer.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("pending", "1"), []File{dir("usr"), file("usr/pending")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeletePackage("base"); err != nil {
+		t.Fatal(err)
+	}
+
+	reader, err := OpenReadOnly(root)
+	if err != nil {
+		t.Fatalf("OpenReadOnly while a writer holds a transaction: %v", err)
+	}
+	defer reader.Close()
+	// Opening for writing must not need the lock either; only Begin does.
+	second, err := Open(root)
+	if err != nil {
+		t.Fatalf("Open while another handle holds a transaction: %v", err)
+	}
+	defer second.Close()
+	for name, db := range map[string]*DB{"read-only handle": reader, "second writable handle": second, "writer's own handle": writer} {
+		pkgs, err := db.Packages()
+		if err != nil {
+			t.Fatalf("%s: Packages: %v", name, err)
+		}
+		if len(pkgs) != 1 || pkgs[0].Name != "base" {
+			t.Errorf("%s sees %+v before commit, want only base", name, pkgs)
+		}
+		owners, err := db.Owners([]string{"usr/base", "usr/pending"})
+		if err != nil || fmt.Sprint(owners) != "map[usr/base:[base]]" {
+			t.Errorf("%s: Owners before commit = %v, %v", name, owners, err)
+		}
+	}
+
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := reader.Packages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 || pkgs[0].Name != "pending" {
+		t.Errorf("reader sees %+v after commit, want only pending", pkgs)
+	}
+}

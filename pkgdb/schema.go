@@ -1,0 +1,98 @@
+package pkgdb
+
+// migrations is the ordered list of schema steps. migrations[i] brings a
+// database from version i to version i+1; the number of entries is the
+// newest schema this lpm knows. Never edit a released step: append a new
+// one, because databases in the field have already run the old ones.
+//
+// Conventions: times are RFC 3339 UTC text (readable with the sqlite3
+// shell), booleans are 0/1 integers, and an absent string is ”. Tables
+// are STRICT so a wrongly typed value is an error instead of being stored.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE packages (
+	name           TEXT PRIMARY KEY,
+	version        TEXT NOT NULL,
+	release        INTEGER NOT NULL,
+	description    TEXT NOT NULL DEFAULT '',
+	license        TEXT NOT NULL DEFAULT '',
+	homepage       TEXT NOT NULL DEFAULT '',
+	explicit       INTEGER NOT NULL DEFAULT 0 CHECK (explicit IN (0, 1)),
+	held           INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1)),
+	install_time   TEXT NOT NULL,
+	build_date     TEXT NOT NULL,
+	archive_sha256 TEXT NOT NULL DEFAULT '',
+	archive_path   TEXT NOT NULL DEFAULT '',
+	size           INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Every record below hangs off its package row and is deleted with it.
+CREATE TABLE files (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	path    TEXT NOT NULL,
+	type    TEXT NOT NULL CHECK (type IN ('dir', 'file', 'symlink', 'hardlink')),
+	mode    INTEGER NOT NULL,
+	uid     INTEGER NOT NULL,
+	gid     INTEGER NOT NULL,
+	size    INTEGER NOT NULL DEFAULT 0,
+	sha256  TEXT NOT NULL DEFAULT '',
+	link    TEXT NOT NULL DEFAULT '',
+	soname  TEXT NOT NULL DEFAULT '',
+	backup  INTEGER NOT NULL DEFAULT 0 CHECK (backup IN (0, 1)),
+	PRIMARY KEY (package, path)
+) STRICT;
+CREATE INDEX files_path ON files (path);
+
+-- seq keeps the order the port wrote the relations in.
+CREATE TABLE deps (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
+	dep     TEXT NOT NULL,
+	PRIMARY KEY (package, seq)
+) STRICT;
+CREATE TABLE provides (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
+	provide TEXT NOT NULL,
+	PRIMARY KEY (package, seq)
+) STRICT;
+CREATE TABLE conflicts (
+	package  TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	seq      INTEGER NOT NULL,
+	conflict TEXT NOT NULL,
+	PRIMARY KEY (package, seq)
+) STRICT;
+
+-- ELF DT_NEEDED entries of one file, in file order.
+CREATE TABLE needed (
+	package TEXT NOT NULL,
+	path    TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	soname  TEXT NOT NULL,
+	PRIMARY KEY (package, path, seq),
+	FOREIGN KEY (package, path) REFERENCES files (package, path) ON DELETE CASCADE
+) STRICT;
+
+-- History: one row per lpm run that changed the root. Rows outlive the
+-- packages they mention, so there are no foreign keys to packages.
+CREATE TABLE transactions (
+	id       INTEGER PRIMARY KEY,
+	started  TEXT NOT NULL,
+	finished TEXT NOT NULL DEFAULT '',
+	state    TEXT NOT NULL,
+	command  TEXT NOT NULL DEFAULT '',
+	summary  TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE TABLE tx_packages (
+	tx               INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+	name             TEXT NOT NULL,
+	old_version      TEXT NOT NULL DEFAULT '',
+	new_version      TEXT NOT NULL DEFAULT '',
+	action           TEXT NOT NULL,
+	old_archive_path TEXT NOT NULL DEFAULT '',
+	new_archive_path TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (tx, name)
+) STRICT;
+`,
+}

@@ -1,0 +1,298 @@
+package pkgdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Tx is a write transaction. It holds the database's write lock from
+// Begin until Commit or Rollback, so keep it short. Readers keep seeing
+// the last committed state meanwhile. A Tx is not safe for concurrent use.
+type Tx struct {
+	db    *DB
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	// touched lists every path PutPackage wrote; Commit checks them for
+	// owners that may not share a path.
+	touched []string
+	done    bool
+}
+
+// Statements a Tx prepares once and reuses; PutPackage of a large package
+// runs insertFile thousands of times.
+var txStatements = map[string]string{
+	"deletePackage":  "DELETE FROM packages WHERE name = ?",
+	"insertPackage":  "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	"insertDep":      "INSERT INTO deps (package, seq, dep) VALUES (?,?,?)",
+	"insertProvide":  "INSERT INTO provides (package, seq, provide) VALUES (?,?,?)",
+	"insertConflict": "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
+	"insertFile": `INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, link, soname, backup)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	"insertNeeded": "INSERT INTO needed (package, path, seq, soname) VALUES (?,?,?,?)",
+}
+
+// Begin starts a write transaction. It waits up to a few seconds for
+// another process's transaction to finish, then fails.
+func (db *DB) Begin() (*Tx, error) {
+	if err := db.checkWritable(); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", db.path, err)
+	}
+	// IMMEDIATE takes the write lock now; a deferred transaction could
+	// fail with "database is locked" halfway through instead.
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		conn.Close()
+		return nil, lockError(db.path, err)
+	}
+	tx := &Tx{db: db, conn: conn, stmts: make(map[string]*sql.Stmt, len(txStatements))}
+	for name, query := range txStatements {
+		stmt, err := conn.PrepareContext(ctx, query)
+		if err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("database %s: preparing %s: %w", db.path, name, err)
+		}
+		tx.stmts[name] = stmt
+	}
+	return tx, nil
+}
+
+// lockError explains SQLITE_BUSY, the one error a user can act on.
+func lockError(file string, err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrBusy {
+		return fmt.Errorf("database %s is locked by another lpm process; wait for it to finish and try again: %w", file, err)
+	}
+	return fmt.Errorf("database %s: %w", file, err)
+}
+
+func (tx *Tx) exec(name string, args ...any) (sql.Result, error) {
+	return tx.stmts[name].ExecContext(context.Background(), args...)
+}
+
+// PutPackage records p and its files, replacing every earlier record of
+// p.Name (package row, files, deps, provides, conflicts, needed). Files
+// must have Package empty or equal to p.Name. If PutPackage fails, the
+// transaction is as it was before the call.
+func (tx *Tx) PutPackage(p Package, files []File) error {
+	if tx.done {
+		return errors.New("pkgdb: PutPackage on a finished transaction")
+	}
+	if err := checkPackage(p, files); err != nil {
+		return fmt.Errorf("package %q: %w", p.Name, err)
+	}
+	// A savepoint makes the call all-or-nothing inside the transaction.
+	ctx := context.Background()
+	if _, err := tx.conn.ExecContext(ctx, "SAVEPOINT put_package"); err != nil {
+		return fmt.Errorf("database %s: %w", tx.db.path, err)
+	}
+	if err := tx.putPackage(p, files); err != nil {
+		tx.conn.ExecContext(ctx, "ROLLBACK TO put_package")
+		tx.conn.ExecContext(ctx, "RELEASE put_package")
+		return fmt.Errorf("database %s: recording package %s: %w", tx.db.path, p.Name, err)
+	}
+	if _, err := tx.conn.ExecContext(ctx, "RELEASE put_package"); err != nil {
+		return fmt.Errorf("database %s: %w", tx.db.path, err)
+	}
+	for i := range files {
+		tx.touched = append(tx.touched, files[i].Path)
+	}
+	return nil
+}
+
+func (tx *Tx) putPackage(p Package, files []File) error {
+	// Deleting the package row cascades to all its other records.
+	if _, err := tx.exec("deletePackage", p.Name); err != nil {
+		return err
+	}
+	_, err := tx.exec("insertPackage", p.Name, p.Version, p.Release, p.Description, p.License, p.Homepage,
+		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size)
+	if err != nil {
+		return err
+	}
+	for _, rel := range []struct {
+		stmt   string
+		values []string
+	}{
+		{"insertDep", p.Depends},
+		{"insertProvide", p.Provides},
+		{"insertConflict", p.Conflicts},
+	} {
+		for seq, v := range rel.values {
+			if _, err := tx.exec(rel.stmt, p.Name, seq, v); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range files {
+		f := &files[i]
+		_, err := tx.exec("insertFile", p.Name, f.Path, f.Type, f.Mode, f.UID, f.GID, f.Size,
+			f.SHA256, f.Link, f.Soname, f.Backup)
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey {
+			return fmt.Errorf("path %s is listed twice", f.Path)
+		}
+		if err != nil {
+			return fmt.Errorf("path %s: %w", f.Path, err)
+		}
+		for seq, soname := range f.Needed {
+			if _, err := tx.exec("insertNeeded", p.Name, f.Path, seq, soname); err != nil {
+				return fmt.Errorf("path %s: %w", f.Path, err)
+			}
+		}
+	}
+	return nil
+}
+
+var fileTypes = []string{"dir", "file", "symlink", "hardlink"}
+
+// checkPackage rejects records the database must never hold, with a
+// message naming the field, before anything is written.
+func checkPackage(p Package, files []File) error {
+	switch {
+	case p.Name == "":
+		return errors.New("empty package name")
+	case p.Version == "":
+		return errors.New("empty version")
+	case p.Release < 0:
+		return fmt.Errorf("negative release %d", p.Release)
+	}
+	for i := range files {
+		f := &files[i]
+		if err := checkPath(f.Path); err != nil {
+			return fmt.Errorf("file %q: %w", f.Path, err)
+		}
+		if !slices.Contains(fileTypes, f.Type) {
+			return fmt.Errorf("file %q: unknown type %q (want dir, file, symlink or hardlink)", f.Path, f.Type)
+		}
+		if f.Package != "" && f.Package != p.Name {
+			return fmt.Errorf("file %q belongs to package %q", f.Path, f.Package)
+		}
+	}
+	return nil
+}
+
+// DeletePackage removes every record of package name, or returns an
+// error wrapping ErrNotInstalled.
+func (tx *Tx) DeletePackage(name string) error {
+	if tx.done {
+		return errors.New("pkgdb: DeletePackage on a finished transaction")
+	}
+	res, err := tx.exec("deletePackage", name)
+	if err != nil {
+		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
+	}
+	return nil
+}
+
+// Commit checks that no path the transaction wrote has several owners
+// unless all of them record it as a directory, then makes the changes
+// durable. On any error the transaction is rolled back.
+func (tx *Tx) Commit() error {
+	if tx.done {
+		return errors.New("pkgdb: Commit on a finished transaction")
+	}
+	if err := tx.checkSharedPaths(); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if _, err := tx.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("database %s: committing: %w", tx.db.path, err)
+	}
+	tx.finish()
+	return nil
+}
+
+// checkSharedPaths finds touched paths whose owners are not all "dir"
+// entries. It runs at commit, not per insert, so that moving a file from
+// one package to another works in either PutPackage order.
+func (tx *Tx) checkSharedPaths() error {
+	paths := slices.Clone(tx.touched)
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+
+	type owner struct{ pkg, typ string }
+	bad := make(map[string][]owner)
+	var badPaths []string
+	ctx := context.Background()
+	for chunk := range slices.Chunk(paths, chunkSize) {
+		rows, err := tx.conn.QueryContext(ctx, `SELECT f.path, f.package, f.type FROM files f
+			WHERE f.path IN (`+placeholders(len(chunk))+`) AND EXISTS (
+				SELECT 1 FROM files o WHERE o.path = f.path AND o.package <> f.package
+				AND (o.type <> 'dir' OR f.type <> 'dir'))
+			ORDER BY f.path, f.package`, anySlice(chunk)...)
+		if err != nil {
+			return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
+		}
+		for rows.Next() {
+			var p string
+			var o owner
+			if err := rows.Scan(&p, &o.pkg, &o.typ); err != nil {
+				rows.Close()
+				return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
+			}
+			if bad[p] == nil {
+				badPaths = append(badPaths, p)
+			}
+			bad[p] = append(bad[p], o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
+		}
+	}
+	if len(badPaths) == 0 {
+		return nil
+	}
+
+	const shown = 5
+	var list []string
+	for _, p := range badPaths[:min(shown, len(badPaths))] {
+		var owners []string
+		for _, o := range bad[p] {
+			owners = append(owners, o.pkg+" ("+o.typ+")")
+		}
+		list = append(list, fmt.Sprintf("%s: %s", p, strings.Join(owners, ", ")))
+	}
+	more := ""
+	if len(badPaths) > shown {
+		more = fmt.Sprintf(" and %d more", len(badPaths)-shown)
+	}
+	return fmt.Errorf("database %s: transaction rolled back, %d path(s) would have several owners: %s%s; resolve these file conflicts before recording the packages: %w",
+		tx.db.path, len(badPaths), strings.Join(list, "; "), more, ErrSharedPath)
+}
+
+// Rollback discards the transaction. After Commit or Rollback it does
+// nothing and returns nil, so it is safe to defer.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return nil
+	}
+	_, err := tx.conn.ExecContext(context.Background(), "ROLLBACK")
+	tx.finish()
+	if err != nil {
+		return fmt.Errorf("database %s: rolling back: %w", tx.db.path, err)
+	}
+	return nil
+}
+
+func (tx *Tx) finish() {
+	for _, stmt := range tx.stmts {
+		stmt.Close()
+	}
+	tx.conn.Close()
+	tx.done = true
+}
