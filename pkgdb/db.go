@@ -631,6 +631,34 @@ func (db *DB) Owners(paths []string) (map[string][]string, error) {
 	return owners, nil
 }
 
+// ForeignDirs reports which of paths are directories lpm found on disk
+// rather than created (see Tx.AddForeignDirs).
+func (db *DB) ForeignDirs(paths []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := db.read("looking up foreign directories", func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(paths, chunkSize) {
+			rows, err := tx.Query("SELECT path FROM foreign_dirs WHERE path IN ("+placeholders(len(chunk))+")", anySlice(chunk)...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var p string
+				if err := rows.Scan(&p); err != nil {
+					rows.Close()
+					return err
+				}
+				found[p] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
 // Search returns the packages whose name or description contains text,
 // ignoring case (Unicode-aware), sorted by name. Empty text matches all.
 func (db *DB) Search(text string) ([]Package, error) {

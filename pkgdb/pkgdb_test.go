@@ -964,3 +964,31 @@ func TestReadersSeeCommittedStateWhileAWriterHoldsATransaction(t *testing.T) {
 		t.Errorf("reader sees %+v after commit, want only pending", pkgs)
 	}
 }
+
+func TestForeignDirsAreRemembered(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddForeignDirs([]string{"usr", "usr/lib", "usr"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddForeignDirs([]string{"/abs"}); err == nil {
+		t.Error("an absolute path was accepted")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ForeignDirs([]string{"usr/lib", "usr/bin", "usr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got["usr"] || !got["usr/lib"] || got["usr/bin"] || len(got) != 2 {
+		t.Errorf("ForeignDirs = %v", got)
+	}
+}

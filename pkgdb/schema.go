@@ -94,5 +94,12 @@ CREATE TABLE tx_packages (
 	new_archive_path TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (tx, name)
 ) STRICT;
+
+-- Directories that were on disk, owned by no package, when a package
+-- first claimed them (an LFS system's /usr/lib): lpm did not create them,
+-- so it never removes them.
+CREATE TABLE foreign_dirs (
+	path TEXT PRIMARY KEY
+) STRICT;
 `,
 }

@@ -34,7 +34,8 @@ var txStatements = map[string]string{
 	"insertConflict": "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
 	"insertFile": `INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, link, soname, backup)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-	"insertNeeded": "INSERT INTO needed (package, path, seq, soname) VALUES (?,?,?,?)",
+	"insertNeeded":  "INSERT INTO needed (package, path, seq, soname) VALUES (?,?,?,?)",
+	"insertForeign": "INSERT OR IGNORE INTO foreign_dirs (path) VALUES (?)",
 }
 
 // Begin starts a write transaction. It waits up to a few seconds for
@@ -295,4 +296,21 @@ func (tx *Tx) finish() {
 	}
 	tx.conn.Close()
 	tx.done = true
+}
+
+// AddForeignDirs records directories that existed before any package
+// claimed them; the installer never removes those.
+func (tx *Tx) AddForeignDirs(paths []string) error {
+	if tx.done {
+		return errors.New("pkgdb: AddForeignDirs on a finished transaction")
+	}
+	for _, p := range paths {
+		if err := checkPath(p); err != nil {
+			return fmt.Errorf("foreign directory %q: %w", p, err)
+		}
+		if _, err := tx.exec("insertForeign", p); err != nil {
+			return fmt.Errorf("database %s: recording foreign directory %s: %w", tx.db.path, p, err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/ports"
+)
+
+func newBuildCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "build PORT[@CONSTRAINT]...",
+		Short: "Build ports into package archives without installing them",
+		Long: `build fetches and verifies a port's sources, runs its phases (prepare,
+configure, build, check, install) in a fresh work directory with the install
+going into a staging directory, strips ELF files there, and packs the result
+into the package cache. The full log is kept under ROOT/var/log/lpm/build.
+Build dependencies are not installed by build; install does that.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: runBuild,
+	}
+	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
+	rebuild, _ := cmd.Flags().GetBool("rebuild")
+	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	for _, a := range args {
+		req, err := ports.ParseRequest(a)
+		if err != nil {
+			return err
+		}
+		p, err := tree.Lookup(req.Name, req.Constraint)
+		if err != nil {
+			return err
+		}
+		out, err := b.Build(context.Background(), p)
+		if err != nil {
+			return buildFailure(err)
+		}
+		fmt.Println(out)
+	}
+	return nil
+}
+
+// buildFailure prints the end of a failed build's log before the one-line
+// error, so the user sees why without opening the file.
+func buildFailure(err error) error {
+	var be *installer.BuildError
+	if errors.As(err, &be) {
+		fmt.Fprintf(os.Stderr, "--- last %d lines of %s ---\n%s\n---\n", len(be.Tail), be.Log, strings.Join(be.Tail, "\n"))
+	}
+	return err
+}

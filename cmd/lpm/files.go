@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newFilesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "files PORT",
+		Short: "List the files an installed package owns",
+		Args:  cobra.ExactArgs(1),
+		RunE:  runFiles,
+	}
+}
+
+type fileResult struct {
+	Path   string `json:"path"`
+	Type   string `json:"type"`
+	Mode   string `json:"mode"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
+
+func runFiles(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	db, err := e.readDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Package(args[0]); err != nil {
+		return fmt.Errorf("files %s: %w", args[0], err)
+	}
+	files, err := db.Files(args[0])
+	if err != nil {
+		return err
+	}
+	var results []fileResult
+	for _, f := range files {
+		results = append(results, fileResult{Path: "/" + f.Path, Type: f.Type, Mode: fmt.Sprintf("%04o", f.Mode), Size: f.Size, SHA256: f.SHA256, Link: f.Link})
+	}
+	if e.cfg.JSON {
+		return printJSON(results)
+	}
+	for _, r := range results {
+		switch r.Type {
+		case "dir":
+			fmt.Println(r.Path + "/")
+		case "symlink":
+			fmt.Printf("%s -> %s\n", r.Path, r.Link)
+		default:
+			fmt.Println(r.Path)
+		}
+	}
+	return nil
+}

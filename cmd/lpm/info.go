@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newInfoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "info PORT",
+		Short: "Show an installed package, or a port when it is not installed",
+		Args:  cobra.ExactArgs(1),
+		RunE:  runInfo,
+	}
+}
+
+type infoResult struct {
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Release     int       `json:"release"`
+	Description string    `json:"description"`
+	License     string    `json:"license"`
+	Homepage    string    `json:"homepage"`
+	Installed   bool      `json:"installed"`
+	Explicit    bool      `json:"explicit,omitempty"`
+	InstallTime time.Time `json:"install_time,omitempty"`
+	Size        int64     `json:"size,omitempty"`
+	Depends     []string  `json:"depends"`
+	BuildDeps   []string  `json:"build_depends,omitempty"`
+	Provides    []string  `json:"provides"`
+	Conflicts   []string  `json:"conflicts"`
+	Archive     string    `json:"archive,omitempty"`
+}
+
+func runInfo(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	var r *infoResult
+	if db, err := e.readDB(); err == nil {
+		if p, err := db.Package(args[0]); err == nil {
+			r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
+				License: p.License, Homepage: p.Homepage, Installed: true, Explicit: p.Explicit,
+				InstallTime: p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
+				Conflicts: p.Conflicts, Archive: p.ArchivePath}
+		}
+		db.Close()
+	}
+	if r == nil {
+		tree, err := e.tree()
+		if err != nil {
+			return err
+		}
+		p, err := tree.Lookup(args[0], nil)
+		if err != nil {
+			return fmt.Errorf("info %s: not installed, and %w", args[0], err)
+		}
+		r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
+			License: p.License, Homepage: p.Homepage, Depends: p.Depends.Run, BuildDeps: p.Depends.Build,
+			Provides: p.Provides, Conflicts: p.Conflicts}
+	}
+	if e.cfg.JSON {
+		return printJSON(r)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t: %s\n", k, v) }
+	row("Name", r.Name)
+	row("Version", fmt.Sprintf("%s-%d", r.Version, r.Release))
+	row("Description", r.Description)
+	row("License", r.License)
+	row("Homepage", r.Homepage)
+	row("Depends on", list(r.Depends))
+	if !r.Installed {
+		row("Build depends", list(r.BuildDeps))
+	}
+	row("Provides", list(r.Provides))
+	row("Conflicts with", list(r.Conflicts))
+	if r.Installed {
+		reason := "explicitly installed"
+		if !r.Explicit {
+			reason = "installed as a dependency"
+		}
+		row("Installed", r.InstallTime.Local().Format(time.RFC1123)+", "+reason)
+		row("Size", fmt.Sprintf("%.1f KiB", float64(r.Size)/1024))
+		row("Archive", r.Archive)
+	} else {
+		row("Installed", "no")
+	}
+	return w.Flush()
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "None"
+	}
+	return strings.Join(s, "  ")
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/hooks"
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
+	"github.com/lfs-lpm/lpm/resolver"
+)
+
+func newInstallCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "install PORT[@CONSTRAINT]... | --file ARCHIVE...",
+		Short: "Build what is missing and install ports with their dependencies",
+		Long: `install resolves the ports and their dependencies against what is
+installed, builds what the package cache lacks (in dependency order, each
+build after its build dependencies are installed), and installs. Before any
+file changes, every path is checked against the database and the disk: a
+file owned by another package, or one on disk that no package owns, stops
+the install and changes nothing (--overwrite GLOB takes such files over).`,
+		Example: `  lpm install zlib
+  lpm install 'linux@~6.13' --dry-run
+  lpm install --file /var/cache/lpm/packages/zlib-1.3.1-1.lpm`,
+		RunE: runInstall,
+	}
+	cmd.Flags().Bool("dry-run", false, "print the plan and change nothing")
+	cmd.Flags().Bool("file", false, "the arguments are package archives to install as they are")
+	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
+	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB from their owner or from nobody")
+	addWriterFlags(cmd)
+	return cmd
+}
+
+func runInstall(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("install: name at least one port (or archive with --file)")
+	}
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	if file, _ := cmd.Flags().GetBool("file"); file {
+		return e.installFiles(args)
+	}
+	var reqs []resolver.Request
+	explicit := map[string]bool{}
+	for _, a := range args {
+		r, err := ports.ParseRequest(a)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, r)
+		explicit[r.Name] = true
+	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	rebuild, _ := cmd.Flags().GetBool("rebuild")
+	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	steps, err := solve(tree, db, b, reqs, resolver.Options{})
+	if err != nil {
+		return err
+	}
+	if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
+		return e.showPlan(tree, steps)
+	}
+	if len(steps) == 0 {
+		e.out.Printf("nothing to do: %s already installed", strings.Join(args, ", "))
+		return markExplicit(db, explicit)
+	}
+	if !e.cfg.Quiet && !e.cfg.JSON {
+		if err := e.showPlan(tree, steps); err != nil {
+			return err
+		}
+	}
+	if !e.confirm("Proceed?") {
+		return fmt.Errorf("install: cancelled; nothing was changed")
+	}
+	if err := e.execute(context.Background(), tree, db, b, steps, explicit); err != nil {
+		return err
+	}
+	return markExplicit(db, explicit)
+}
+
+// markExplicit records that the user asked for these packages, so that
+// they are never treated as removable leftovers.
+func markExplicit(db interface {
+	SetExplicit(string, bool) error
+}, names map[string]bool) error {
+	for n := range names {
+		if err := db.SetExplicit(n, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installFiles installs archives as they are, like pacman -U: their run
+// dependencies must already be installed or among the archives.
+func (e *env) installFiles(files []string) error {
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	installed, err := db.Packages()
+	if err != nil {
+		return err
+	}
+	var changes []installer.Change
+	var manifests []*archive.Manifest
+	for _, f := range files {
+		m, err := archive.ReadManifest(f)
+		if err != nil {
+			return err
+		}
+		manifests = append(manifests, m)
+		changes = append(changes, installer.Change{Archive: f, Explicit: true})
+	}
+	for _, m := range manifests {
+		for _, d := range m.Depends {
+			if !depMet(d, installed, manifests) {
+				return fmt.Errorf("installing %s: it needs %s, which is not installed; install it first or add its archive", m.Name, d)
+			}
+		}
+	}
+	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite}
+	changed, err := in.Apply(changes)
+	if err != nil {
+		return err
+	}
+	return hooks.Run(e.cfg.Root, changed, e.out)
+}
+
+// depMet reports whether a run dependency is satisfied by an installed
+// package or one of the archives being installed with it.
+func depMet(d string, installed []pkgdb.Package, incoming []*archive.Manifest) bool {
+	dep, err := ports.ParseDep(d)
+	if err != nil {
+		return false
+	}
+	candidates := append([]pkgdb.Package{}, installed...)
+	for _, m := range incoming {
+		candidates = append(candidates, pkgdb.Package{Name: m.Name, Version: m.Version, Provides: m.Provides})
+	}
+	for _, term := range dep {
+		for _, p := range candidates {
+			if installer.Satisfies(p, term.Name, term.Constraint) {
+				return true
+			}
+		}
+	}
+	return false
+}

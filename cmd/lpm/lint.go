@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/ports"
+)
+
+func newLintCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint [DIR...]",
+		Short: "Check ports trees (default: the configured ones)",
+		Long: `lint checks every port of the trees: parse errors with file and line,
+unknown keys, missing checksums, dependencies no port provides, bad
+constraints, and files a port names but lacks. It exits 1 on any error;
+warnings (md5-only sources) do not fail it.`,
+		RunE: runLint,
+	}
+}
+
+func runLint(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	dirs := args
+	if len(dirs) == 0 {
+		dirs = e.cfg.Ports
+	}
+	probs, err := ports.Lint(dirs...)
+	if err != nil {
+		return err
+	}
+	errs := 0
+	for _, p := range probs {
+		if !p.Warning {
+			errs++
+		}
+	}
+	if e.cfg.JSON {
+		if probs == nil {
+			probs = []ports.Problem{}
+		}
+		if err := printJSON(probs); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range probs {
+			fmt.Println(p)
+		}
+	}
+	if errs > 0 {
+		fmt.Fprintf(os.Stderr, "lpm: lint: %d error(s) in %v\n", errs, dirs)
+		return exitError{}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// Command lpm is a source package manager for Linux From Scratch systems.
+//
+// Each subcommand lives in its own file, named after it.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/config"
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
+	"github.com/lfs-lpm/lpm/progress"
+)
+
+func main() {
+	installer.SandboxMain()
+	if err := newRootCmd().Execute(); err != nil {
+		var ex exitError
+		if !errors.As(err, &ex) || ex.msg != "" {
+			fmt.Fprintln(os.Stderr, "lpm: "+oneLine(err.Error()))
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError ends lpm with status 1; its message was already printed when
+// msg is empty (verify's list of differences, lint's problems).
+type exitError struct{ msg string }
+
+func (e exitError) Error() string { return e.msg }
+
+// oneLine keeps a message to one line; details belong behind -v.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (more with -v)"
+	}
+	return s
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lpm",
+		Short: "A source package manager for Linux From Scratch",
+		Long: `lpm builds ports into packages and installs them onto a root, tracking
+every file in a database so it can be queried, verified, upgraded and removed.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.String("root", "/", "the system to manage (env LPM_ROOT)")
+	f.String("config", "", "config file (default ROOT/etc/lpm/lpm.toml)")
+	f.StringSlice("ports", nil, "ports tree, repeatable, earliest wins (default ROOT/usr/ports)")
+	f.BoolP("yes", "y", false, "do not ask for confirmation")
+	f.BoolP("quiet", "q", false, "print only errors and results")
+	f.Bool("json", false, "print results as JSON")
+	f.BoolP("verbose", "v", false, "print details of errors")
+	root.AddCommand(
+		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
+		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
+		newVerifyCmd(), newLintCmd(), newManCmd(),
+	)
+	return root
+}
+
+// An env is what every command works with, opened as needed.
+type env struct {
+	cmd *cobra.Command
+	cfg *config.Config
+	out *progress.Printer
+}
+
+func newEnv(cmd *cobra.Command) (*env, error) {
+	cfg, err := config.Load(cmd.Flags())
+	if err != nil {
+		return nil, err
+	}
+	out := &progress.Printer{Out: os.Stderr, Quiet: cfg.Quiet || cfg.JSON}
+	return &env{cmd: cmd, cfg: cfg, out: out}, nil
+}
+
+func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
+
+// readDB opens the database for a query; it never blocks on a writer.
+func (e *env) readDB() (*pkgdb.DB, error) { return pkgdb.OpenReadOnly(e.cfg.Root) }
+
+// writer takes the root's lock and opens the database for changes.
+func (e *env) writer() (*pkgdb.DB, func(), error) {
+	noWait, _ := e.cmd.Flags().GetBool("no-wait")
+	lock, err := installer.AcquireLock(e.cfg.Root, !noWait, func() {
+		fmt.Fprintf(os.Stderr, "lpm: waiting for another lpm to finish with %s\n", e.cfg.Root)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := pkgdb.Open(e.cfg.Root)
+	if err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); lock.Release() }, nil
+}
+
+// printJSON writes v as indented JSON to standard output.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// confirm asks before a change, unless --yes or no one is at a terminal.
+func (e *env) confirm(question string) bool {
+	if e.cfg.Yes || !isatty.IsTerminal(os.Stdin.Fd()) {
+		return true
+	}
+	fmt.Fprintf(os.Stderr, "%s [Y/n] ", question)
+	var answer string
+	fmt.Scanln(&answer)
+	return answer == "" || strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
+}
+
+func addWriterFlags(cmd *cobra.Command) {
+	cmd.Flags().Bool("no-wait", false, "fail at once if another lpm holds the root's lock")
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/lfs-lpm/lpm/hooks"
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
+	"github.com/lfs-lpm/lpm/resolver"
+)
+
+// solve turns requests into a plan against the installed system.
+func solve(tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, reqs []resolver.Request, opts resolver.Options) ([]resolver.Step, error) {
+	pkgs, err := db.Packages()
+	if err != nil {
+		return nil, err
+	}
+	opts.Installed = map[string]*semver.Version{}
+	opts.Held = map[string]bool{}
+	for _, p := range pkgs {
+		if v, err := ports.ParseVersion(p.Version); err == nil {
+			opts.Installed[p.Name] = v
+		}
+		if p.Held {
+			opts.Held[p.Name] = true
+		}
+	}
+	opts.NeedsBuild = func(name string, v *semver.Version) bool {
+		p := tree.Port(name, v)
+		return p == nil || !b.Cached(p)
+	}
+	sol, err := resolver.Solve(tree, reqs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return resolver.Plan(tree, sol, reqs, opts)
+}
+
+type stepResult struct {
+	Action string `json:"action"`
+	Port   string `json:"port"`
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// showPlan prints the plan as a table (or JSON); it is what --dry-run shows.
+func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
+	var rows []stepResult
+	for _, s := range steps {
+		r := stepResult{Action: s.Action, Port: s.Name, Reason: s.Reason}
+		if s.Old != nil {
+			r.Old = upstream(tree, s.Name, s.Old)
+		}
+		if s.New != nil {
+			r.New = upstream(tree, s.Name, s.New)
+		}
+		rows = append(rows, r)
+	}
+	if e.cfg.JSON {
+		if rows == nil {
+			rows = []stepResult{}
+		}
+		return printJSON(rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(os.Stderr, "lpm: nothing to do")
+		return nil
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ACTION\tPORT\tVERSION\tREASON")
+	for _, r := range rows {
+		ver := r.New
+		if r.Old != "" && r.Old != r.New {
+			ver = r.Old + " -> " + r.New
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Action, r.Port, ver, r.Reason)
+	}
+	return w.Flush()
+}
+
+// upstream shows a version as the port spells it ("2025a", not 2025.1.0).
+func upstream(tree *ports.Tree, name string, v *semver.Version) string {
+	if p := tree.Port(name, v); p != nil {
+		return p.Version
+	}
+	return v.Original()
+}
+
+// execute runs a plan: builds make archives, installs apply them, each
+// install its own transaction followed by its hooks, so that a build later
+// in the plan finds its build dependencies on the root.
+func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, steps []resolver.Step, explicit map[string]bool) error {
+	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite}
+	for _, s := range steps {
+		p := tree.Port(s.Name, s.New)
+		if p == nil {
+			return fmt.Errorf("plan names %s %s, which no ports tree holds", s.Name, s.New)
+		}
+		switch s.Action {
+		case "build":
+			if _, err := b.Build(ctx, p); err != nil {
+				return buildFailure(err)
+			}
+		case "keep":
+		default:
+			changed, err := in.Apply([]installer.Change{{Archive: b.ArchivePath(p), Explicit: explicit[s.Name]}})
+			if err != nil {
+				return err
+			}
+			if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

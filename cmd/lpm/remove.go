@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/hooks"
+	"github.com/lfs-lpm/lpm/installer"
+)
+
+func newRemoveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove PORT...",
+		Short: "Remove installed packages",
+		Long: `remove deletes exactly the files the packages own, then the directories
+they created once empty and owned by no other package. It refuses when an
+installed package still needs one of them. A config file you edited is kept
+as NAME.lpmsave.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: runRemove,
+	}
+	addWriterFlags(cmd)
+	return cmd
+}
+
+func runRemove(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if !e.confirm(fmt.Sprintf("Remove %s?", strings.Join(args, ", "))) {
+		return fmt.Errorf("remove: cancelled; nothing was changed")
+	}
+	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out}
+	changed, err := in.Remove(args)
+	if err != nil {
+		return err
+	}
+	e.out.Printf("removed %s", strings.Join(args, ", "))
+	return hooks.Run(e.cfg.Root, changed, e.out)
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newSearchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "search TEXT",
+		Short: "Search the ports trees by name and description",
+		Args:  cobra.ExactArgs(1),
+		RunE:  runSearch,
+	}
+}
+
+type searchResult struct {
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Description string `json:"description"`
+	Installed   string `json:"installed,omitempty"` // installed version
+}
+
+func runSearch(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
+	installed := map[string]string{}
+	if db, err := e.readDB(); err == nil {
+		pkgs, _ := db.Packages()
+		for _, p := range pkgs {
+			installed[p.Name] = p.Version
+		}
+		db.Close()
+	}
+	text := strings.ToLower(args[0])
+	var results []searchResult
+	for _, name := range tree.Names() {
+		p := tree.All(name)[0]
+		if strings.Contains(name, text) || strings.Contains(strings.ToLower(p.Description), text) {
+			results = append(results, searchResult{Name: name, Version: p.Version, Description: p.Description, Installed: installed[name]})
+		}
+	}
+	if e.cfg.JSON {
+		return printJSON(results)
+	}
+	for _, r := range results {
+		mark := ""
+		if r.Installed != "" {
+			mark = fmt.Sprintf(" [installed %s]", r.Installed)
+		}
+		fmt.Printf("%s %s%s\n    %s\n", r.Name, r.Version, mark, r.Description)
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("no port matches %q", args[0])
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/resolver"
+)
+
+func newUpgradeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "upgrade [PORT...]",
+		Short: "Install newer versions from the ports trees",
+		Long: `upgrade moves the named installed packages (all when none is named) to
+the newest versions the trees hold, within holds and the constraints of what
+depends on them. Files the new version no longer has are removed; files
+whose content did not change are not rewritten.`,
+		RunE: runUpgrade,
+	}
+	cmd.Flags().Bool("dry-run", false, "print the plan and change nothing")
+	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
+	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB")
+	addWriterFlags(cmd)
+	return cmd
+}
+
+func runUpgrade(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	installed, err := db.Packages()
+	if err != nil {
+		return err
+	}
+	opts := resolver.Options{Upgrade: map[string]bool{}}
+	var reqs []resolver.Request
+	if len(args) == 0 {
+		opts.UpgradeAll = true
+		for _, p := range installed {
+			if p.Explicit {
+				reqs = append(reqs, resolver.Request{Name: p.Name})
+			}
+		}
+	}
+	for _, a := range args {
+		if _, err := db.Package(a); err != nil {
+			return fmt.Errorf("upgrade %s: %w", a, err)
+		}
+		opts.Upgrade[a] = true
+		reqs = append(reqs, resolver.Request{Name: a})
+	}
+	rebuild, _ := cmd.Flags().GetBool("rebuild")
+	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	steps, err := solve(tree, db, b, reqs, opts)
+	if err != nil {
+		return err
+	}
+	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || len(steps) == 0 {
+		return e.showPlan(tree, steps)
+	}
+	if !e.cfg.Quiet && !e.cfg.JSON {
+		if err := e.showPlan(tree, steps); err != nil {
+			return err
+		}
+	}
+	if !e.confirm("Proceed?") {
+		return fmt.Errorf("upgrade: cancelled; nothing was changed")
+	}
+	return e.execute(context.Background(), tree, db, b, steps, nil)
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/installer"
+)
+
+func newVerifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify [PORT...]",
+		Short: "Check installed files against their recorded hash, mode and type",
+		Long: `verify compares every file of the named installed packages (all when
+none is named) with the disk and lists each difference. It exits 1 when any
+file differs. Edited config files are listed but do not fail the check.`,
+		RunE: runVerify,
+	}
+}
+
+func runVerify(cmd *cobra.Command, args []string) error {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	db, err := e.readDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	diffs, err := installer.Verify(e.cfg.Root, db, args)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, d := range diffs {
+		if !d.Config {
+			failed++
+		}
+	}
+	if e.cfg.JSON {
+		if diffs == nil {
+			diffs = []installer.Difference{}
+		}
+		if err := printJSON(diffs); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range diffs {
+			note := ""
+			if d.Config {
+				note = " (config file, edited)"
+			}
+			fmt.Printf("%s: %s: %s%s\n", d.Package, d.Path, d.Problem, note)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "lpm: verify: %d file(s) differ from their packages\n", failed)
+		return exitError{}
+	}
+	return nil
+}

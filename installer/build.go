@@ -1,0 +1,465 @@
+package installer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/config"
+	"github.com/lfs-lpm/lpm/fetch"
+	"github.com/lfs-lpm/lpm/ports"
+	"github.com/lfs-lpm/lpm/progress"
+	"github.com/lfs-lpm/lpm/tarball"
+)
+
+// A Builder turns ports into package archives. It writes only to its work
+// directory, the staging directory, the package cache, the distfiles cache
+// and the build log; never to the live root.
+type Builder struct {
+	Cfg     *config.Config
+	Out     *progress.Printer
+	Rebuild bool // build even when the package cache has the archive
+
+	saidHost bool // "building on the host" is said once a run
+}
+
+// A BuildError says which phase of which port failed, with the end of its
+// log.
+type BuildError struct {
+	Port  string
+	Phase string
+	Log   string   // the full log's path
+	Tail  []string // its last lines
+	Err   error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("building %s: phase %s failed (%v); full log: %s", e.Port, e.Phase, e.Err, e.Log)
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// ArchivePath is where the package archive of p lives in the cache.
+func (b *Builder) ArchivePath(p *ports.Port) string {
+	return filepath.Join(b.Cfg.Packages, p.ID()+".lpm")
+}
+
+// Cached reports whether p's archive is in the package cache and will be
+// reused.
+func (b *Builder) Cached(p *ports.Port) bool {
+	if b.Rebuild {
+		return false
+	}
+	_, err := archive.ReadManifest(b.ArchivePath(p))
+	return err == nil
+}
+
+// Build makes the package archive of p and returns its path.
+func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
+	out := b.ArchivePath(p)
+	if b.Cached(p) {
+		b.Out.Printf("%s: using cached %s", p.ID(), out)
+		return out, nil
+	}
+	chroot, err := b.useChroot()
+	if err != nil {
+		return "", fmt.Errorf("building %s: %w", p.ID(), err)
+	}
+	work := filepath.Join(b.Cfg.BuildDir, p.ID())
+	if chroot && !inside(b.Cfg.Root, work) {
+		return "", fmt.Errorf("building %s in %s: the build directory %s must be inside the root; set builddir", p.ID(), b.Cfg.Root, b.Cfg.BuildDir)
+	}
+	if err := os.RemoveAll(work); err != nil {
+		return "", fmt.Errorf("cleaning %s: %w", work, err)
+	}
+	dirs := map[string]string{}
+	for _, d := range []string{"src", "files", "stage", "tmp", "home"} {
+		dirs[d] = filepath.Join(work, d)
+		if err := os.MkdirAll(dirs[d], 0o755); err != nil {
+			return "", err
+		}
+	}
+	srcTop, err := b.unpack(ctx, p, dirs["src"], dirs["files"])
+	if err != nil {
+		return "", fmt.Errorf("building %s: %w", p.ID(), err)
+	}
+
+	logPath := filepath.Join(b.Cfg.LogDir, p.Name+"-"+p.Version+".log")
+	if err := os.MkdirAll(b.Cfg.LogDir, 0o755); err != nil {
+		return "", err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return "", fmt.Errorf("build log %s: %w", logPath, err)
+	}
+	defer logFile.Close()
+
+	// Inside a chroot the build sees paths relative to the root.
+	view := func(host string) string {
+		if !chroot {
+			return host
+		}
+		rel, _ := filepath.Rel(b.Cfg.Root, host)
+		return "/" + rel
+	}
+	env := b.environment(p, map[string]string{
+		"SRC": view(srcTop), "SRCDIR": view(dirs["src"]), "FILES": view(dirs["files"]),
+		"ROOT": view(b.Cfg.Root), "DESTDIR": view(dirs["stage"]), "WORK": view(work), "TMPDIR": view(dirs["tmp"]), "HOME": view(dirs["home"]),
+	})
+	run := func(phase, script string) error {
+		if strings.TrimSpace(script) == "" {
+			return nil
+		}
+		fmt.Fprintf(logFile, "==> %s: %s\n", p.ID(), phase)
+		bar := b.Out.Start(fmt.Sprintf("%s: %s", p.ID(), phase), 0, progress.Items)
+		err := b.runScript(ctx, chroot, view(srcTop), env, "set -e\n"+script, []string{work}, logFile, bar)
+		bar.Finish(err)
+		if err != nil {
+			logFile.Sync()
+			return &BuildError{Port: p.ID(), Phase: phase, Log: logPath, Tail: tail(logPath, 20), Err: err}
+		}
+		return nil
+	}
+	for _, phase := range ports.Phases {
+		script := p.Script(phase)
+		if phase == "prepare" {
+			script = patchScript(p) + script
+		}
+		if phase == "check" && !b.Cfg.Build.Check {
+			fmt.Fprintf(logFile, "==> %s: check skipped (build.check = false)\n", p.ID())
+			continue
+		}
+		if err := run(phase, script); err != nil {
+			return "", err
+		}
+	}
+	if err := tidyStage(dirs["stage"]); err != nil {
+		return "", fmt.Errorf("building %s: %w", p.ID(), err)
+	}
+	if b.Cfg.Build.Strip {
+		files, err := stripTargets(dirs["stage"], p.Build.Strip)
+		if err != nil {
+			return "", fmt.Errorf("building %s: %w", p.ID(), err)
+		}
+		if len(files) > 0 {
+			var s strings.Builder
+			for _, f := range files {
+				// Stripping happens in staging only, never on the live root.
+				fmt.Fprintf(&s, "strip --strip-unneeded %q || true\n", view(filepath.Join(dirs["stage"], f)))
+			}
+			if err := run("strip", s.String()); err != nil {
+				return "", err
+			}
+		}
+	}
+	if empty, _ := isEmptyDir(dirs["stage"]); empty {
+		return "", fmt.Errorf("building %s: the install phase put nothing in $DESTDIR; check the port's install step (log %s)", p.ID(), logPath)
+	}
+	if err := os.MkdirAll(b.Cfg.Packages, 0o755); err != nil {
+		return "", err
+	}
+	m := archive.Manifest{
+		Name: p.Name, Version: p.Version, Release: p.Release,
+		Description: p.Description, License: p.License, Homepage: p.Homepage,
+		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup,
+		BuildDate: time.Now().UTC().Truncate(time.Second),
+	}
+	if _, err := archive.Create(out, dirs["stage"], m); err != nil {
+		return "", fmt.Errorf("packaging %s: %w", p.ID(), err)
+	}
+	os.RemoveAll(work)
+	b.Out.Printf("%s: built %s", p.ID(), out)
+	return out, nil
+}
+
+// useChroot decides where builds for a non-/ root run (config build.chroot).
+func (b *Builder) useChroot() (bool, error) {
+	root := b.Cfg.Root
+	if root == "/" {
+		return false, nil
+	}
+	has := hasToolchain(root)
+	switch b.Cfg.Build.Chroot {
+	case "never":
+		return false, nil
+	case "always":
+		if !has {
+			return false, fmt.Errorf("build.chroot = always but %s has no bash, make and cc; build them first or set build.chroot = auto", root)
+		}
+		return true, nil
+	}
+	if !has && !b.saidHost {
+		b.Out.Printf("building on the host: %s has no toolchain of its own (bash, make, cc)", root)
+		b.saidHost = true
+	}
+	return has, nil
+}
+
+func hasToolchain(root string) bool {
+	for _, alts := range [][]string{{"usr/bin/bash", "bin/bash"}, {"usr/bin/make"}, {"usr/bin/cc", "usr/bin/gcc"}} {
+		found := false
+		for _, a := range alts {
+			if fi, err := os.Stat(filepath.Join(root, a)); err == nil && !fi.IsDir() {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// unpack fetches every source into the distfiles cache, unpacks archives
+// into src and copies other files there, and copies the port's own patches
+// and files into files. It returns the directory builds start in.
+func (b *Builder) unpack(ctx context.Context, p *ports.Port, src, files string) (string, error) {
+	f := &fetch.Fetcher{Distfiles: b.Cfg.Distfiles, Mirrors: b.Cfg.Mirrors, Progress: b.Out}
+	top := ""
+	for _, s := range p.Sources {
+		local, err := f.Fetch(ctx, fetch.Source{URL: s.URL, SHA256: s.SHA256, MD5: s.MD5, Name: s.FileName()})
+		if err != nil {
+			return "", err
+		}
+		if !isArchiveName(s.FileName()) {
+			if err := copyFile(local, filepath.Join(src, s.FileName()), 0o644); err != nil {
+				return "", err
+			}
+			continue
+		}
+		// Each archive unpacks on its own first so its top directory is
+		// known, then joins the others.
+		into, err := os.MkdirTemp(src, ".unpack-")
+		if err != nil {
+			return "", err
+		}
+		if err := tarball.Extract(local, into, nil); err != nil {
+			return "", err
+		}
+		entries, err := os.ReadDir(into)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			if err := os.Rename(filepath.Join(into, e.Name()), filepath.Join(src, e.Name())); err != nil {
+				return "", fmt.Errorf("unpacking %s: %s is in two sources", s.FileName(), e.Name())
+			}
+		}
+		os.Remove(into)
+		if top == "" {
+			top = filepath.Join(src, entries[0].Name())
+			if len(entries) != 1 || !entries[0].IsDir() {
+				top = src
+			}
+		}
+	}
+	for _, name := range append(append([]string{}, p.Patches...), p.Files...) {
+		from := filepath.Join(p.Dir, name)
+		if _, err := os.Stat(from); err != nil && p.Fetches(name) {
+			from = filepath.Join(src, name)
+		}
+		if err := copyFile(from, filepath.Join(files, name), 0o644); err != nil {
+			return "", fmt.Errorf("port %s: %w", p.Name, err)
+		}
+	}
+	if top == "" {
+		top = src
+	}
+	return top, nil
+}
+
+func isArchiveName(name string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst", ".tzst"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func patchScript(p *ports.Port) string {
+	var s strings.Builder
+	for _, name := range p.Patches {
+		fmt.Fprintf(&s, "patch -Np1 -i \"$FILES/%s\"\n", name)
+	}
+	return s.String()
+}
+
+// environment is the whole environment of a build: nothing leaks in from
+// the caller but what is listed here.
+func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
+	vars := map[string]string{
+		"PATH":            "/usr/bin:/usr/sbin:/bin:/sbin",
+		"LC_ALL":          "POSIX",
+		"NAME":            p.Name,
+		"VERSION":         p.Version,
+		"RELEASE":         fmt.Sprint(p.Release),
+		"JOBS":            fmt.Sprint(b.Cfg.Build.Jobs),
+		"CFLAGS":          b.Cfg.Build.CFlags,
+		"CXXFLAGS":        b.Cfg.Build.CXXFlags,
+		"MAKEFLAGS":       b.Cfg.Build.MakeFlags,
+		"CONFIGURE_FLAGS": p.Build.ConfigureFlags,
+	}
+	for k, v := range dirs {
+		vars[k] = v
+	}
+	for k, v := range p.Build.Env {
+		vars[k] = v
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// runScript runs one phase with bash, in the sandbox when it can, with
+// output into the log (a line counts as progress).
+func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []string, script string, writable []string, log io.Writer, bar *progress.Bar) error {
+	argv := []string{"/bin/bash", "--noprofile", "--norc", "-c", script}
+	var cmd *exec.Cmd
+	switch {
+	case b.Cfg.Build.Sandbox && canSandbox():
+		spec := sandboxSpec{Writable: writable, Dir: dir, Argv: argv, Env: env}
+		if chroot {
+			spec.Chroot = b.Cfg.Root
+		}
+		raw, _ := json.Marshal(spec)
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		cmd = exec.CommandContext(ctx, self)
+		cmd.Env = []string{sandboxEnv + "=" + string(raw)}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	case chroot:
+		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: b.Cfg.Root}
+	default:
+		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Dir = dir
+	}
+	if cmd.Dir == "" && cmd.SysProcAttr != nil && cmd.SysProcAttr.Chroot != "" {
+		cmd.Dir = dir
+	}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.Stdin = nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			fmt.Fprintln(log, sc.Text())
+			bar.Add(1)
+		}
+		io.Copy(log, pr)
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	return err
+}
+
+// tidyStage drops files no package should own: the info directory index,
+// which every GNU package would otherwise fight over (a hook rebuilds it).
+func tidyStage(stage string) error {
+	err := os.Remove(filepath.Join(stage, "usr/share/info/dir"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// stripTargets lists staged ELF files to strip: all of them, or those
+// matching the port's globs.
+func stripTargets(stage string, globs *[]string) ([]string, error) {
+	var files []string
+	err := filepath.Walk(stage, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(stage, p)
+		if globs != nil && !matchAny(*globs, rel) {
+			return nil
+		}
+		if isELF(p) {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	return files, err
+}
+
+func matchAny(globs []string, rel string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(strings.TrimPrefix(g, "/"), rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func isELF(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == "\x7fELF"
+}
+
+func isEmptyDir(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	return len(entries) == 0, err
+}
+
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// tail returns the last n lines of a file.
+func tail(file string, n int) []string {
+	data, _ := os.ReadFile(file)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
