@@ -1,10 +1,3 @@
-// Package resolver decides which version of every package to install.
-//
-// The solver reads packages only through the Universe interface, so the
-// ports tree, the installed set and a test universe are interchangeable (in
-// the spirit of cmd/go's mvs.Reqs). It never touches files, the network or
-// the database itself. Versions arrive already parsed (Masterminds semver);
-// the solver does no string parsing of its own.
 package resolver
 
 import (
@@ -77,6 +70,13 @@ type Options struct {
 	// installed packages when UpgradeAll is set) within holds.
 	Upgrade    map[string]bool
 	UpgradeAll bool
+	// Reinstall names packages to install again even when the chosen
+	// version is the installed one (and to build again if NeedsBuild
+	// says so). Without it a kept package is never built.
+	Reinstall map[string]bool
+	// KeepSteps makes Plan list packages already installed at the
+	// chosen version as "keep" steps instead of omitting them.
+	KeepSteps bool
 	// NeedsBuild reports whether a chosen version must be built from
 	// source; if so its Build deps join the solution. Nil means never.
 	NeedsBuild func(name string, v *semver.Version) bool

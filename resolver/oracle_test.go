@@ -1,0 +1,265 @@
+package resolver
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+	sat "github.com/crillab/gophersat/solver"
+)
+
+// randomCase is one small random universe with a request and a system.
+type randomCase struct {
+	u     *MemUniverse
+	reqs  []Request
+	opts  Options
+	build map[string]bool // name@version -> NeedsBuild
+	desc  []string        // a readable listing for failure messages
+}
+
+var (
+	oracleVersions    = []string{"1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "3.0.0"}
+	oracleConstraints = []string{"", "", "^1", ">=1.1.0", "<2", "=2.0.0", "!=1.0.0", "~1.1", "1.x || 3.x", ">1.0.0 <3"}
+)
+
+func genRandomCase(rng *rand.Rand) randomCase {
+	npkg := 2 + rng.Intn(5)
+	pkgNames := make([]string, npkg)
+	for i := range pkgNames {
+		pkgNames[i] = string(rune('a' + i))
+	}
+	// Targets include a virtual name and, rarely, a name nothing offers.
+	targetName := func() string {
+		switch r := rng.Intn(20); {
+		case r == 0:
+			return "missing"
+		case r < 3:
+			return "virt"
+		default:
+			return pkgNames[rng.Intn(npkg)]
+		}
+	}
+	randTerm := func() Term {
+		t := Term{Name: targetName()}
+		if c := oracleConstraints[rng.Intn(len(oracleConstraints))]; c != "" {
+			t.Constraint, _ = semver.NewConstraint(c)
+		}
+		return t
+	}
+	rc := randomCase{u: NewMemUniverse(), build: map[string]bool{}}
+	rc.opts.Installed = map[string]*semver.Version{}
+	rc.opts.Held = map[string]bool{}
+	rc.opts.Upgrade = map[string]bool{}
+	for _, name := range pkgNames {
+		nver := 1 + rng.Intn(3)
+		perm := rng.Perm(len(oracleVersions))[:nver]
+		sort.Ints(perm)
+		for _, vi := range perm {
+			p := &Package{Name: name, Version: semver.MustParse(oracleVersions[vi])}
+			for d := rng.Intn(3); d > 0; d-- {
+				dep := Dep{randTerm()}
+				if rng.Intn(4) == 0 {
+					dep = append(dep, randTerm())
+				}
+				p.Run = append(p.Run, dep)
+			}
+			if rng.Intn(3) == 0 {
+				p.Build = append(p.Build, Dep{randTerm()})
+			}
+			if rng.Intn(6) == 0 {
+				pr := Provide{Name: "virt"}
+				if rng.Intn(2) == 0 {
+					pr.Version = semver.MustParse(oracleVersions[rng.Intn(len(oracleVersions))])
+				}
+				p.Provides = append(p.Provides, pr)
+			}
+			if rng.Intn(6) == 0 {
+				p.Conflicts = append(p.Conflicts, randTerm())
+			}
+			rc.build[name+"@"+p.Version.String()] = rng.Intn(3) == 0
+			rc.u.Add(p)
+			rc.desc = append(rc.desc, describePackage(p))
+		}
+		if rng.Intn(4) == 0 {
+			// Sometimes the installed version is no longer in the tree.
+			rc.opts.Installed[name] = semver.MustParse(oracleVersions[rng.Intn(len(oracleVersions))])
+			rc.opts.Held[name] = rng.Intn(3) == 0
+			rc.opts.Upgrade[name] = rng.Intn(2) == 0
+		}
+	}
+	for r := 1 + rng.Intn(2); r > 0; r-- {
+		t := randTerm()
+		rc.reqs = append(rc.reqs, Request{Name: t.Name, Constraint: t.Constraint})
+	}
+	rc.opts.NeedsBuild = func(name string, v *semver.Version) bool { return rc.build[name+"@"+v.String()] }
+	for _, r := range rc.reqs {
+		rc.desc = append(rc.desc, "request "+Term{Name: r.Name, Constraint: r.Constraint}.String())
+	}
+	for _, name := range pkgNames {
+		if v := rc.opts.Installed[name]; v != nil {
+			rc.desc = append(rc.desc, fmt.Sprintf("installed %s %s held=%v upgrade=%v", name, v, rc.opts.Held[name], rc.opts.Upgrade[name]))
+		}
+	}
+	return rc
+}
+
+func describePackage(p *Package) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s:", p.Name, p.Version)
+	for _, d := range p.Run {
+		b.WriteString(" " + depString(d) + ",")
+	}
+	for _, d := range p.Build {
+		b.WriteString(" build " + depString(d) + ",")
+	}
+	for _, pr := range p.Provides {
+		fmt.Fprintf(&b, " provides %s %v,", pr.Name, pr.Version)
+	}
+	for _, c := range p.Conflicts {
+		b.WriteString(" conflicts " + c.String() + ",")
+	}
+	return b.String()
+}
+
+// satSolvable decides the case with an independent SAT encoding: one
+// boolean per package version.
+func satSolvable(t *testing.T, rc randomCase) bool {
+	t.Helper()
+	names := []string{}
+	for name := range rc.u.byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	vars := map[string]int{} // name@version -> variable
+	varName := []string{""}  // variable -> package name
+	key := func(name string, v *semver.Version) string { return name + "@" + v.String() }
+	var cnf [][]int
+	for _, name := range names {
+		var ids []int
+		for _, p := range rc.u.byName[name] {
+			vars[key(name, p.Version)] = len(vars) + 1
+			varName = append(varName, name)
+			ids = append(ids, len(vars))
+		}
+		for i := range ids {
+			for j := i + 1; j < len(ids); j++ {
+				cnf = append(cnf, []int{-ids[i], -ids[j]})
+			}
+		}
+	}
+	satisfiers := func(tm Term) []int {
+		var out []int
+		for _, p := range rc.u.byName[tm.Name] {
+			if tm.Constraint == nil || tm.Constraint.Check(p.Version) {
+				out = append(out, vars[key(p.Name, p.Version)])
+			}
+		}
+		provs, _ := rc.u.Providers(tm.Name)
+		for _, pr := range provs {
+			// Debian's rule, restated independently of the solver.
+			versioned := pr.Provide.Version != nil
+			if tm.Constraint == nil || (versioned && tm.Constraint.Check(pr.Provide.Version)) {
+				out = append(out, vars[key(pr.Name, pr.Version)])
+			}
+		}
+		return out
+	}
+	clause := func(lits []int) []int { // drop duplicates
+		seen := map[int]bool{}
+		var out []int
+		for _, l := range lits {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, r := range rc.reqs {
+		c := satisfiers(Term{Name: r.Name, Constraint: r.Constraint})
+		if len(c) == 0 {
+			return false
+		}
+		cnf = append(cnf, clause(c))
+	}
+	for _, name := range names {
+		inst := rc.opts.Installed[name]
+		for _, p := range rc.u.byName[name] {
+			x := vars[key(name, p.Version)]
+			deps := p.Run
+			kept := inst != nil && inst.Equal(p.Version)
+			if !kept && rc.build[key(name, p.Version)] {
+				deps = append(append([]Dep(nil), p.Run...), p.Build...)
+			}
+			for _, d := range deps {
+				lits := []int{-x}
+				for _, tm := range d {
+					lits = append(lits, satisfiers(tm)...)
+				}
+				cnf = append(cnf, clause(lits))
+			}
+			for _, c := range p.Conflicts {
+				for _, y := range satisfiers(c) {
+					if varName[y] != name {
+						cnf = append(cnf, []int{-x, -y})
+					}
+				}
+			}
+			if rc.opts.Held[name] && inst != nil && !inst.Equal(p.Version) {
+				cnf = append(cnf, []int{-x})
+			}
+		}
+	}
+	if len(cnf) == 0 {
+		return true
+	}
+	return sat.New(sat.ParseSliceNb(cnf, len(vars))).Solve() == sat.Sat
+}
+
+// TestSolverAgreesWithSATOracle solves 10,000 random small universes and
+// checks every answer: a solution must satisfy every constraint, and
+// "unsatisfiable" must agree with gophersat.
+func TestSolverAgreesWithSATOracle(t *testing.T) {
+	const universes = 10000
+	rng := rand.New(rand.NewSource(20240601))
+	var solvable, unsat int
+	for i := 0; i < universes; i++ {
+		rc := genRandomCase(rng)
+		sol, err := Solve(rc.u, rc.reqs, rc.opts)
+		var ue *UnsatError
+		if err != nil && !errors.As(err, &ue) {
+			t.Fatalf("universe %d: unexpected error %v\n%s", i, err, strings.Join(rc.desc, "\n"))
+		}
+		want := satSolvable(t, rc)
+		if (err == nil) != want {
+			t.Fatalf("universe %d: solver says solvable=%v, SAT oracle says %v (solver: %v)\n%s",
+				i, err == nil, want, err, strings.Join(rc.desc, "\n"))
+		}
+		if err != nil {
+			unsat++
+			if strings.TrimSpace(ue.Error()) == "" {
+				t.Fatalf("universe %d: empty explanation", i)
+			}
+			continue
+		}
+		solvable++
+		for _, sel := range sol.Selected {
+			inst := rc.opts.Installed[sel.Name]
+			wantBuild := rc.build[sel.Name+"@"+sel.Version.String()] && !(inst != nil && inst.Equal(sel.Version))
+			if sel.Build != wantBuild {
+				t.Fatalf("universe %d: %s %s Build=%v, want %v", i, sel.Name, sel.Version, sel.Build, wantBuild)
+			}
+		}
+		if cerr := checkSolution(rc.u, rc.reqs, rc.opts, sol); cerr != nil {
+			t.Fatalf("universe %d: invalid solution %s: %v\n%s", i, solutionString(sol), cerr, strings.Join(rc.desc, "\n"))
+		}
+	}
+	t.Logf("%d solvable, %d unsatisfiable", solvable, unsat)
+	if solvable < universes/10 || unsat < universes/10 {
+		t.Fatalf("generator is lopsided: %d solvable, %d unsatisfiable", solvable, unsat)
+	}
+}

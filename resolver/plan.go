@@ -1,0 +1,453 @@
+package resolver
+
+import (
+	"container/heap"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// A Step is one line of an install plan.
+type Step struct {
+	// Action is "build", "install", "upgrade", "downgrade", "reinstall"
+	// or "keep" (only with Options.KeepSteps).
+	Action string
+	Name   string
+	// Old is the installed version (nil if none); New the chosen one.
+	Old, New *semver.Version
+	// Reason is "explicit", "run dep of NAME" or "build dep of NAME":
+	// the first path (breadth-first, in request and dependency order)
+	// by which the package entered the solution.
+	Reason string
+}
+
+// A BuildCycleError says that some packages each need another of them
+// installed before they can be built, so no build order exists. Runtime
+// cycles are not errors; Plan breaks them.
+type BuildCycleError struct {
+	// Cycles lists the members of each cycle, sorted by name.
+	Cycles [][]string
+}
+
+func (e *BuildCycleError) Error() string {
+	lines := make([]string, len(e.Cycles))
+	for i, c := range e.Cycles {
+		lines[i] = fmt.Sprintf("build cycle: %s each need another of them installed before they can be built; give one of them a bootstrap port that builds without the others",
+			strings.Join(c, ", "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+type edgeKind uint8
+
+const (
+	edgeStruct   edgeKind = iota // install(X) after build(X)
+	edgeBuildDep                 // build(X) after install(D): D is a build dep
+	edgeRun                      // install(X) after install(R): R is a run dep (breakable)
+	edgeBuildRun                 // build(X) after install(R): R is a run dep (breakable)
+)
+
+func (k edgeKind) breakable() bool { return k == edgeRun || k == edgeBuildRun }
+
+type planEdge struct {
+	to   int // prerequisite node
+	kind edgeKind
+}
+
+type planNode struct {
+	name    string
+	build   bool // a build node; otherwise an install node
+	step    Step
+	prereqs []planEdge
+}
+
+// Plan orders the work needed to reach the solution s: dependencies
+// first, ties broken by name (a build before its install). Packages that
+// NeedsBuild marked get a "build" step after the installs of their build
+// and run dependencies; every selected package not installed at its
+// chosen version gets an install, upgrade, downgrade or reinstall step.
+// Runtime cycles are broken deterministically by name; a build cycle is a
+// *BuildCycleError naming every member.
+func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error) {
+	chosen := map[string]int{} // name -> index in s.Selected; lookup only
+	for i, sel := range s.Selected {
+		chosen[sel.Name] = i
+	}
+	resolveTerm := func(t Term) (string, error) {
+		if i, ok := chosen[t.Name]; ok {
+			if t.Constraint == nil || t.Constraint.Check(s.Selected[i].Version) {
+				return t.Name, nil
+			}
+		}
+		provs, err := u.Providers(t.Name)
+		if err != nil {
+			return "", fmt.Errorf("listing providers of %s: %w", t.Name, err)
+		}
+		best := ""
+		for _, p := range provs {
+			if i, ok := chosen[p.Name]; ok && s.Selected[i].Version.Equal(p.Version) && provideMatches(p.Provide, t.Constraint) {
+				if best == "" || p.Name < best {
+					best = p.Name
+				}
+			}
+		}
+		return best, nil
+	}
+	resolveDeps := func(owner Selected, deps []Dep, kind string) ([]string, error) {
+		var out []string
+		for _, d := range deps {
+			found := ""
+			for _, t := range d {
+				name, err := resolveTerm(t)
+				if err != nil {
+					return nil, err
+				}
+				if name != "" {
+					found = name
+					break
+				}
+			}
+			if found == "" && len(d) > 0 {
+				return nil, fmt.Errorf("plan: the %s dependency %s of %s %s is not satisfied by the solution; solve again", kind, depString(d), owner.Name, owner.Version)
+			}
+			if found != "" {
+				out = append(out, found)
+			}
+		}
+		return out, nil
+	}
+
+	n := len(s.Selected)
+	runDeps := make([][]string, n)
+	buildDeps := make([][]string, n)
+	for i, sel := range s.Selected {
+		p, err := u.Package(sel.Name, sel.Version)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", sel.Name, sel.Version, err)
+		}
+		if p == nil {
+			return nil, fmt.Errorf("reading %s %s: not in the universe", sel.Name, sel.Version)
+		}
+		if runDeps[i], err = resolveDeps(sel, p.Run, "run"); err != nil {
+			return nil, err
+		}
+		if sel.Build {
+			if buildDeps[i], err = resolveDeps(sel, p.Build, "build"); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	reasons := planReasons(s, reqs, chosen, runDeps, buildDeps, resolveTerm)
+
+	// Nodes: install node of Selected[i] is i; build nodes follow.
+	nodes := make([]planNode, n)
+	buildNode := make([]int, n)
+	for i, sel := range s.Selected {
+		old := opts.Installed[sel.Name]
+		nodes[i] = planNode{name: sel.Name, step: Step{
+			Action: installAction(old, sel, opts),
+			Name:   sel.Name, Old: old, New: sel.Version, Reason: reasons[i],
+		}}
+		buildNode[i] = -1
+		if sel.Build {
+			buildNode[i] = len(nodes)
+			nodes = append(nodes, planNode{name: sel.Name, build: true, step: Step{
+				Action: "build", Name: sel.Name, Old: old, New: sel.Version, Reason: reasons[i],
+			}})
+		}
+	}
+	for i := range s.Selected {
+		if nodes[i].step.Action == "keep" {
+			continue // already there; it waits for nothing
+		}
+		if b := buildNode[i]; b >= 0 {
+			nodes[i].prereqs = append(nodes[i].prereqs, planEdge{b, edgeStruct})
+			for _, d := range buildDeps[i] {
+				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{chosen[d], edgeBuildDep})
+			}
+			for _, r := range runDeps[i] {
+				if r != s.Selected[i].Name {
+					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{chosen[r], edgeBuildRun})
+				}
+			}
+		}
+		for _, r := range runDeps[i] {
+			if r != s.Selected[i].Name {
+				nodes[i].prereqs = append(nodes[i].prereqs, planEdge{chosen[r], edgeRun})
+			}
+		}
+	}
+	if err := findBuildCycles(nodes); err != nil {
+		return nil, err
+	}
+	order := orderNodes(nodes)
+	var steps []Step
+	for _, i := range order {
+		if nodes[i].step.Action == "keep" && !opts.KeepSteps {
+			continue
+		}
+		steps = append(steps, nodes[i].step)
+	}
+	return steps, nil
+}
+
+func depString(d Dep) string {
+	parts := make([]string, len(d))
+	for i, t := range d {
+		parts[i] = t.String()
+	}
+	return strings.Join(parts, " | ")
+}
+
+func installAction(old *semver.Version, sel Selected, opts Options) string {
+	switch {
+	case old == nil:
+		return "install"
+	case sel.Version.GreaterThan(old):
+		return "upgrade"
+	case sel.Version.LessThan(old):
+		return "downgrade"
+	case sel.Build || opts.Reinstall[sel.Name]:
+		return "reinstall"
+	}
+	return "keep"
+}
+
+// planReasons walks breadth-first from the requests and records, for
+// every selected package, the first edge that reached it.
+func planReasons(s *Solution, reqs []Request, chosen map[string]int, runDeps, buildDeps [][]string,
+	resolveTerm func(Term) (string, error)) []string {
+	reasons := make([]string, len(s.Selected))
+	var queue []int
+	for _, r := range reqs {
+		name, err := resolveTerm(Term{Name: r.Name, Constraint: r.Constraint})
+		if err != nil || name == "" {
+			continue
+		}
+		if i := chosen[name]; reasons[i] == "" {
+			reasons[i] = "explicit"
+			queue = append(queue, i)
+		}
+	}
+	for head := 0; head < len(queue); head++ {
+		i := queue[head]
+		visit := func(names []string, why string) {
+			for _, d := range names {
+				if j := chosen[d]; reasons[j] == "" {
+					reasons[j] = why + " of " + s.Selected[i].Name
+					queue = append(queue, j)
+				}
+			}
+		}
+		visit(runDeps[i], "run dep")
+		visit(buildDeps[i], "build dep")
+	}
+	return reasons
+}
+
+// findBuildCycles reports cycles that go through a build step along
+// unbreakable edges and run dependencies (a build needs the runtime
+// closure of its build deps installed).
+func findBuildCycles(nodes []planNode) error {
+	succ := func(v int, f func(int)) {
+		for _, e := range nodes[v].prereqs {
+			if e.kind != edgeBuildRun {
+				f(e.to)
+			}
+		}
+	}
+	comp := tarjan(len(nodes), succ)
+	sizes := map[int]int{}
+	for _, c := range comp {
+		sizes[c]++
+	}
+	var cycles [][]string
+	seen := map[int]bool{}
+	for v := range nodes {
+		if !nodes[v].build || seen[comp[v]] {
+			continue
+		}
+		inCycle := sizes[comp[v]] > 1
+		if !inCycle {
+			continue
+		}
+		seen[comp[v]] = true
+		var members []string
+		for w := range nodes {
+			if comp[w] == comp[v] {
+				members = append(members, nodes[w].name)
+			}
+		}
+		sort.Strings(members)
+		members = dedupSorted(members)
+		cycles = append(cycles, members)
+	}
+	if len(cycles) == 0 {
+		return nil
+	}
+	sort.Slice(cycles, func(i, j int) bool { return cycles[i][0] < cycles[j][0] })
+	return &BuildCycleError{Cycles: cycles}
+}
+
+func dedupSorted(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// tarjan labels the strongly connected components of a graph of n nodes.
+func tarjan(n int, succ func(int, func(int))) []int {
+	index := make([]int, n)
+	low := make([]int, n)
+	onStack := make([]bool, n)
+	comp := make([]int, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	next, ncomp := 0, 0
+	var strong func(v int)
+	strong = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		succ(v, func(w int) {
+			if index[w] < 0 {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		})
+		if low[v] == index[v] {
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp[w] = ncomp
+				if w == v {
+					break
+				}
+			}
+			ncomp++
+		}
+	}
+	for v := 0; v < n; v++ {
+		if index[v] < 0 {
+			strong(v)
+		}
+	}
+	return comp
+}
+
+// nodeHeap orders ready nodes by name, a build before its install.
+type nodeHeap struct {
+	ids   []int
+	nodes []planNode
+}
+
+func (h *nodeHeap) Len() int { return len(h.ids) }
+func (h *nodeHeap) Less(i, j int) bool {
+	a, b := h.nodes[h.ids[i]], h.nodes[h.ids[j]]
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.build && !b.build
+}
+func (h *nodeHeap) Swap(i, j int) { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
+func (h *nodeHeap) Push(x any)    { h.ids = append(h.ids, x.(int)) }
+func (h *nodeHeap) Pop() any {
+	x := h.ids[len(h.ids)-1]
+	h.ids = h.ids[:len(h.ids)-1]
+	return x
+}
+
+// orderNodes is Kahn's algorithm with a name-ordered ready queue. When
+// only cycles remain, it picks the smallest node whose prerequisites
+// outside its cycle are all done and whose unmet prerequisites inside it
+// are all breakable (runtime) edges.
+func orderNodes(nodes []planNode) []int {
+	n := len(nodes)
+	comp := tarjan(n, func(v int, f func(int)) {
+		for _, e := range nodes[v].prereqs {
+			f(e.to)
+		}
+	})
+	pending := make([]int, n)    // unmet prerequisites
+	pendingExt := make([]int, n) // unmet prerequisites in another component
+	users := make([][]int, n)    // reverse edges
+	for v := range nodes {
+		for _, e := range nodes[v].prereqs {
+			pending[v]++
+			if comp[e.to] != comp[v] {
+				pendingExt[v]++
+			}
+			users[e.to] = append(users[e.to], v)
+		}
+	}
+	done := make([]bool, n)
+	queued := make([]bool, n)
+	h := &nodeHeap{nodes: nodes}
+	for v := 0; v < n; v++ {
+		if pending[v] == 0 {
+			heap.Push(h, v)
+			queued[v] = true
+		}
+	}
+	var order []int
+	for len(order) < n {
+		if h.Len() == 0 {
+			v := breakCycle(nodes, done, queued, pendingExt)
+			if v < 0 {
+				break // cannot happen once findBuildCycles passed
+			}
+			heap.Push(h, v)
+			queued[v] = true
+		}
+		v := heap.Pop(h).(int)
+		done[v] = true
+		order = append(order, v)
+		for _, w := range users[v] {
+			pending[w]--
+			if comp[w] != comp[v] {
+				pendingExt[w]--
+			}
+			if pending[w] == 0 && !queued[w] {
+				heap.Push(h, w)
+				queued[w] = true
+			}
+		}
+	}
+	return order
+}
+
+func breakCycle(nodes []planNode, done, queued []bool, pendingExt []int) int {
+	best := -1
+	for v := range nodes {
+		if done[v] || queued[v] || pendingExt[v] > 0 {
+			continue
+		}
+		ok := true
+		for _, e := range nodes[v].prereqs {
+			if !done[e.to] && !e.kind.breakable() {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if best < 0 || nodes[v].name < nodes[best].name || (nodes[v].name == nodes[best].name && nodes[v].build) {
+			best = v
+		}
+	}
+	return best
+}
