@@ -72,7 +72,7 @@ func Lint(dirs ...string) ([]Problem, error) {
 				}
 			}
 			for _, f := range append(append([]string{}, p.Patches...), p.Files...) {
-				if _, err := os.Stat(filepath.Join(p.Dir, f)); err != nil && !p.fetches(f) {
+				if _, err := os.Stat(filepath.Join(p.Dir, f)); err != nil && !p.Fetches(f) {
 					add(file, lineOf(data, f), false, "%s is neither in the port directory nor a source", f)
 				}
 			}
@@ -100,9 +100,9 @@ func Lint(dirs ...string) ([]Problem, error) {
 	return probs, nil
 }
 
-// fetches reports whether name is one of the port's downloaded sources, so
+// Fetches reports whether name is one of the port's downloaded sources, so
 // a patch may come from a URL instead of the port directory.
-func (p *Port) fetches(name string) bool {
+func (p *Port) Fetches(name string) bool {
 	for _, s := range p.Sources {
 		if s.FileName() == name {
 			return true
