@@ -79,12 +79,13 @@ type tx struct {
 	temps   map[string]string // resolved path -> temp path beside it
 	made    []string          // directories created, in creation order
 	foreign []string          // directories found on disk, owned by no package
+	taken   map[string][]string // package -> paths --overwrite takes from it
 }
 
 // Apply runs the changes as one transaction and returns every path it
 // wrote or removed (relative to the root), which is what hooks trigger on.
 func (in *Installer) Apply(changes []Change) ([]string, error) {
-	t := &tx{in: in, paths: newRootPaths(in.Root), temps: map[string]string{}}
+	t := &tx{in: in, paths: newRootPaths(in.Root), temps: map[string]string{}, taken: map[string][]string{}}
 	if err := t.plan(changes); err != nil {
 		return nil, err
 	}
@@ -268,14 +269,17 @@ func (t *tx) check() error {
 				continue
 			}
 			claimed[p] = pc.name
-			if t.in.overwrites(p) {
-				continue
-			}
 			if len(others) > 0 {
 				// Directories are shared; only non-directory owners conflict.
 				owned, err := t.nonDirOwners(p, others)
 				if err != nil {
 					return err
+				}
+				if len(owned) > 0 && t.in.overwrites(p) {
+					for _, o := range owned {
+						t.taken[o] = append(t.taken[o], p)
+					}
+					continue
 				}
 				if len(owned) > 0 {
 					conflicts = append(conflicts, fmt.Sprintf("/%s (owned by %s)", p, strings.Join(owned, ", ")))
@@ -283,7 +287,7 @@ func (t *tx) check() error {
 				}
 			}
 			_, ownedByOld := pc.oldFiles[p]
-			if statErr == nil && !ownedByOld && len(others) == 0 && !t.ownedByLeaving(p) {
+			if statErr == nil && !ownedByOld && !t.in.overwrites(p) && len(others) == 0 && !t.ownedByLeaving(p) {
 				if fi.IsDir() {
 					conflicts = append(conflicts, fmt.Sprintf("/%s (a directory on disk)", p))
 				} else {
@@ -525,6 +529,10 @@ func (t *tx) commit() error {
 		dbtx.Rollback()
 		return err
 	}
+	if err := t.recordTakeovers(dbtx); err != nil {
+		dbtx.Rollback()
+		return err
+	}
 	now := time.Now().UTC()
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
@@ -538,6 +546,41 @@ func (t *tx) commit() error {
 		}
 	}
 	return dbtx.Commit()
+}
+
+// recordTakeovers drops the paths --overwrite took from their previous
+// owners' records, so every path keeps exactly one owner.
+func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
+	names := make([]string, 0, len(t.taken))
+	for n := range t.taken {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, err := t.in.DB.Package(name)
+		if err != nil {
+			return err
+		}
+		files, err := t.in.DB.Files(name)
+		if err != nil {
+			return err
+		}
+		gone := map[string]bool{}
+		for _, path := range t.taken[name] {
+			gone[path] = true
+		}
+		kept := files[:0]
+		for _, f := range files {
+			if !gone[f.Path] {
+				kept = append(kept, f)
+			}
+		}
+		if err := dbtx.PutPackage(*p, kept); err != nil {
+			return err
+		}
+		t.in.Out.Printf("%s: took %d file(s) over from %s (--overwrite)", t.changes[0].name, len(gone), name)
+	}
+	return nil
 }
 
 // removeObsolete deletes files of old versions (and removed packages) that

@@ -169,8 +169,12 @@ func ParseRequest(s string) (resolver.Request, error) {
 // The Tree is a solver universe.
 var _ resolver.Universe = (*Tree)(nil)
 
-// Versions implements resolver.Universe.
+// Versions implements resolver.Universe. A port that does not parse is an
+// error naming its file and line, not a missing package.
 func (t *Tree) Versions(name string) ([]*semver.Version, error) {
+	if errs, ok := t.broken[name]; ok && len(t.ports[name]) == 0 {
+		return nil, fmt.Errorf("port %s does not parse: %w", name, errors.Join(errs...))
+	}
 	var vs []*semver.Version
 	for _, p := range t.ports[name] {
 		vs = append(vs, p.Ver)
