@@ -76,9 +76,9 @@ type tx struct {
 	in      *Installer
 	paths   *rootPaths
 	changes []*pkgChange
-	temps   map[string]string // resolved path -> temp path beside it
-	made    []string          // directories created, in creation order
-	foreign []string          // directories found on disk, owned by no package
+	temps   map[string]string   // resolved path -> temp path beside it
+	made    []string            // directories created, in creation order
+	foreign []string            // directories found on disk, owned by no package
 	taken   map[string][]string // package -> paths --overwrite takes from it
 }
 
@@ -646,7 +646,9 @@ func (t *tx) removeObsolete() error {
 		return err
 	}
 	// Deepest first, so a parent is tried after its children.
-	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") || (strings.Count(dirs[i], "/") == strings.Count(dirs[j], "/") && dirs[i] > dirs[j]) })
+	sort.Slice(dirs, func(i, j int) bool {
+		return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") || (strings.Count(dirs[i], "/") == strings.Count(dirs[j], "/") && dirs[i] > dirs[j])
+	})
 	for _, d := range dirs {
 		if !stillOwned(d) && !foreign[d] {
 			os.Remove(t.abs(d)) // fails, rightly, when not empty
