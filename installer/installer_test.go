@@ -1,0 +1,209 @@
+package installer
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/progress"
+)
+
+func TestMain(m *testing.M) {
+	SandboxMain()
+	os.Exit(m.Run())
+}
+
+func TestResolveFollowsLinksButNeverLeavesTheRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.Symlink("usr/lib", filepath.Join(root, "lib"))
+	os.Symlink("/etc", filepath.Join(root, "abs"))
+	os.Symlink("../../../..", filepath.Join(root, "usr/up"))
+	os.Symlink("loop2", filepath.Join(root, "loop1"))
+	os.Symlink("loop1", filepath.Join(root, "loop2"))
+	os.WriteFile(filepath.Join(root, "file"), nil, 0o644)
+	tests := []struct{ in, want, err string }{
+		{"lib/libc.so.6", "usr/lib/libc.so.6", ""},
+		{"/lib/libc.so.6", "usr/lib/libc.so.6", ""},
+		{"abs/passwd", "etc/passwd", ""},
+		{"usr/up/etc/shadow", "etc/shadow", ""},
+		{"../../etc/x", "etc/x", ""},
+		{"new/dir/file", "new/dir/file", ""},
+		{"loop1/x", "", "too many levels"},
+		{"file/x", "", "not a directory"},
+	}
+	for _, tt := range tests {
+		got, err := ResolvePath(root, tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ResolvePath(%q) = %q, %v; want error %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ResolvePath(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// stagePackage makes a package archive of n files under usr/share/NAME.
+func stagePackage(t testing.TB, dir, name, version string, n int) string {
+	t.Helper()
+	stage := filepath.Join(dir, "stage-"+name+version)
+	for i := 0; i < n; i++ {
+		p := filepath.Join(stage, "usr/share", name, fmt.Sprintf("d%02d/f%04d", i%50, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("%s %s file %d\n", name, version, i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, name+"-"+version+".lpm")
+	if _, err := archive.Create(out, stage, archive.Manifest{Name: name, Version: version, Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// corrupt rewrites an archive so that the file content of its index-th file
+// entry no longer matches the manifest, as a bad disk or a tamperer would.
+func corrupt(t *testing.T, file string, index int) {
+	t.Helper()
+	raw, _ := os.ReadFile(file)
+	dec, _ := zstd.NewReader(bytes.NewReader(raw))
+	tr := tar.NewReader(dec)
+	var out bytes.Buffer
+	enc, _ := zstd.NewWriter(&out)
+	tw := tar.NewWriter(enc)
+	files := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if h.Typeflag == tar.TypeReg && !strings.HasSuffix(h.Name, ".MANIFEST") {
+			if files == index {
+				body[0] ^= 0xff
+			}
+			files++
+		}
+		tw.WriteHeader(h)
+		tw.Write(body)
+	}
+	tw.Close()
+	enc.Close()
+	os.WriteFile(file, out.Bytes(), 0o644)
+}
+
+// listing is every path under root but lpm's own state, sorted.
+func listing(t *testing.T, root string) []string {
+	var paths []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		if rel == "var" {
+			return filepath.SkipDir
+		}
+		paths = append(paths, rel)
+		return nil
+	})
+	sort.Strings(paths)
+	return paths
+}
+
+func TestACorruptArchiveMidStreamLeavesNoTrace(t *testing.T) {
+	root := t.TempDir()
+	db, err := pkgdb.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}}
+	before := listing(t, root)
+	pkg := stagePackage(t, t.TempDir(), "big", "1.0", 300)
+	corrupt(t, pkg, 250) // well after many temps and directories were made
+	_, err = in.Apply([]Change{{Archive: pkg, Explicit: true}})
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("Apply of a corrupt archive: %v", err)
+	}
+	if after := listing(t, root); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the root kept traces of the failed install: %v", after)
+	}
+	if pkgs, _ := db.Packages(); len(pkgs) != 0 {
+		t.Errorf("the database records %v", pkgs)
+	}
+}
+
+func TestUpgradeKeepsEveryPathPresentAndRecordsTheNewFiles(t *testing.T) {
+	root := t.TempDir()
+	db, err := pkgdb.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}}
+	dir := t.TempDir()
+	if _, err := in.Apply([]Change{{Archive: stagePackage(t, dir, "pkg", "1.0", 40), Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := in.Apply([]Change{{Archive: stagePackage(t, dir, "pkg", "2.0", 40)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 40 {
+		t.Errorf("%d paths reported changed, want 40", len(changed))
+	}
+	got, _ := os.ReadFile(filepath.Join(root, "usr/share/pkg/d07/f0007"))
+	if string(got) != "pkg 2.0 file 7\n" {
+		t.Errorf("content after upgrade: %q", got)
+	}
+	p, err := db.Package("pkg")
+	if err != nil || p.Version != "2.0" || !p.Explicit {
+		t.Errorf("record after upgrade: %+v, %v (an upgrade keeps the explicit mark)", p, err)
+	}
+	diffs, err := Verify(root, db, nil)
+	if err != nil || len(diffs) != 0 {
+		t.Errorf("verify: %v %v", diffs, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, "usr/share/pkg/*/.lpm-new.*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temp files left: %v", leftovers)
+	}
+}
+
+// BenchmarkInstall2000 installs (and removes) a 2,000-file package into a
+// fresh root, durably: the figure the issue asks for.
+func BenchmarkInstall2000(b *testing.B) {
+	pkg := stagePackage(b, b.TempDir(), "big", "1.0", 2000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		root := b.TempDir()
+		db, err := pkgdb.Open(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}}
+		b.StartTimer()
+		if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
