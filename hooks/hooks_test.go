@@ -1,0 +1,92 @@
+package hooks
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/progress"
+)
+
+func TestShippedHooksTriggerOnTheirPaths(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Hook{}
+	for _, h := range hooks {
+		byName[h.Name] = h
+	}
+	ld := byName["ldconfig"]
+	if !ld.Triggered([]string{"usr/bin/x", "usr/lib/libz.so.1.3.1"}) {
+		t.Error("ldconfig does not trigger on a new library")
+	}
+	if ld.Triggered([]string{"usr/lib/pkgconfig/zlib.pc", "usr/share/doc/x"}) {
+		t.Error("ldconfig triggers on files that are not libraries")
+	}
+	if !byName["info-dir"].Triggered([]string{"usr/share/info/gzip.info.gz"}) {
+		t.Error("info-dir does not trigger on a manual")
+	}
+}
+
+func TestLocalHooksReplaceAndAdd(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/lpm/hooks")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "ldconfig.toml"), []byte("description = \"mine\"\npaths = [\"opt/*\"]\nexec = [\"/bin/true\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "stamp.toml"), []byte("description = \"stamp\"\npaths = [\"usr/bin/*\"]\nexec = [\"/bin/true\"]\n"), 0o644)
+	hooks, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range hooks {
+		names = append(names, h.Name+":"+h.Description)
+	}
+	if got := strings.Join(names, " "); got != "info-dir:rebuilding the info directory ldconfig:mine stamp:stamp" {
+		t.Errorf("hooks = %s", got)
+	}
+	os.WriteFile(filepath.Join(dir, "bad.toml"), []byte("paths = [\"x\"]\nexce = [\"typo\"]\n"), 0o644)
+	if _, err := Load(root); err == nil || !strings.Contains(err.Error(), "bad.toml") {
+		t.Errorf("a hook with an unknown key: %v", err)
+	}
+}
+
+func TestRunUsesTheHostCommandWhenTheRootHasNone(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/lpm/hooks")
+	os.MkdirAll(dir, 0o755)
+	marker := filepath.Join(root, "ran")
+	os.WriteFile(filepath.Join(dir, "mark.toml"), []byte(`description = "marking"
+paths = ["usr/bin/*"]
+exec = ["/usr/bin/nothing-here"]
+host_exec = ["/bin/sh", "-c", "echo {root} > {root}/ran"]
+`), 0o644)
+	var out bytes.Buffer
+	if err := Run(root, []string{"usr/bin/tool"}, &progress.Printer{Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(marker); strings.TrimSpace(string(got)) != root {
+		t.Errorf("host command did not run with the root: %q", got)
+	}
+	if !strings.Contains(out.String(), "hook mark: marking (with the host's /bin/sh") {
+		t.Errorf("log line: %q", out.String())
+	}
+}
+
+func TestAFailingHookNamesItself(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/lpm/hooks")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "fail.toml"), []byte(`description = "failing"
+paths = ["etc/*"]
+exec = ["/nonexistent"]
+host_exec = ["/bin/sh", "-c", "echo broken >&2; exit 4"]
+`), 0o644)
+	err := Run(root, []string{"etc/x"}, &progress.Printer{Quiet: true})
+	if err == nil || !strings.Contains(err.Error(), "hook fail failed") || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("error = %v", err)
+	}
+}
