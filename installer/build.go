@@ -345,17 +345,13 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 		cmd = exec.CommandContext(ctx, self)
 		cmd.Env = []string{sandboxEnv + "=" + string(raw)}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	case chroot:
-		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Env = env
-		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: b.Cfg.Root}
 	default:
 		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Env = env
-		cmd.Dir = dir
-	}
-	if cmd.Dir == "" && cmd.SysProcAttr != nil && cmd.SysProcAttr.Chroot != "" {
-		cmd.Dir = dir
+		cmd.Dir = dir // inside the chroot, when there is one: Go chroots first
+		if chroot {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: b.Cfg.Root}
+		}
 	}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

@@ -79,7 +79,7 @@ type tx struct {
 	temps   map[string]string   // resolved path -> temp path beside it
 	made    []string            // directories created, in creation order
 	foreign []string            // directories found on disk, owned by no package
-	taken   map[string][]string // package -> paths --overwrite takes from it
+	taken   map[string][]string // previous owner -> paths --overwrite takes from it
 }
 
 // Apply runs the changes as one transaction and returns every path it
@@ -578,7 +578,7 @@ func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
 		if err := dbtx.PutPackage(*p, kept); err != nil {
 			return err
 		}
-		t.in.Out.Printf("%s: took %d file(s) over from %s (--overwrite)", t.changes[0].name, len(gone), name)
+		t.in.Out.Printf("took %d file(s) over from %s (--overwrite)", len(gone), name)
 	}
 	return nil
 }

@@ -234,6 +234,13 @@ func TestSolverAgreesWithSATOracle(t *testing.T) {
 		if err != nil && !errors.As(err, &ue) {
 			t.Fatalf("universe %d: unexpected error %v\n%s", i, err, strings.Join(rc.desc, "\n"))
 		}
+		if i%20 == 0 {
+			// The same input must give the same answer, word for word.
+			sol2, err2 := Solve(rc.u, rc.reqs, rc.opts)
+			if fmt.Sprint(err) != fmt.Sprint(err2) || (err == nil && solutionString(sol) != solutionString(sol2)) {
+				t.Fatalf("universe %d: two runs differ:\n%v %v\n%v %v", i, sol, err, sol2, err2)
+			}
+		}
 		want := satSolvable(t, rc)
 		if (err == nil) != want {
 			t.Fatalf("universe %d: solver says solvable=%v, SAT oracle says %v (solver: %v)\n%s",

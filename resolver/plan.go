@@ -23,6 +23,164 @@ type Step struct {
 	Reason string
 }
 
+// solutionGraph is a solution with each dependency resolved to the
+// selected package that satisfies it.
+type solutionGraph struct {
+	s         *Solution
+	u         Universe
+	chosen    map[string]int // name -> index in s.Selected; lookup only
+	runDeps   [][]string
+	buildDeps [][]string
+}
+
+func newSolutionGraph(u Universe, s *Solution) (*solutionGraph, error) {
+	g := &solutionGraph{s: s, u: u, chosen: map[string]int{}}
+	for i, sel := range s.Selected {
+		g.chosen[sel.Name] = i
+	}
+	n := len(s.Selected)
+	g.runDeps = make([][]string, n)
+	g.buildDeps = make([][]string, n)
+	for i, sel := range s.Selected {
+		p, err := u.Package(sel.Name, sel.Version)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", sel.Name, sel.Version, err)
+		}
+		if p == nil {
+			return nil, fmt.Errorf("reading %s %s: not in the universe", sel.Name, sel.Version)
+		}
+		if g.runDeps[i], err = g.resolveDeps(sel, p.Run, "run"); err != nil {
+			return nil, err
+		}
+		if sel.Build {
+			if g.buildDeps[i], err = g.resolveDeps(sel, p.Build, "build"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return g, nil
+}
+
+// resolveTerm names the selected package that satisfies t: the real
+// package first, then the provider with the smallest name; "" if none.
+func (g *solutionGraph) resolveTerm(t Term) (string, error) {
+	if i, ok := g.chosen[t.Name]; ok {
+		if t.Constraint == nil || t.Constraint.Check(g.s.Selected[i].Version) {
+			return t.Name, nil
+		}
+	}
+	provs, err := g.u.Providers(t.Name)
+	if err != nil {
+		return "", fmt.Errorf("listing providers of %s: %w", t.Name, err)
+	}
+	best := ""
+	for _, p := range provs {
+		if i, ok := g.chosen[p.Name]; ok && g.s.Selected[i].Version.Equal(p.Version) && provideMatches(p.Provide, t.Constraint) {
+			if best == "" || p.Name < best {
+				best = p.Name
+			}
+		}
+	}
+	return best, nil
+}
+
+func (g *solutionGraph) resolveDeps(owner Selected, deps []Dep, kind string) ([]string, error) {
+	var out []string
+	for _, d := range deps {
+		found := ""
+		for _, t := range d {
+			name, err := g.resolveTerm(t)
+			if err != nil {
+				return nil, err
+			}
+			if name != "" {
+				found = name
+				break
+			}
+		}
+		if found == "" && len(d) > 0 {
+			return nil, fmt.Errorf("plan: the %s dependency %s of %s %s is not satisfied by the solution; solve again", kind, depString(d), owner.Name, owner.Version)
+		}
+		if found != "" {
+			out = append(out, found)
+		}
+	}
+	return out, nil
+}
+
+// reasons walks breadth-first from the requests and records, for every
+// selected package, the first edge that reached it (as a Step.Reason)
+// and the package it came from (-1 for explicit ones and unreached ones).
+func (g *solutionGraph) reasons(reqs []Request) ([]string, []int) {
+	reasons := make([]string, len(g.s.Selected))
+	parent := make([]int, len(g.s.Selected))
+	for i := range parent {
+		parent[i] = -1
+	}
+	var queue []int
+	for _, r := range reqs {
+		name, err := g.resolveTerm(Term{Name: r.Name, Constraint: r.Constraint})
+		if err != nil || name == "" {
+			continue
+		}
+		if i := g.chosen[name]; reasons[i] == "" {
+			reasons[i] = "explicit"
+			queue = append(queue, i)
+		}
+	}
+	for head := 0; head < len(queue); head++ {
+		i := queue[head]
+		visit := func(names []string, why string) {
+			for _, d := range names {
+				if j := g.chosen[d]; reasons[j] == "" {
+					reasons[j] = why + " of " + g.s.Selected[i].Name
+					parent[j] = i
+					queue = append(queue, j)
+				}
+			}
+		}
+		visit(g.runDeps[i], "run dep")
+		visit(g.buildDeps[i], "build dep")
+	}
+	return reasons, parent
+}
+
+// A WhyLink is one package in the chain that Why returns.
+type WhyLink struct {
+	Name    string
+	Version *semver.Version
+	// Reason is "explicit", "run dep of NAME" or "build dep of NAME".
+	Reason string
+}
+
+// Why explains why name is in the solution: the chain of packages from an
+// explicit request to it, shortest first-found path, each step with the
+// Step.Reason that pulled it in. It is what `lpm why PORT` prints. A
+// package that is not selected, or that no request reaches, is an error.
+func Why(u Universe, s *Solution, reqs []Request, name string) ([]WhyLink, error) {
+	g, err := newSolutionGraph(u, s)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := g.chosen[name]
+	if !ok {
+		return nil, fmt.Errorf("%s is not part of the solution", name)
+	}
+	reasons, parent := g.reasons(reqs)
+	if reasons[i] == "" {
+		return nil, fmt.Errorf("%s is selected but no explicit request needs it", name)
+	}
+	var chain []WhyLink
+	for j := i; j >= 0; j = parent[j] {
+		sel := s.Selected[j]
+		chain = append(chain, WhyLink{Name: sel.Name, Version: sel.Version, Reason: reasons[j]})
+	}
+	for l, r := 0, len(chain)-1; l < r; l, r = l+1, r-1 {
+		chain[l], chain[r] = chain[r], chain[l]
+	}
+	return chain, nil
+}
+
 // A BuildCycleError says that some packages each need another of them
 // installed before they can be built, so no build order exists. Runtime
 // cycles are not errors; Plan breaks them.
@@ -71,76 +229,14 @@ type planNode struct {
 // Runtime cycles are broken deterministically by name; a build cycle is a
 // *BuildCycleError naming every member.
 func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error) {
-	chosen := map[string]int{} // name -> index in s.Selected; lookup only
-	for i, sel := range s.Selected {
-		chosen[sel.Name] = i
+	g, err := newSolutionGraph(u, s)
+	if err != nil {
+		return nil, err
 	}
-	resolveTerm := func(t Term) (string, error) {
-		if i, ok := chosen[t.Name]; ok {
-			if t.Constraint == nil || t.Constraint.Check(s.Selected[i].Version) {
-				return t.Name, nil
-			}
-		}
-		provs, err := u.Providers(t.Name)
-		if err != nil {
-			return "", fmt.Errorf("listing providers of %s: %w", t.Name, err)
-		}
-		best := ""
-		for _, p := range provs {
-			if i, ok := chosen[p.Name]; ok && s.Selected[i].Version.Equal(p.Version) && provideMatches(p.Provide, t.Constraint) {
-				if best == "" || p.Name < best {
-					best = p.Name
-				}
-			}
-		}
-		return best, nil
-	}
-	resolveDeps := func(owner Selected, deps []Dep, kind string) ([]string, error) {
-		var out []string
-		for _, d := range deps {
-			found := ""
-			for _, t := range d {
-				name, err := resolveTerm(t)
-				if err != nil {
-					return nil, err
-				}
-				if name != "" {
-					found = name
-					break
-				}
-			}
-			if found == "" && len(d) > 0 {
-				return nil, fmt.Errorf("plan: the %s dependency %s of %s %s is not satisfied by the solution; solve again", kind, depString(d), owner.Name, owner.Version)
-			}
-			if found != "" {
-				out = append(out, found)
-			}
-		}
-		return out, nil
-	}
-
+	chosen, runDeps, buildDeps := g.chosen, g.runDeps, g.buildDeps
 	n := len(s.Selected)
-	runDeps := make([][]string, n)
-	buildDeps := make([][]string, n)
-	for i, sel := range s.Selected {
-		p, err := u.Package(sel.Name, sel.Version)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s %s: %w", sel.Name, sel.Version, err)
-		}
-		if p == nil {
-			return nil, fmt.Errorf("reading %s %s: not in the universe", sel.Name, sel.Version)
-		}
-		if runDeps[i], err = resolveDeps(sel, p.Run, "run"); err != nil {
-			return nil, err
-		}
-		if sel.Build {
-			if buildDeps[i], err = resolveDeps(sel, p.Build, "build"); err != nil {
-				return nil, err
-			}
-		}
-	}
 
-	reasons := planReasons(s, reqs, chosen, runDeps, buildDeps, resolveTerm)
+	reasons, _ := g.reasons(reqs)
 
 	// Nodes: install node of Selected[i] is i; build nodes follow.
 	nodes := make([]planNode, n)
@@ -214,38 +310,6 @@ func installAction(old *semver.Version, sel Selected, opts Options) string {
 		return "reinstall"
 	}
 	return "keep"
-}
-
-// planReasons walks breadth-first from the requests and records, for
-// every selected package, the first edge that reached it.
-func planReasons(s *Solution, reqs []Request, chosen map[string]int, runDeps, buildDeps [][]string,
-	resolveTerm func(Term) (string, error)) []string {
-	reasons := make([]string, len(s.Selected))
-	var queue []int
-	for _, r := range reqs {
-		name, err := resolveTerm(Term{Name: r.Name, Constraint: r.Constraint})
-		if err != nil || name == "" {
-			continue
-		}
-		if i := chosen[name]; reasons[i] == "" {
-			reasons[i] = "explicit"
-			queue = append(queue, i)
-		}
-	}
-	for head := 0; head < len(queue); head++ {
-		i := queue[head]
-		visit := func(names []string, why string) {
-			for _, d := range names {
-				if j := chosen[d]; reasons[j] == "" {
-					reasons[j] = why + " of " + s.Selected[i].Name
-					queue = append(queue, j)
-				}
-			}
-		}
-		visit(runDeps[i], "run dep")
-		visit(buildDeps[i], "build dep")
-	}
-	return reasons
 }
 
 // findBuildCycles reports cycles that go through a build step along

@@ -180,3 +180,46 @@ install gcc - -> 14.2.0 (explicit)`,
 		})
 	}
 }
+
+func TestWhyFollowsTheFirstPathFromARequest(t *testing.T) {
+	u := parseUniverse(t, `
+		app 1.0.0: libfoo, tool; build: cmake
+		libfoo 1.2.0: zlib
+		tool 1.0.0: zlib
+		zlib 1.3.0
+		cmake 3.30.0: zlib
+		other 1.0.0`)
+	reqs := parseRequests(t, "app")
+	opts := solveCase{build: "app"}.options(t)
+	sol, err := Solve(u, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, want, wantErr string
+	}{
+		{"zlib", "app 1.0.0 (explicit) -> libfoo 1.2.0 (run dep of app) -> zlib 1.3.0 (run dep of libfoo)", ""},
+		{"cmake", "app 1.0.0 (explicit) -> cmake 3.30.0 (build dep of app)", ""},
+		{"app", "app 1.0.0 (explicit)", ""},
+		{"other", "", "other is not part of the solution"},
+	}
+	for _, c := range cases {
+		chain, err := Why(u, sol, reqs, c.name)
+		if c.wantErr != "" {
+			if err == nil || err.Error() != c.wantErr {
+				t.Errorf("Why(%s): error %v, want %q", c.name, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Why(%s): %v", c.name, err)
+		}
+		var parts []string
+		for _, l := range chain {
+			parts = append(parts, l.Name+" "+l.Version.String()+" ("+l.Reason+")")
+		}
+		if got := strings.Join(parts, " -> "); got != c.want {
+			t.Errorf("Why(%s) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
