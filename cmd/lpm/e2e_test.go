@@ -422,3 +422,36 @@ func TestCompletionAndManPages(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeCannotBreakWhatDependsOnIt(t *testing.T) {
+	tree := t.TempDir()
+	for _, v := range []string{"1.0.0", "1.4.0", "2.0.0"} {
+		writePort(t, tree, "base/"+v, `name = "base"
+version = "`+v+`"
+[build]
+install = 'mkdir -p $DESTDIR/usr/share/base; echo $VERSION > $DESTDIR/usr/share/base/version'
+`)
+	}
+	writePort(t, tree, "app", `name = "app"
+version = "1.0.0"
+[depends]
+run = ["base ^1.0"]
+[build]
+install = 'mkdir -p $DESTDIR/usr/share/app; touch $DESTDIR/usr/share/app/x'
+`)
+	r := newRoot(t, tree)
+	r.ok("install", "app", "base@1.0.0")
+	out := r.ok("upgrade", "base")
+	if !strings.Contains(out, "1.0.0 -> 1.4.0") {
+		t.Errorf("upgrade plan:\n%s", out)
+	}
+	if got, _ := os.ReadFile(r.path("usr/share/base/version")); string(got) != "1.4.0\n" {
+		t.Errorf("base after upgrade = %q, want the newest 1.x", got)
+	}
+	before := r.state()
+	line := r.fails([]string{"app", "base ^1.0", "base"}, "install", "base@2")
+	if !strings.Contains(line, "Because") {
+		t.Errorf("no explanation: %s", line)
+	}
+	r.unchanged(before)
+}

@@ -18,17 +18,34 @@ import (
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/progress"
+	"github.com/lfs-lpm/lpm/resolver"
 )
 
 func main() {
 	installer.SandboxMain()
-	if err := newRootCmd().Execute(); err != nil {
-		var ex exitError
-		if !errors.As(err, &ex) || ex.msg != "" {
-			fmt.Fprintln(os.Stderr, "lpm: "+oneLine(err.Error()))
-		}
-		os.Exit(1)
+	root := newRootCmd()
+	err := root.Execute()
+	if err == nil {
+		return
 	}
+	var ex exitError
+	var unsat *resolver.UnsatError
+	verbose, _ := root.PersistentFlags().GetBool("verbose")
+	switch {
+	case errors.As(err, &ex) && ex.msg == "":
+		// Already reported.
+	case errors.As(err, &unsat) || verbose:
+		// An explanation is the answer: print it whole, its conclusion
+		// last as the one-line error.
+		lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+		for _, l := range lines[:len(lines)-1] {
+			fmt.Fprintln(os.Stderr, l)
+		}
+		fmt.Fprintln(os.Stderr, "lpm: "+lines[len(lines)-1])
+	default:
+		fmt.Fprintln(os.Stderr, "lpm: "+oneLine(err.Error()))
+	}
+	os.Exit(1)
 }
 
 // exitError ends lpm with status 1; its message was already printed when

@@ -23,7 +23,18 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, reqs []resolver
 	}
 	opts.Installed = map[string]*semver.Version{}
 	opts.Held = map[string]bool{}
+	u := &systemUniverse{tree: tree, installed: map[string]pkgdb.Package{}}
+	requested := map[string]bool{}
+	for _, r := range reqs {
+		requested[r.Name] = true
+	}
 	for _, p := range pkgs {
+		u.installed[p.Name] = p
+		// Every installed package stays, so its dependencies keep holding:
+		// an upgrade of a library cannot break what links it.
+		if !requested[p.Name] {
+			reqs = append(reqs, resolver.Request{Name: p.Name})
+		}
 		if v, err := ports.ParseVersion(p.Version); err == nil {
 			opts.Installed[p.Name] = v
 		}
@@ -35,11 +46,11 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, reqs []resolver
 		p := tree.Port(name, v)
 		return p == nil || !b.Cached(p)
 	}
-	sol, err := resolver.Solve(tree, reqs, opts)
+	sol, err := resolver.Solve(u, reqs, opts)
 	if err != nil {
 		return nil, err
 	}
-	return resolver.Plan(tree, sol, reqs, opts)
+	return resolver.Plan(u, sol, reqs, opts)
 }
 
 type stepResult struct {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
+	"github.com/lfs-lpm/lpm/resolver"
+)
+
+// systemUniverse is what the solver sees: the ports trees, plus installed
+// versions the trees no longer hold (read from the database), so that a
+// package whose port was dropped or bumped still constrains the solution.
+type systemUniverse struct {
+	tree      *ports.Tree
+	installed map[string]pkgdb.Package
+}
+
+var _ resolver.Universe = (*systemUniverse)(nil)
+
+// onlyInstalled returns the installed record of name when the trees do not
+// hold its installed version.
+func (u *systemUniverse) onlyInstalled(name string) (*resolver.Package, bool) {
+	p, ok := u.installed[name]
+	if !ok {
+		return nil, false
+	}
+	v, err := ports.ParseVersion(p.Version)
+	if err != nil || u.tree.Port(name, v) != nil {
+		return nil, false
+	}
+	rp := &resolver.Package{Name: name, Version: v}
+	for _, d := range p.Depends {
+		if dep, err := ports.ParseDep(d); err == nil {
+			rp.Run = append(rp.Run, dep)
+		}
+	}
+	for _, s := range p.Provides {
+		if pr, err := ports.ParseProvide(s); err == nil {
+			rp.Provides = append(rp.Provides, pr)
+		}
+	}
+	for _, c := range p.Conflicts {
+		if t, err := ports.ParseTerm(c); err == nil {
+			rp.Conflicts = append(rp.Conflicts, t)
+		}
+	}
+	return rp, true
+}
+
+func (u *systemUniverse) Versions(name string) ([]*semver.Version, error) {
+	vs, err := u.tree.Versions(name)
+	if rp, ok := u.onlyInstalled(name); ok {
+		return append(vs, rp.Version), nil
+	}
+	return vs, err
+}
+
+func (u *systemUniverse) Package(name string, v *semver.Version) (*resolver.Package, error) {
+	if rp, ok := u.onlyInstalled(name); ok && rp.Version.Equal(v) {
+		return rp, nil
+	}
+	return u.tree.Package(name, v)
+}
+
+func (u *systemUniverse) Providers(virtual string) ([]resolver.Provider, error) {
+	provs, err := u.tree.Providers(virtual)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range u.installed {
+		rp, ok := u.onlyInstalled(p.Name)
+		if !ok {
+			continue
+		}
+		for _, pr := range rp.Provides {
+			if pr.Name == virtual {
+				provs = append(provs, resolver.Provider{Name: rp.Name, Version: rp.Version, Provide: pr})
+			}
+		}
+	}
+	return provs, nil
+}
