@@ -248,7 +248,7 @@ func (s *solver) incString(inc *incompat) string {
 		return "your request cannot be satisfied"
 	}
 	switch inc.kind {
-	case causeRequest, causeDep, causeBuildDep, causeAlt:
+	case causeRequest, causeKeep, causeDep, causeBuildDep, causeAlt:
 		return s.terse(inc.terms[0], true) + " " + inc.verb() + " " + s.termText(inc, inc.terms[1])
 	case causeRequestMissing:
 		return "you asked for " + inc.missing + ", which matches no available package"
@@ -430,8 +430,6 @@ func latterVerb(inc *incompat) string {
 	switch inc.kind {
 	case causeDep, causeBuildDep, causeAlt:
 		return inc.verb()
-	case causeRequest:
-		return "requires"
 	}
 	return "requires"
 }

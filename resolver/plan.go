@@ -17,7 +17,8 @@ type Step struct {
 	Name   string
 	// Old is the installed version (nil if none); New the chosen one.
 	Old, New *semver.Version
-	// Reason is "explicit", "run dep of NAME" or "build dep of NAME":
+	// Reason is "explicit", "installed" (kept for being installed), "run
+	// dep of NAME" or "build dep of NAME":
 	// the first path (breadth-first, in request and dependency order)
 	// by which the package entered the solution.
 	Reason string
@@ -125,6 +126,9 @@ func (g *solutionGraph) reasons(reqs []Request) ([]string, []int) {
 		}
 		if i := g.chosen[name]; reasons[i] == "" {
 			reasons[i] = "explicit"
+			if r.Installed {
+				reasons[i] = "installed"
+			}
 			queue = append(queue, i)
 		}
 	}

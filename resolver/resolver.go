@@ -86,6 +86,9 @@ type Options struct {
 type Request struct {
 	Name       string
 	Constraint *semver.Constraints // nil: any version
+	// Installed marks a request that keeps an installed package rather
+	// than one the user made; explanations say "you have installed".
+	Installed bool
 }
 
 // A Solution is the set of chosen versions.

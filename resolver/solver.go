@@ -424,7 +424,11 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 	switch info.kind {
 	case kindRoot:
 		for _, r := range s.reqs {
-			if err := add(Dep{{Name: r.Name, Constraint: r.Constraint}}, causeRequest, causeRequestMissing); err != nil {
+			kind := causeRequest
+			if r.Installed {
+				kind = causeKeep
+			}
+			if err := add(Dep{{Name: r.Name, Constraint: r.Constraint}}, kind, causeRequestMissing); err != nil {
 				return nil, err
 			}
 		}

@@ -81,6 +81,7 @@ type causeKind uint8
 const (
 	causeRoot            causeKind = iota // {not root}: the request must be solved
 	causeRequest                          // {root, not target}: the user asked for target
+	causeKeep                             // {root, not target}: target is installed and stays
 	causeRequestMissing                   // {root}: the user asked for something that does not exist
 	causeDep                              // {p v, not target}: run dependency
 	causeBuildDep                         // {p v, not target}: build dependency
@@ -114,7 +115,7 @@ func (inc *incompat) isDerived() bool { return inc.kind == causeDerived }
 // isDependencyLike reports whether inc reads as "X <verb> Y".
 func (inc *incompat) isDependencyLike() bool {
 	switch inc.kind {
-	case causeRequest, causeDep, causeBuildDep, causeAlt:
+	case causeRequest, causeKeep, causeDep, causeBuildDep, causeAlt:
 		return true
 	}
 	return false
@@ -125,6 +126,8 @@ func (inc *incompat) verb() string {
 	switch inc.kind {
 	case causeRequest:
 		return "asked for"
+	case causeKeep:
+		return "have installed"
 	case causeDep:
 		return "depends on"
 	case causeBuildDep:

@@ -33,7 +33,7 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, reqs []resolver
 		// Every installed package stays, so its dependencies keep holding:
 		// an upgrade of a library cannot break what links it.
 		if !requested[p.Name] {
-			reqs = append(reqs, resolver.Request{Name: p.Name})
+			reqs = append(reqs, resolver.Request{Name: p.Name, Installed: true})
 		}
 		if v, err := ports.ParseVersion(p.Version); err == nil {
 			opts.Installed[p.Name] = v
