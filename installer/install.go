@@ -1,20 +1,14 @@
 package installer
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -27,8 +21,9 @@ import (
 // The root is a load-bearing wall. A path that exists before and after a
 // change is never missing in between: new content is written under a temp
 // name beside its destination, made durable, then renamed over the old one.
-// Nothing on the root changes until every check has passed; a failure
-// before the renames removes the temp files and leaves the root as it was.
+// Nothing on the root changes until every check has passed, and every
+// change is journaled in the database before the first one is made, so a
+// crash at any moment is rolled back or finished by the next lpm (journal.go).
 type Installer struct {
 	Root      string
 	DB        *pkgdb.DB
@@ -76,28 +71,29 @@ type tx struct {
 	in      *Installer
 	paths   *rootPaths
 	changes []*pkgChange
-	temps   map[string]string   // resolved path -> temp path beside it
-	made    []string            // directories created, in creation order
 	foreign []string            // directories found on disk, owned by no package
 	taken   map[string][]string // previous owner -> paths --overwrite takes from it
+	ops     []op                // the journal, in the order it is applied
+	id      int64               // the transaction's id in the database
 }
 
 // Apply runs the changes as one transaction and returns every path it
 // wrote or removed (relative to the root), which is what hooks trigger on.
 func (in *Installer) Apply(changes []Change) ([]string, error) {
-	t := &tx{in: in, paths: newRootPaths(in.Root), temps: map[string]string{}, taken: map[string][]string{}}
+	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
 	if err := t.plan(changes); err != nil {
 		return nil, err
 	}
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	if err := t.stage(); err != nil {
-		t.abort()
+	if err := t.journal(); err != nil {
 		return nil, err
 	}
-	// From here on the root changes; every step before was undoable.
-	if err := t.commit(); err != nil {
+	if err := t.checkSpace(); err != nil {
+		return nil, err
+	}
+	if err := t.run(); err != nil {
 		return nil, err
 	}
 	return t.touched(), nil
@@ -361,193 +357,6 @@ func (t *tx) checkDeclaredConflicts(leaving map[string]bool) error {
 	return nil
 }
 
-// stage creates directories and writes every new file and link under a
-// temp name beside its destination, then makes them durable with one
-// syncfs. The live paths are untouched.
-func (t *tx) stage() error {
-	written := int64(0)
-	for _, pc := range t.changes {
-		if pc.manifest == nil {
-			continue
-		}
-		r, err := archive.Open(pc.archive)
-		if err != nil {
-			return err
-		}
-		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
-		err = r.Walk(func(e archive.Entry, content io.Reader) error {
-			defer bar.Add(1)
-			p := pc.entryPath[e.Path]
-			switch e.Type {
-			case "dir":
-				return t.makeDir(p, e)
-			case "file":
-				if pc.skip[p] {
-					return nil
-				}
-				n, err := t.writeTemp(p, e, content, pc.keepNew[p])
-				written += n
-				return err
-			case "symlink":
-				return t.linkTemp(p, e)
-			}
-			return nil // hard links are made after their targets are in place
-		})
-		r.Close()
-		bar.Finish(err)
-		if err != nil {
-			return fmt.Errorf("installing %s: %w", pc.name, err)
-		}
-	}
-	return t.sync()
-}
-
-func (t *tx) makeDir(p string, e archive.Entry) error {
-	full := t.abs(p)
-	if fi, err := os.Stat(full); err == nil && fi.IsDir() {
-		return nil
-	}
-	if err := os.Mkdir(full, os.FileMode(e.Mode&0o777)); err != nil {
-		return fmt.Errorf("creating /%s: %w", p, err)
-	}
-	t.made = append(t.made, full)
-	return setOwnerMode(full, e, false)
-}
-
-func (t *tx) tempName(p string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	dir, base := path.Split(p)
-	if len(base) > 200 {
-		base = base[:200]
-	}
-	return filepath.Join(t.in.Root, dir, ".lpm-new."+hex.EncodeToString(b[:])+"."+base)
-}
-
-func (t *tx) writeTemp(p string, e archive.Entry, content io.Reader, asNew bool) (int64, error) {
-	tmp := t.tempName(p)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("writing /%s: %w", p, err)
-	}
-	key := p
-	if asNew {
-		key = p + ".lpmnew"
-	}
-	t.temps[key] = tmp
-	n, err := io.Copy(f, content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return n, fmt.Errorf("writing /%s: %w", p, err)
-	}
-	return n, setOwnerMode(tmp, e, false)
-}
-
-func (t *tx) linkTemp(p string, e archive.Entry) error {
-	if fi, err := os.Lstat(t.abs(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		if cur, _ := os.Readlink(t.abs(p)); cur == e.Link {
-			return nil
-		}
-	}
-	tmp := t.tempName(p)
-	if err := os.Symlink(e.Link, tmp); err != nil {
-		return fmt.Errorf("linking /%s: %w", p, err)
-	}
-	t.temps[p] = tmp
-	return setOwnerMode(tmp, e, true)
-}
-
-// sync makes every staged file durable with one syncfs of the root's
-// filesystem, not one fsync per file.
-func (t *tx) sync() error {
-	f, err := os.Open(t.in.Root)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncing %s: %w", t.in.Root, err)
-	}
-	return nil
-}
-
-// abort undoes stage: temps and created directories go.
-func (t *tx) abort() {
-	for _, tmp := range t.temps {
-		os.Remove(tmp)
-	}
-	for i := len(t.made) - 1; i >= 0; i-- {
-		os.Remove(t.made[i])
-	}
-}
-
-// commit renames the staged files into place, makes hard links, removes
-// what the new versions no longer have, and records it all.
-func (t *tx) commit() error {
-	keys := make([]string, 0, len(t.temps))
-	for k := range t.temps {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := os.Rename(t.temps[k], t.abs(k)); err != nil {
-			return fmt.Errorf("replacing /%s: %w", k, err)
-		}
-	}
-	for _, pc := range t.changes {
-		if pc.manifest == nil {
-			continue
-		}
-		for _, e := range pc.manifest.Entries {
-			if e.Type != "hardlink" {
-				continue
-			}
-			p := pc.entryPath[e.Path]
-			tmp := t.tempName(p)
-			if err := os.Link(t.abs(pc.entryPath[e.Link]), tmp); err != nil {
-				return fmt.Errorf("linking /%s: %w", p, err)
-			}
-			if err := os.Rename(tmp, t.abs(p)); err != nil {
-				os.Remove(tmp)
-				return fmt.Errorf("linking /%s: %w", p, err)
-			}
-		}
-		for p := range pc.keepNew {
-			t.in.Out.Printf("%s: kept your /%s; the new version is /%s.lpmnew", pc.name, p, p)
-		}
-	}
-	if err := t.removeObsolete(); err != nil {
-		return err
-	}
-	dbtx, err := t.in.DB.Begin()
-	if err != nil {
-		return err
-	}
-	if err := dbtx.AddForeignDirs(t.foreign); err != nil {
-		dbtx.Rollback()
-		return err
-	}
-	if err := t.recordTakeovers(dbtx); err != nil {
-		dbtx.Rollback()
-		return err
-	}
-	now := time.Now().UTC()
-	for _, pc := range t.changes {
-		if pc.manifest == nil {
-			err = dbtx.DeletePackage(pc.name)
-		} else {
-			err = dbtx.PutPackage(pc.record(now), pc.fileList())
-		}
-		if err != nil {
-			dbtx.Rollback()
-			return err
-		}
-	}
-	return dbtx.Commit()
-}
-
 // recordTakeovers drops the paths --overwrite took from their previous
 // owners' records, so every path keeps exactly one owner.
 func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
@@ -579,80 +388,6 @@ func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
 			return err
 		}
 		t.in.Out.Printf("took %d file(s) over from %s (--overwrite)", len(gone), name)
-	}
-	return nil
-}
-
-// removeObsolete deletes files of old versions (and removed packages) that
-// nothing new claims and no other package owns, then their directories once
-// empty. An edited config file of a removed package is kept as .lpmsave.
-func (t *tx) removeObsolete() error {
-	leaving := map[string]bool{}
-	claimed := map[string]bool{}
-	for _, pc := range t.changes {
-		leaving[pc.name] = true
-		for p := range pc.newFiles {
-			claimed[p] = true
-		}
-	}
-	var gone, dirs []string
-	saved := map[string]bool{}
-	for _, pc := range t.changes {
-		for p, f := range pc.oldFiles {
-			if claimed[p] {
-				continue
-			}
-			if f.Type == "dir" {
-				dirs = append(dirs, p)
-				continue
-			}
-			if f.Backup && f.Type == "file" {
-				if h, err := archive.FileSHA256(t.abs(p)); err == nil && h != f.SHA256 {
-					saved[p] = true
-				}
-			}
-			gone = append(gone, p)
-		}
-	}
-	owners, err := t.in.DB.Owners(append(append([]string{}, gone...), dirs...))
-	if err != nil {
-		return err
-	}
-	stillOwned := func(p string) bool {
-		for _, o := range owners[p] {
-			if !leaving[o] {
-				return true
-			}
-		}
-		return false
-	}
-	sort.Strings(gone)
-	for _, p := range gone {
-		if stillOwned(p) {
-			continue
-		}
-		if saved[p] {
-			if err := os.Rename(t.abs(p), t.abs(p)+".lpmsave"); err == nil {
-				t.in.Out.Printf("kept your edited /%s as /%s.lpmsave", p, p)
-			}
-			continue
-		}
-		if err := os.Remove(t.abs(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing /%s: %w", p, err)
-		}
-	}
-	foreign, err := t.in.DB.ForeignDirs(dirs)
-	if err != nil {
-		return err
-	}
-	// Deepest first, so a parent is tried after its children.
-	sort.Slice(dirs, func(i, j int) bool {
-		return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") || (strings.Count(dirs[i], "/") == strings.Count(dirs[j], "/") && dirs[i] > dirs[j])
-	})
-	for _, d := range dirs {
-		if !stillOwned(d) && !foreign[d] {
-			os.Remove(t.abs(d)) // fails, rightly, when not empty
-		}
 	}
 	return nil
 }

@@ -95,6 +95,19 @@ CREATE TABLE tx_packages (
 	PRIMARY KEY (tx, name)
 ) STRICT;
 
+-- The journal of a transaction: every change it will make to the root,
+-- written durably before the first file changes, so that a crashed lpm's
+-- successor can roll it back or finish it. Rows go once it is done.
+CREATE TABLE journal (
+	tx     INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+	seq    INTEGER NOT NULL,
+	op     TEXT NOT NULL,
+	path   TEXT NOT NULL,
+	temp   TEXT NOT NULL DEFAULT '',
+	backup TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (tx, seq)
+) STRICT;
+
 -- Directories that were on disk, owned by no package, when a package
 -- first claimed them (an LFS system's /usr/lib): lpm did not create them,
 -- so it never removes them.

@@ -458,3 +458,29 @@ install = 'mkdir -p $DESTDIR/usr/share/app; touch $DESTDIR/usr/share/app/x'
 	}
 	r.unchanged(before)
 }
+
+func TestHistoryAndUndo(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "libgreet@1.0.0")
+	r.ok("upgrade", "libgreet")
+	var hist []historyResult
+	r.jsonOut(&hist, "history")
+	if len(hist) != 2 || hist[1].Packages[0].OldVersion != "1.0.0" || hist[1].Packages[0].NewVersion != "1.1.0" || hist[1].State != "done" {
+		t.Fatalf("history = %+v", hist)
+	}
+	r.ok("undo")
+	if got, _ := os.ReadFile(r.path("usr/include/greet.h")); !strings.Contains(string(got), `"1.0.0"`) {
+		t.Errorf("after undo the header is %q", got)
+	}
+	var info infoResult
+	r.jsonOut(&info, "info", "libgreet")
+	if info.Version != "1.0.0" {
+		t.Errorf("after undo libgreet is %s", info.Version)
+	}
+	r.ok("verify")
+	// Undoing the first install removes the package.
+	r.ok("undo", "1")
+	if _, err := os.Stat(r.path("usr/include/greet.h")); err == nil {
+		t.Error("undo of the install left its files")
+	}
+}

@@ -83,7 +83,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
-		newVerifyCmd(), newLintCmd(), newManCmd(),
+		newVerifyCmd(), newLintCmd(), newManCmd(), newHistoryCmd(), newUndoCmd(),
 	)
 	return root
 }
@@ -106,8 +106,27 @@ func newEnv(cmd *cobra.Command) (*env, error) {
 
 func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
 
-// readDB opens the database for a query; it never blocks on a writer.
-func (e *env) readDB() (*pkgdb.DB, error) { return pkgdb.OpenReadOnly(e.cfg.Root) }
+// readDB opens the database for a query; it never blocks on a writer. A
+// transaction a crash left open is closed first, when no writer holds the
+// root, so that the query sees a root that matches its database.
+func (e *env) readDB() (*pkgdb.DB, error) {
+	db, err := pkgdb.OpenReadOnly(e.cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	if open, err := db.OpenTransactions(); err != nil || len(open) == 0 {
+		return db, err
+	}
+	db.Close()
+	if lock, err := installer.AcquireLock(e.cfg.Root, false, nil); err == nil {
+		if wdb, err := pkgdb.Open(e.cfg.Root); err == nil {
+			installer.Recover(e.cfg.Root, wdb, e.out)
+			wdb.Close()
+		}
+		lock.Release()
+	}
+	return pkgdb.OpenReadOnly(e.cfg.Root)
+}
 
 // writer takes the root's lock and opens the database for changes.
 func (e *env) writer() (*pkgdb.DB, func(), error) {
@@ -122,6 +141,11 @@ func (e *env) writer() (*pkgdb.DB, func(), error) {
 	if err != nil {
 		lock.Release()
 		return nil, nil, err
+	}
+	if err := installer.Recover(e.cfg.Root, db, e.out); err != nil {
+		db.Close()
+		lock.Release()
+		return nil, nil, fmt.Errorf("recovering an interrupted transaction: %w", err)
 	}
 	return db, func() { db.Close(); lock.Release() }, nil
 }

@@ -1,0 +1,571 @@
+package installer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/progress"
+)
+
+// How a transaction changes the root, and how a crash is survived.
+//
+//  1. journal: every change (directories to make, paths to replace with
+//     their temp and backup names, paths to remove) is written to the
+//     database, durably, before the first file changes.
+//  2. stage: directories are made, new content is written under temp names
+//     beside its destination, and every file about to be replaced gets a
+//     hard link under a backup name. One syncfs makes it all durable. No
+//     live path has changed yet.
+//  3. apply: temps are renamed over live paths (rename is atomic, so a
+//     path that exists before and after never goes missing, not even
+//     ld-linux.so or libc.so.6); obsolete paths are renamed to backups.
+//     Another syncfs.
+//  4. commit: one SQLite transaction records the packages and marks the
+//     journal committed. This is the moment the transaction happened.
+//  5. cleanup: backups and emptied directories go; the journal is closed.
+//
+// A crash before 4 is rolled back by Recover from the journal (backups are
+// renamed back over new files, new paths removed, temps deleted); a crash
+// after 4 is finished. Either way the database matches the disk.
+
+// op is one journaled change, with what stage needs to produce it.
+type op struct {
+	pkgdb.JournalEntry
+	pc    *pkgChange
+	entry archive.Entry // what replace and mkdir write
+}
+
+// Journal ops.
+const (
+	opMkdir   = "mkdir"   // a directory to create
+	opReplace = "replace" // a path to (re)write from Temp
+	opRemove  = "remove"  // a path to remove (kept under Backup until commit)
+	opSave    = "save"    // an edited config file of a removed package: kept as Backup (.lpmsave)
+	opRmdir   = "rmdir"   // a directory to remove once empty, after commit
+)
+
+// journal decides every change and its temp and backup names.
+func (t *tx) journal() error {
+	var token [4]byte
+	rand.Read(token[:])
+	tag := hex.EncodeToString(token[:])
+	beside := func(kind, p string) string {
+		dir, base := path.Split(p)
+		if len(base) > 200 {
+			base = base[:200]
+		}
+		return path.Join(dir, fmt.Sprintf(".lpm-%s.%s-%d.%s", kind, tag, len(t.ops), base))
+	}
+	exists := func(p string) bool {
+		_, err := os.Lstat(t.abs(p))
+		return err == nil
+	}
+	var links []op // hard links come last: their targets must be in place
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			p := pc.entryPath[e.Path]
+			switch e.Type {
+			case "dir":
+				if fi, err := os.Stat(t.abs(p)); err != nil || !fi.IsDir() {
+					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p}, pc: pc, entry: e})
+				}
+				continue
+			case "file":
+				if pc.skip[p] {
+					continue
+				}
+				if pc.keepNew[p] {
+					p += ".lpmnew"
+				}
+			case "symlink":
+				if cur, err := os.Readlink(t.abs(p)); err == nil && cur == e.Link {
+					continue
+				}
+			}
+			o := op{JournalEntry: pkgdb.JournalEntry{Op: opReplace, Path: p}, pc: pc, entry: e}
+			o.Temp = beside("new", p)
+			if exists(p) {
+				o.Backup = beside("old", p)
+			}
+			if e.Type == "hardlink" {
+				links = append(links, o)
+				continue
+			}
+			t.ops = append(t.ops, o)
+		}
+	}
+	t.ops = append(t.ops, links...)
+	gone, dirs, saved, err := t.obsolete()
+	if err != nil {
+		return err
+	}
+	for _, p := range gone {
+		o := op{JournalEntry: pkgdb.JournalEntry{Op: opRemove, Path: p}}
+		o.Backup = beside("old", p)
+		if saved[p] {
+			o.Op, o.Backup = opSave, p+".lpmsave"
+		}
+		t.ops = append(t.ops, o)
+	}
+	for _, d := range dirs {
+		t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opRmdir, Path: d}})
+	}
+	return nil
+}
+
+// obsolete lists what the old versions (and removed packages) had that
+// nothing new claims and no other package owns: files to remove, the
+// edited config files among them to keep as .lpmsave, and directories to
+// remove once empty (deepest first; never one lpm did not create).
+func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) {
+	leaving := map[string]bool{}
+	claimed := map[string]bool{}
+	for _, pc := range t.changes {
+		leaving[pc.name] = true
+		for p := range pc.newFiles {
+			claimed[p] = true
+		}
+	}
+	saved = map[string]bool{}
+	for _, pc := range t.changes {
+		for p, f := range pc.oldFiles {
+			if claimed[p] {
+				continue
+			}
+			if f.Type == "dir" {
+				dirs = append(dirs, p)
+				continue
+			}
+			if f.Backup && f.Type == "file" {
+				if h, err := archive.FileSHA256(t.abs(p)); err == nil && h != f.SHA256 {
+					saved[p] = true
+				}
+			}
+			gone = append(gone, p)
+		}
+	}
+	owners, err := t.in.DB.Owners(append(append([]string{}, gone...), dirs...))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	foreign, err := t.in.DB.ForeignDirs(dirs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stillOwned := func(p string) bool {
+		for _, o := range owners[p] {
+			if !leaving[o] {
+				return true
+			}
+		}
+		return false
+	}
+	keep := func(list []string, drop func(string) bool) []string {
+		out := list[:0]
+		for _, p := range list {
+			if !drop(p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	gone = keep(gone, func(p string) bool {
+		_, err := os.Lstat(t.abs(p))
+		return stillOwned(p) || err != nil
+	})
+	dirs = keep(dirs, func(d string) bool { return stillOwned(d) || foreign[d] })
+	sort.Strings(gone)
+	sort.Slice(dirs, func(i, j int) bool {
+		di, dj := strings.Count(dirs[i], "/"), strings.Count(dirs[j], "/")
+		return di > dj || (di == dj && dirs[i] > dirs[j])
+	})
+	return gone, dirs, saved, nil
+}
+
+// checkSpace refuses a transaction whose new files do not fit on the
+// root's filesystem, before anything is written. Backups are hard links
+// and cost nothing; a margin covers directories and the database.
+func (t *tx) checkSpace() error {
+	var need int64
+	for _, o := range t.ops {
+		if o.Op == opReplace && o.entry.Type == "file" {
+			need += o.entry.Size
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(t.in.Root, &st); err != nil {
+		return fmt.Errorf("checking free space on %s: %w", t.in.Root, err)
+	}
+	have := int64(st.Bavail) * int64(st.Bsize)
+	margin := int64(4<<20) + need/50
+	if need+margin > have {
+		return fmt.Errorf("%s: not enough free space on %s: need %s, %s available; nothing was changed",
+			t.summary(), t.in.Root, size(need+margin), size(have))
+	}
+	return nil
+}
+
+func size(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// summary names the transaction for messages and the history.
+func (t *tx) summary() string {
+	var parts []string
+	for _, pc := range t.changes {
+		switch {
+		case pc.manifest == nil:
+			parts = append(parts, "remove "+pc.name)
+		case pc.old == nil:
+			parts = append(parts, "install "+pc.name+" "+pc.manifest.Version)
+		default:
+			parts = append(parts, "upgrade "+pc.name+" "+pc.old.Version+" -> "+pc.manifest.Version)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// run carries the journaled transaction out.
+func (t *tx) run() error {
+	var pkgs []pkgdb.TxPackage
+	for _, pc := range t.changes {
+		tp := pkgdb.TxPackage{Name: pc.name, NewArchive: pc.archive}
+		if pc.old != nil {
+			tp.OldVersion, tp.OldArchive = pc.old.Version, pc.old.ArchivePath
+		}
+		switch {
+		case pc.manifest == nil:
+			tp.Action = "remove"
+		case pc.old == nil:
+			tp.Action, tp.NewVersion = "install", pc.manifest.Version
+		default:
+			tp.Action, tp.NewVersion = "upgrade", pc.manifest.Version
+		}
+		pkgs = append(pkgs, tp)
+	}
+	entries := make([]pkgdb.JournalEntry, len(t.ops))
+	for i, o := range t.ops {
+		entries[i] = o.JournalEntry
+	}
+	id, err := t.in.DB.BeginJournal(t.summary(), pkgs, entries)
+	if err != nil {
+		return err
+	}
+	t.id = id
+	crashPoint("journaled")
+	if err := t.stage(); err != nil {
+		return t.fail(err)
+	}
+	if err := t.in.DB.SetTxState(id, pkgdb.StateApplying); err != nil {
+		return t.fail(err)
+	}
+	crashPoint("staged")
+	if err := t.apply(); err != nil {
+		return t.fail(err)
+	}
+	crashPoint("applied")
+	if err := t.record(); err != nil {
+		return t.fail(err)
+	}
+	crashPoint("committed")
+	finish(t.in.Root, entries)
+	return t.in.DB.SetTxState(id, pkgdb.StateDone)
+}
+
+// fail rolls back after an error before the commit point.
+func (t *tx) fail(err error) error {
+	entries := make([]pkgdb.JournalEntry, len(t.ops))
+	for i, o := range t.ops {
+		entries[i] = o.JournalEntry
+	}
+	rollback(t.in.Root, entries)
+	if serr := t.in.DB.SetTxState(t.id, pkgdb.StateRolledBack); serr != nil {
+		return fmt.Errorf("%w (and closing its journal failed: %v; the next lpm will finish that)", err, serr)
+	}
+	return err
+}
+
+// stage makes directories, writes temps and links backups; the live
+// paths are untouched. One syncfs makes it durable.
+func (t *tx) stage() error {
+	byKey := map[string]*op{}
+	for i := range t.ops {
+		o := &t.ops[i]
+		if o.pc != nil {
+			byKey[o.pc.name+"\x00"+o.entry.Path] = o
+		}
+	}
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		r, err := archive.Open(pc.archive)
+		if err != nil {
+			return err
+		}
+		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
+		err = r.Walk(func(e archive.Entry, content io.Reader) error {
+			defer bar.Add(1)
+			o := byKey[pc.name+"\x00"+e.Path]
+			if o == nil {
+				return nil
+			}
+			switch {
+			case o.Op == opMkdir:
+				if err := os.Mkdir(t.abs(o.Path), 0o700); err != nil {
+					return fmt.Errorf("creating /%s: %w", o.Path, err)
+				}
+				return setOwnerMode(t.abs(o.Path), e, false)
+			case e.Type == "file":
+				return writeFile(t.abs(o.Temp), e, content)
+			case e.Type == "symlink":
+				if err := os.Symlink(e.Link, t.abs(o.Temp)); err != nil {
+					return fmt.Errorf("linking /%s: %w", o.Path, err)
+				}
+				return setOwnerMode(t.abs(o.Temp), e, true)
+			}
+			return nil
+		})
+		r.Close()
+		bar.Finish(err)
+		if err != nil {
+			return fmt.Errorf("installing %s: %w", pc.name, err)
+		}
+	}
+	for _, o := range t.ops {
+		if o.Op == opReplace && o.Backup != "" {
+			if err := os.Link(t.abs(o.Path), t.abs(o.Backup)); err != nil {
+				return fmt.Errorf("keeping the old /%s: %w", o.Path, err)
+			}
+		}
+	}
+	return syncRoot(t.in.Root)
+}
+
+func writeFile(p string, e archive.Entry, content io.Reader) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return setOwnerMode(p, e, false)
+}
+
+// apply renames temps over live paths and obsolete paths to backups.
+func (t *tx) apply() error {
+	for _, o := range t.ops {
+		switch o.Op {
+		case opReplace:
+			if o.entry.Type == "hardlink" {
+				target := o.pc.entryPath[o.entry.Link]
+				if err := os.Link(t.abs(target), t.abs(o.Temp)); err != nil {
+					return fmt.Errorf("linking /%s: %w", o.Path, err)
+				}
+			}
+			if err := os.Rename(t.abs(o.Temp), t.abs(o.Path)); err != nil {
+				return fmt.Errorf("replacing /%s: %w", o.Path, err)
+			}
+			crashPoint("rename")
+		case opRemove, opSave:
+			if err := os.Rename(t.abs(o.Path), t.abs(o.Backup)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing /%s: %w", o.Path, err)
+			}
+			if o.Op == opSave {
+				t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
+			}
+		}
+	}
+	for _, pc := range t.changes {
+		for p := range pc.keepNew {
+			t.in.Out.Printf("%s: kept your /%s; the new version is /%s.lpmnew", pc.name, p, p)
+		}
+	}
+	return syncRoot(t.in.Root)
+}
+
+// record is the commit point: the package records and the journal's state
+// change in one SQLite transaction.
+func (t *tx) record() error {
+	dbtx, err := t.in.DB.Begin()
+	if err != nil {
+		return err
+	}
+	defer dbtx.Rollback()
+	if err := dbtx.AddForeignDirs(t.foreign); err != nil {
+		return err
+	}
+	if err := t.recordTakeovers(dbtx); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			err = dbtx.DeletePackage(pc.name)
+		} else {
+			err = dbtx.PutPackage(pc.record(now), pc.fileList())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := dbtx.MarkCommitted(t.id); err != nil {
+		return err
+	}
+	return dbtx.Commit()
+}
+
+// rollback undoes a journal that did not reach its commit point, from
+// whatever state a crash or an error left it in. It only renames backups
+// back, removes what was new, and deletes temps; it runs no program.
+func rollback(root string, entries []pkgdb.JournalEntry) {
+	abs := func(p string) string { return filepath.Join(root, p) }
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		switch e.Op {
+		case opReplace:
+			cur, curErr := os.Lstat(abs(e.Path))
+			_, tempErr := os.Lstat(abs(e.Temp))
+			if e.Backup != "" {
+				old, err := os.Lstat(abs(e.Backup))
+				switch {
+				case err != nil:
+					// The backup was never made: the path was not touched.
+				case curErr == nil && os.SameFile(cur, old):
+					os.Remove(abs(e.Backup)) // not yet replaced
+				default:
+					os.Rename(abs(e.Backup), abs(e.Path))
+				}
+			} else if curErr == nil && tempErr != nil {
+				os.Remove(abs(e.Path)) // it was new, and the rename happened
+			}
+			os.Remove(abs(e.Temp))
+		case opRemove, opSave:
+			if _, err := os.Lstat(abs(e.Path)); err != nil {
+				os.Rename(abs(e.Backup), abs(e.Path))
+			}
+		case opMkdir:
+			os.Remove(abs(e.Path)) // fails, rightly, unless empty
+		}
+	}
+	syncRoot(root)
+}
+
+// finish completes a committed journal: backups and temps go, emptied
+// directories go, kept config files stay.
+func finish(root string, entries []pkgdb.JournalEntry) {
+	abs := func(p string) string { return filepath.Join(root, p) }
+	for _, e := range entries {
+		switch e.Op {
+		case opReplace:
+			os.Remove(abs(e.Temp))
+			if e.Backup != "" {
+				os.Remove(abs(e.Backup))
+			}
+		case opRemove:
+			os.Remove(abs(e.Backup))
+		case opRmdir:
+			os.Remove(abs(e.Path)) // fails, rightly, unless empty
+		}
+	}
+}
+
+// Recover closes every transaction a crash left open: it rolls back those
+// that had not committed and finishes those that had, and says which. The
+// caller holds the writer lock.
+func Recover(root string, db *pkgdb.DB, out *progress.Printer) error {
+	open, err := db.OpenTransactions()
+	if err != nil {
+		return err
+	}
+	for _, rec := range open {
+		entries, err := db.Journal(rec.ID)
+		if err != nil {
+			return err
+		}
+		state := pkgdb.StateRolledBack
+		if rec.State == pkgdb.StateCommitted {
+			finish(root, entries)
+			state = pkgdb.StateDone
+			out.Printf("recovered interrupted transaction %d (%s): it had committed; finished it", rec.ID, rec.Command)
+		} else {
+			rollback(root, entries)
+			out.Printf("recovered interrupted transaction %d (%s): rolled it back; nothing of it remains", rec.ID, rec.Command)
+		}
+		if err := db.SetTxState(rec.ID, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncRoot makes everything written to the root's filesystem durable with
+// one syncfs, not one fsync per file.
+func syncRoot(root string) error {
+	f, err := os.Open(root)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing %s: %w", root, err)
+	}
+	return nil
+}
+
+// crashPoint lets the crash test kill lpm at a named moment
+// (LPM_TEST_CRASH=NAME:N dies the Nth time NAME is reached). Random
+// SIGKILLs from outside cover the moments between.
+func crashPoint(name string) {
+	spec := crashSpec
+	if spec.name != name {
+		return
+	}
+	crashSeen++
+	if crashSeen == spec.n {
+		unix.Kill(os.Getpid(), unix.SIGKILL)
+	}
+}
+
+type crashAt struct {
+	name string
+	n    int
+}
+
+var (
+	crashSpec = parseCrashSpec(os.Getenv("LPM_TEST_CRASH"))
+	crashSeen int
+)
+
+func parseCrashSpec(s string) crashAt {
+	name, n, ok := strings.Cut(s, ":")
+	if !ok {
+		return crashAt{}
+	}
+	var c crashAt
+	if _, err := fmt.Sscan(n, &c.n); err != nil {
+		return crashAt{}
+	}
+	c.name = name
+	return c
+}
