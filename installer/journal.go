@@ -75,6 +75,7 @@ func (t *tx) journal() error {
 		return err == nil
 	}
 	var links []op // hard links come last: their targets must be in place
+	making := map[string]bool{}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
 			continue
@@ -83,7 +84,8 @@ func (t *tx) journal() error {
 			p := pc.entryPath[e.Path]
 			switch e.Type {
 			case "dir":
-				if fi, err := os.Stat(t.abs(p)); err != nil || !fi.IsDir() {
+				if fi, err := os.Stat(t.abs(p)); (err != nil || !fi.IsDir()) && !making[p] {
+					making[p] = true // several packages of the transaction may share it
 					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p}, pc: pc, entry: e})
 				}
 				continue

@@ -484,3 +484,30 @@ func TestHistoryAndUndo(t *testing.T) {
 		t.Error("undo of the install left its files")
 	}
 }
+
+func TestWhyAndHold(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "hello")
+	if out := r.ok("why", "libgreet"); !strings.Contains(out, "hello 1.0.0 -> libgreet 1.1.0") || !strings.Contains(out, "run dep of hello") {
+		t.Errorf("why libgreet: %q", out)
+	}
+	r.fails([]string{"no installed package needs it at run time"}, "why", "mkbanner")
+	r.ok("undo")
+	r.ok("install", "hello", "libgreet@1.0.0")
+	r.ok("hold", "libgreet")
+	var plan []stepResult
+	r.jsonOut(&plan, "upgrade", "--dry-run")
+	if len(plan) != 0 {
+		t.Errorf("upgrade touches a held package: %+v", plan)
+	}
+	_, explanation, code := r.lpm("install", "libgreet@1.1.0")
+	if code != 1 || !strings.Contains(explanation, "libgreet is held at 1.0.0") {
+		t.Errorf("install of another version of a held package: exit %d\n%s", code, explanation)
+	}
+	r.ok("hold", "--release", "libgreet")
+	r.jsonOut(&plan, "upgrade", "--dry-run")
+	// 1.1.0's archive is still cached from the first install: no build.
+	if len(plan) != 1 || plan[0].Action != "upgrade" || plan[0].New != "1.1.0" {
+		t.Errorf("after release: %+v", plan)
+	}
+}
