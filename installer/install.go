@@ -29,6 +29,12 @@ type Installer struct {
 	DB        *pkgdb.DB
 	Out       *progress.Printer
 	Overwrite []string // globs of paths an install may take from their owner
+	// PreserveLibs keeps a shared library the transaction would take away
+	// while installed files still need it (see libs.go).
+	PreserveLibs bool
+	// Force rewrites every file, even those whose recorded hash says they
+	// are unchanged (repair).
+	Force bool
 }
 
 // A Change installs (Archive set) or removes (Remove set) one package.
@@ -68,13 +74,14 @@ type pkgChange struct {
 
 // tx is the state of one transaction while it runs.
 type tx struct {
-	in      *Installer
-	paths   *rootPaths
-	changes []*pkgChange
-	foreign []string            // directories found on disk, owned by no package
-	taken   map[string][]string // previous owner -> paths --overwrite takes from it
-	ops     []op                // the journal, in the order it is applied
-	id      int64               // the transaction's id in the database
+	in        *Installer
+	paths     *rootPaths
+	changes   []*pkgChange
+	foreign   []string              // directories found on disk, owned by no package
+	taken     map[string][]string   // previous owner -> paths --overwrite takes from it
+	ops       []op                  // the journal, in the order it is applied
+	id        int64                 // the transaction's id in the database
+	preserved map[string]pkgdb.File // libraries kept by --preserve-libs
 }
 
 // Apply runs the changes as one transaction and returns every path it
@@ -85,6 +92,9 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 		return nil, err
 	}
 	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if err := t.checkLibs(); err != nil {
 		return nil, err
 	}
 	if err := t.journal(); err != nil {
@@ -195,7 +205,7 @@ func (t *tx) planFiles(pc *pkgChange) error {
 		pc.entryPath[e.Path] = p
 		pc.newFiles[p] = f
 		old, had := pc.oldFiles[p]
-		if e.Type == "file" && had && old.Type == "file" && old.SHA256 == e.SHA256 && old.Mode == e.Mode && old.UID == e.UID && old.GID == e.GID {
+		if !t.in.Force && e.Type == "file" && had && old.Type == "file" && old.SHA256 == e.SHA256 && old.Mode == e.Mode && old.UID == e.UID && old.GID == e.GID {
 			if fi, err := os.Lstat(t.abs(p)); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
 				pc.skip[p] = true
 			}

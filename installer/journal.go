@@ -190,7 +190,8 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 	}
 	gone = keep(gone, func(p string) bool {
 		_, err := os.Lstat(t.abs(p))
-		return stillOwned(p) || err != nil
+		_, kept := t.preserved[p]
+		return stillOwned(p) || err != nil || kept
 	})
 	dirs = keep(dirs, func(d string) bool { return stillOwned(d) || foreign[d] })
 	sort.Strings(gone)
@@ -281,6 +282,13 @@ func (t *tx) run() error {
 		return t.fail(err)
 	}
 	crashPoint("applied")
+	// repair (Force) runs nothing from the root: it is for roots that
+	// cannot run anything.
+	if t.touchesLoader() && !t.in.Force {
+		if err := smokeTest(t.in.Root); err != nil {
+			return t.fail(fmt.Errorf("%s: %w; rolled back", t.summary(), err))
+		}
+	}
 	if err := t.record(); err != nil {
 		return t.fail(err)
 	}
@@ -418,6 +426,9 @@ func (t *tx) record() error {
 		return err
 	}
 	if err := t.recordTakeovers(dbtx); err != nil {
+		return err
+	}
+	if err := t.recordPreserved(dbtx); err != nil {
 		return err
 	}
 	now := time.Now().UTC()

@@ -73,6 +73,8 @@ CREATE TABLE needed (
 	PRIMARY KEY (package, path, seq),
 	FOREIGN KEY (package, path) REFERENCES files (package, path) ON DELETE CASCADE
 ) STRICT;
+CREATE INDEX needed_soname ON needed (soname);
+CREATE INDEX files_soname ON files (soname) WHERE soname != '';
 
 -- History: one row per lpm run that changed the root. Rows outlive the
 -- packages they mention, so there are no foreign keys to packages.

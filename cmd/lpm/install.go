@@ -137,7 +137,7 @@ func (e *env) installFiles(files []string) error {
 			}
 		}
 	}
-	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite}
+	in := e.installer(db)
 	changed, err := in.Apply(changes)
 	if err != nil {
 		return err

@@ -83,7 +83,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
-		newVerifyCmd(), newLintCmd(), newManCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(),
+		newVerifyCmd(), newLintCmd(), newManCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(),
 	)
 	return root
 }
@@ -170,4 +170,11 @@ func (e *env) confirm(question string) bool {
 
 func addWriterFlags(cmd *cobra.Command) {
 	cmd.Flags().Bool("no-wait", false, "fail at once if another lpm holds the root's lock")
+	cmd.Flags().Bool("preserve-libs", false, "keep a shared library still needed by installed files instead of refusing")
+}
+
+// installer is the Installer for the root, with the command's flags.
+func (e *env) installer(db *pkgdb.DB) *installer.Installer {
+	preserve, _ := e.cmd.Flags().GetBool("preserve-libs")
+	return &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite, PreserveLibs: preserve}
 }

@@ -108,7 +108,7 @@ func upstream(tree *ports.Tree, name string, v *semver.Version) string {
 // install its own transaction followed by its hooks, so that a build later
 // in the plan finds its build dependencies on the root.
 func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, steps []resolver.Step, explicit map[string]bool) error {
-	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite}
+	in := e.installer(db)
 	for _, s := range steps {
 		p := tree.Port(s.Name, s.New)
 		if p == nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/hooks"
-	"github.com/lfs-lpm/lpm/installer"
 )
 
 func newRemoveCmd() *cobra.Command {
@@ -38,7 +37,7 @@ func runRemove(cmd *cobra.Command, args []string) error {
 	if !e.confirm(fmt.Sprintf("Remove %s?", strings.Join(args, ", "))) {
 		return fmt.Errorf("remove: cancelled; nothing was changed")
 	}
-	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out}
+	in := e.installer(db)
 	changed, err := in.Remove(args)
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func runUndo(cmd *cobra.Command, args []string) error {
 	if !e.confirm(fmt.Sprintf("Undo transaction %d (%s)?", target.ID, target.Command)) {
 		return fmt.Errorf("undo: cancelled; nothing was changed")
 	}
-	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out}
+	in := e.installer(db)
 	changed, err := in.Apply(changes)
 	if err != nil {
 		return fmt.Errorf("undo %d: %w", target.ID, err)
