@@ -82,6 +82,7 @@ type tx struct {
 	ops       []op                  // the journal, in the order it is applied
 	id        int64                 // the transaction's id in the database
 	preserved map[string]pkgdb.File // libraries kept by --preserve-libs
+	pristine  []string              // packaged config files, staged
 }
 
 // Apply runs the changes as one transaction and returns every path it

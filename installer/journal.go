@@ -293,12 +293,14 @@ func (t *tx) run() error {
 		return t.fail(err)
 	}
 	crashPoint("committed")
+	t.keepPristine()
 	finish(t.in.Root, entries)
 	return t.in.DB.SetTxState(id, pkgdb.StateDone)
 }
 
 // fail rolls back after an error before the commit point.
 func (t *tx) fail(err error) error {
+	t.dropPristine()
 	entries := make([]pkgdb.JournalEntry, len(t.ops))
 	for i, o := range t.ops {
 		entries[i] = o.JournalEntry
@@ -342,6 +344,11 @@ func (t *tx) stage() error {
 				}
 				return setOwnerMode(t.abs(o.Path), e, false)
 			case e.Type == "file":
+				// A kept, edited config file keeps its base: the pristine
+				// copy changes only when the live file is replaced.
+				if o.pc.newFiles[o.pc.entryPath[e.Path]].Backup && !strings.HasSuffix(o.Path, ".lpmnew") {
+					return t.writeConfig(o, e, content)
+				}
 				return writeFile(t.abs(o.Temp), e, content)
 			case e.Type == "symlink":
 				if err := os.Symlink(e.Link, t.abs(o.Temp)); err != nil {
@@ -581,4 +588,50 @@ func parseCrashSpec(s string) crashAt {
 	}
 	c.name = name
 	return c
+}
+
+// Config files: the pristine packaged version of each is kept beside the
+// database (PristinePath), so that diff-config can show the user's edits
+// and the package's changes against the same base. They are lpm's own
+// state: written next to the new ones during staging, put in place after
+// the commit, dropped on rollback.
+
+// PristinePath is where the packaged version of a package's config file
+// is kept.
+func PristinePath(root, pkg, file string) string {
+	return filepath.Join(root, "var/lib/lpm/pristine", pkg, file)
+}
+
+func (t *tx) writeConfig(o *op, e archive.Entry, content io.Reader) error {
+	pristine := PristinePath(t.in.Root, o.pc.name, o.pc.entryPath[e.Path]) + ".lpm-new"
+	if err := os.MkdirAll(filepath.Dir(pristine), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(pristine)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := writeFile(t.abs(o.Temp), e, io.TeeReader(content, f)); err != nil {
+		return err
+	}
+	t.pristine = append(t.pristine, pristine)
+	return f.Close()
+}
+
+func (t *tx) keepPristine() {
+	for _, p := range t.pristine {
+		os.Rename(p, strings.TrimSuffix(p, ".lpm-new"))
+	}
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			os.RemoveAll(filepath.Join(t.in.Root, "var/lib/lpm/pristine", pc.name))
+		}
+	}
+}
+
+func (t *tx) dropPristine() {
+	for _, p := range t.pristine {
+		os.Remove(p)
+	}
 }

@@ -511,3 +511,16 @@ func TestWhyAndHold(t *testing.T) {
 		t.Errorf("after release: %+v", plan)
 	}
 }
+
+func TestDiffConfigShowsYourEditsAndThePackagesChanges(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "libgreet@1.0.0")
+	os.WriteFile(r.path("etc/greet.conf"), []byte("greeting = Howdy\n"), 0o644)
+	r.ok("upgrade", "libgreet")
+	out := r.ok("diff-config", "libgreet")
+	for _, want := range []string{"-greeting = Hello\n+greeting = Howdy", "+greeting = Hello there", "diff3 -m"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff-config lacks %q:\n%s", want, out)
+		}
+	}
+}
