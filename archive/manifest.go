@@ -35,19 +35,31 @@ var ErrCorrupt = errors.New("the archive is corrupt or hostile")
 // Manifest describes one built package. It is stored as JSON in the
 // archive's first entry; see the package documentation for the rules.
 type Manifest struct {
-	Format      int       `json:"format"`
-	Name        string    `json:"name"`
-	Version     string    `json:"version"`
-	Release     int       `json:"release"`
-	Description string    `json:"description,omitempty"`
-	License     string    `json:"license,omitempty"`
-	Homepage    string    `json:"homepage,omitempty"`
-	Depends     []string  `json:"depends,omitempty"`
-	Provides    []string  `json:"provides,omitempty"`
-	Conflicts   []string  `json:"conflicts,omitempty"`
-	Backup      []string  `json:"backup,omitempty"`
-	BuildDate   time.Time `json:"build_date"`
-	Entries     []Entry   `json:"entries"`
+	Format      int      `json:"format"`
+	Name        string   `json:"name"`
+	Version     string   `json:"version"`
+	Release     int      `json:"release"`
+	Description string   `json:"description,omitempty"`
+	License     string   `json:"license,omitempty"`
+	Homepage    string   `json:"homepage,omitempty"`
+	Depends     []string `json:"depends,omitempty"`
+	Provides    []string `json:"provides,omitempty"`
+	Conflicts   []string `json:"conflicts,omitempty"`
+	Backup      []string `json:"backup,omitempty"`
+	// Slot: every version installs beside the others, as its own package
+	// NAME+VERSION (kernels).
+	Slot      bool      `json:"slot,omitempty"`
+	BuildDate time.Time `json:"build_date"`
+	Entries   []Entry   `json:"entries"`
+}
+
+// InstalledName is the name the package is installed under: its name, or
+// NAME+VERSION for a slotted package.
+func (m *Manifest) InstalledName() string {
+	if m.Slot {
+		return m.Name + "+" + m.Version
+	}
+	return m.Name
 }
 
 // Entry is one path the package installs.

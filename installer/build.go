@@ -173,7 +173,7 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 	m := archive.Manifest{
 		Name: p.Name, Version: p.Version, Release: p.Release,
 		Description: p.Description, License: p.License, Homepage: p.Homepage,
-		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup,
+		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup, Slot: p.Slot,
 		BuildDate: time.Now().UTC().Truncate(time.Second),
 	}
 	if _, err := archive.Create(out, dirs["stage"], m); err != nil {

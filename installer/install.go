@@ -32,6 +32,10 @@ type Installer struct {
 	// PreserveLibs keeps a shared library the transaction would take away
 	// while installed files still need it (see libs.go).
 	PreserveLibs bool
+	// RunningKernel is the release of the kernel the machine runs
+	// (uname -r) when Root is the running system; remove refuses to take
+	// its package away. Empty when unknown.
+	RunningKernel string
 	// Force rewrites every file, even those whose recorded hash says they
 	// are unchanged (repair).
 	Force bool
@@ -143,7 +147,7 @@ func (t *tx) plan(changes []Change) error {
 			if err != nil {
 				return err
 			}
-			pc.manifest, pc.name = m, m.Name
+			pc.manifest, pc.name = m, m.InstalledName()
 		}
 		old, err := t.in.DB.Package(pc.name)
 		switch {
@@ -201,7 +205,7 @@ func (t *tx) planFiles(pc *pkgChange) error {
 		if e.Type == "hardlink" {
 			link = pc.entryPath[e.Link]
 		}
-		f := pkgdb.File{Package: m.Name, Path: p, Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID,
+		f := pkgdb.File{Package: pc.name, Path: p, Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID,
 			Size: e.Size, SHA256: e.SHA256, Link: link, Soname: e.Soname, Needed: e.Needed, Backup: backup[e.Path]}
 		pc.entryPath[e.Path] = p
 		pc.newFiles[p] = f
@@ -410,13 +414,18 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 		size += e.Size
 	}
 	sum, _ := archive.FileSHA256(pc.archive)
+	provides := m.Provides
+	if m.Slot {
+		// A slot still counts as its port for whatever depends on it.
+		provides = append(append([]string{}, provides...), m.Name+"="+m.Version)
+	}
 	return pkgdb.Package{
-		Name: m.Name, Version: m.Version, Release: m.Release,
+		Name: pc.name, Version: m.Version, Release: m.Release,
 		Description: m.Description, License: m.License, Homepage: m.Homepage,
 		Explicit: pc.explicit, Held: pc.old != nil && pc.old.Held,
 		InstallTime: now, BuildDate: m.BuildDate,
 		ArchiveSHA256: sum, ArchivePath: pc.archive, Size: size,
-		Depends: m.Depends, Provides: m.Provides, Conflicts: m.Conflicts,
+		Depends: m.Depends, Provides: provides, Conflicts: m.Conflicts,
 	}
 }
 

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -31,11 +32,50 @@ func (in *Installer) Remove(names []string) ([]string, error) {
 	if len(needs) > 0 {
 		return nil, fmt.Errorf("removing %s: %s; remove those too or keep it", strings.Join(names, ", "), strings.Join(needs, "; "))
 	}
+	if err := in.protectKernels(leaving); err != nil {
+		return nil, err
+	}
 	var changes []Change
 	for _, n := range names {
 		changes = append(changes, Change{Remove: n})
 	}
 	return in.Apply(changes)
+}
+
+// protectKernels refuses to remove the kernel that is running or the last
+// installed one: either would leave a machine that does not boot again.
+// A kernel is a package that owns a boot/vmlinuz-* file.
+func (in *Installer) protectKernels(leaving map[string]bool) error {
+	images, err := filepath.Glob(filepath.Join(in.Root, "boot/vmlinuz-*"))
+	if err != nil || len(images) == 0 {
+		return err
+	}
+	var rels []string
+	for _, img := range images {
+		rel, _ := filepath.Rel(in.Root, img)
+		rels = append(rels, rel)
+	}
+	owners, err := in.DB.Owners(rels)
+	if err != nil {
+		return err
+	}
+	var going, staying []string
+	for _, rel := range rels {
+		for _, o := range owners[rel] {
+			if leaving[o] {
+				going = append(going, o)
+				if in.RunningKernel != "" && strings.HasPrefix(strings.TrimPrefix(rel, "boot/vmlinuz-"), in.RunningKernel) {
+					return fmt.Errorf("removing %s: it is the running kernel (%s); boot another kernel first", o, in.RunningKernel)
+				}
+			} else {
+				staying = append(staying, o)
+			}
+		}
+	}
+	if len(going) > 0 && len(staying) == 0 {
+		return fmt.Errorf("removing %s would leave %s without a kernel; install another kernel first", strings.Join(going, ", "), in.Root)
+	}
+	return nil
 }
 
 // Dependents lists the installed packages, other than those leaving, with

@@ -30,6 +30,7 @@ type Port struct {
 	Provides    []string `toml:"provides"`  // "name" or "name=version"
 	Conflicts   []string `toml:"conflicts"` // "name" or "name constraint"
 	Backup      []string `toml:"backup"`    // config files, relative to the root
+	Slot        bool     `toml:"slot"`      // versions install side by side (kernels)
 	Patches     []string `toml:"patches"`   // applied with patch -Np1, in order
 	Files       []string `toml:"files"`     // extra files from the port directory
 	Sources     []Source `toml:"source"`

@@ -524,3 +524,44 @@ func TestDiffConfigShowsYourEditsAndThePackagesChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestKernelsInstallSideBySideAndTheLastOrRunningOneStays(t *testing.T) {
+	tree := t.TempDir()
+	for _, v := range []string{"6.1.0", "6.13.4"} {
+		writePort(t, tree, "kern/"+v, `name = "kern"
+version = "`+v+`"
+slot = true
+[build]
+install = 'mkdir -p $DESTDIR/boot; echo $VERSION > $DESTDIR/boot/vmlinuz-$VERSION-lfs-12.3; echo map > $DESTDIR/boot/System.map-$VERSION'
+`)
+	}
+	r := newRoot(t, tree)
+	r.ok("install", "kern@6.1.0")
+	if out := r.ok("upgrade"); !strings.Contains(out, "install  kern  6.13.4") {
+		t.Errorf("upgrade does not install the new kernel beside the old:\n%s", out)
+	}
+	var list []listResult
+	r.jsonOut(&list, "list")
+	if len(list) != 2 || list[0].Name != "kern+6.1.0" || list[1].Name != "kern+6.13.4" {
+		t.Fatalf("list = %+v", list)
+	}
+	for _, img := range []string{"boot/vmlinuz-6.1.0-lfs-12.3", "boot/vmlinuz-6.13.4-lfs-12.3"} {
+		if _, err := os.Stat(r.path(img)); err != nil {
+			t.Errorf("%s: %v", img, err)
+		}
+	}
+	before := r.state()
+	r.fails([]string{"kern is installed in several versions (6.1.0, 6.13.4)", "kern@6.1.0"}, "remove", "kern")
+	t.Setenv("LPM_RUNNING_KERNEL", "6.13.4")
+	r.fails([]string{"kern+6.13.4", "the running kernel (6.13.4)"}, "remove", "kern@6.13")
+	r.unchanged(before)
+	r.ok("remove", "kern@~6.1")
+	if _, err := os.Stat(r.path("boot/vmlinuz-6.1.0-lfs-12.3")); err == nil {
+		t.Error("the removed kernel's image is still there")
+	}
+	t.Setenv("LPM_RUNNING_KERNEL", "")
+	r.fails([]string{"without a kernel"}, "remove", "kern")
+	if got := r.ok("files", "kern"); !strings.Contains(got, "/boot/vmlinuz-6.13.4-lfs-12.3") {
+		t.Errorf("files kern: %s", got)
+	}
+}

@@ -34,10 +34,11 @@ func runFiles(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Package(args[0]); err != nil {
-		return fmt.Errorf("files %s: %w", args[0], err)
+	name, err := installedName(db, args[0])
+	if err != nil {
+		return fmt.Errorf("files %w", err)
 	}
-	files, err := db.Files(args[0])
+	files, err := db.Files(name)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,8 @@ func runInfo(cmd *cobra.Command, args []string) error {
 	}
 	var r *infoResult
 	if db, err := e.readDB(); err == nil {
-		if p, err := db.Package(args[0]); err == nil {
+		name, _ := installedName(db, args[0])
+		if p, err := db.Package(name); err == nil {
 			r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
 				License: p.License, Homepage: p.Homepage, Installed: true, Explicit: p.Explicit,
 				InstallTime: p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,

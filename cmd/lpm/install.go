@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -101,7 +102,9 @@ func markExplicit(db interface {
 	SetExplicit(string, bool) error
 }, names map[string]bool) error {
 	for n := range names {
-		if err := db.SetExplicit(n, true); err != nil {
+		// A slotted port is installed as NAME+VERSION, recorded explicit
+		// by its install already.
+		if err := db.SetExplicit(n, true); err != nil && !errors.Is(err, pkgdb.ErrNotInstalled) {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/config"
 	"github.com/lfs-lpm/lpm/installer"
@@ -176,5 +177,60 @@ func addWriterFlags(cmd *cobra.Command) {
 // installer is the Installer for the root, with the command's flags.
 func (e *env) installer(db *pkgdb.DB) *installer.Installer {
 	preserve, _ := e.cmd.Flags().GetBool("preserve-libs")
-	return &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite, PreserveLibs: preserve}
+	return &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite, PreserveLibs: preserve, RunningKernel: runningKernel(e.cfg.Root)}
 }
+
+// runningKernel is the release of the kernel running the root, when the
+// root is the running system ("" otherwise). LPM_RUNNING_KERNEL overrides
+// it, for a root booted elsewhere and for tests.
+func runningKernel(root string) string {
+	if k, ok := os.LookupEnv("LPM_RUNNING_KERNEL"); ok {
+		return k
+	}
+	if root != "/" {
+		return ""
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// installedName turns NAME or NAME@CONSTRAINT into the name of one
+// installed package: NAME itself, or one slot NAME+VERSION whose version
+// the constraint accepts.
+func installedName(db *pkgdb.DB, arg string) (string, error) {
+	req, err := ports.ParseRequest(arg)
+	if err != nil {
+		return "", err
+	}
+	pkgs, err := db.Packages()
+	if err != nil {
+		return "", err
+	}
+	var matches, versions []string
+	for _, p := range pkgs {
+		if p.Name != req.Name && !strings.HasPrefix(p.Name, req.Name+"+") {
+			continue
+		}
+		if req.Constraint != nil {
+			v, err := ports.ParseVersion(p.Version)
+			if err != nil || !req.Constraint.Check(v) {
+				continue
+			}
+		}
+		matches = append(matches, p.Name)
+		versions = append(versions, p.Version)
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("%s: %w", arg, pkgdb.ErrNotInstalled)
+	case 1:
+		return matches[0], nil
+	}
+	return "", fmt.Errorf("%s %w (%s): name one, e.g. %s@%s", req.Name, errSeveralVersions, strings.Join(versions, ", "), req.Name, versions[0])
+}
+
+// errSeveralVersions: a name matches several installed slots.
+var errSeveralVersions = errors.New("is installed in several versions")

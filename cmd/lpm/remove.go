@@ -34,6 +34,15 @@ func runRemove(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer done()
+	var names []string
+	for _, a := range args {
+		name, err := installedName(db, a)
+		if err != nil {
+			return fmt.Errorf("removing %w", err)
+		}
+		names = append(names, name)
+	}
+	args = names
 	if !e.confirm(fmt.Sprintf("Remove %s?", strings.Join(args, ", "))) {
 		return fmt.Errorf("remove: cancelled; nothing was changed")
 	}

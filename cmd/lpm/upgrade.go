@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
 )
 
@@ -56,12 +62,16 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 		}
 	}
 	for _, a := range args {
-		if _, err := db.Package(a); err != nil {
-			return fmt.Errorf("upgrade %s: %w", a, err)
+		name, err := installedName(db, a)
+		if err != nil && !errors.Is(err, errSeveralVersions) {
+			return fmt.Errorf("upgrade %w", err)
 		}
-		opts.Upgrade[a] = true
-		reqs = append(reqs, resolver.Request{Name: a})
+		if err == nil && !strings.Contains(name, "+") {
+			opts.Upgrade[name] = true
+			reqs = append(reqs, resolver.Request{Name: name})
+		}
 	}
+	reqs = append(reqs, newerSlots(tree, installed, args)...)
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
 	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
 	steps, err := solve(tree, db, b, reqs, opts)
@@ -80,4 +90,41 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("upgrade: cancelled; nothing was changed")
 	}
 	return e.execute(context.Background(), tree, db, b, steps, nil)
+}
+
+// newerSlots asks, for each slotted port with versions installed (all, or
+// those named), for a version newer than the newest installed one: an
+// upgrade installs a new kernel beside the old, never over it.
+func newerSlots(tree *ports.Tree, installed []pkgdb.Package, only []string) []resolver.Request {
+	newest := map[string]*semver.Version{}
+	for _, p := range installed {
+		base, _, slotted := strings.Cut(p.Name, "+")
+		if !slotted {
+			continue
+		}
+		v, err := ports.ParseVersion(p.Version)
+		if err != nil {
+			continue
+		}
+		if cur, ok := newest[base]; !ok || v.GreaterThan(cur) {
+			newest[base] = v
+		}
+	}
+	wanted := map[string]bool{}
+	for _, a := range only {
+		name, _, _ := strings.Cut(a, "@")
+		wanted[name] = true
+	}
+	var reqs []resolver.Request
+	for _, base := range tree.Names() {
+		v, ok := newest[base]
+		if !ok || len(only) > 0 && !wanted[base] {
+			continue
+		}
+		if tree.All(base)[0].Ver.GreaterThan(v) {
+			c, _ := semver.NewConstraint(">" + v.String())
+			reqs = append(reqs, resolver.Request{Name: base, Constraint: c})
+		}
+	}
+	return reqs
 }
