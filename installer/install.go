@@ -64,16 +64,17 @@ func (e *ConflictError) Error() string {
 
 // pkgChange is one package's part of a transaction, fully planned.
 type pkgChange struct {
-	name      string
-	archive   string
-	explicit  bool
-	old       *pkgdb.Package // nil: fresh install
-	oldFiles  map[string]pkgdb.File
-	manifest  *archive.Manifest
-	newFiles  map[string]pkgdb.File // by resolved path
-	entryPath map[string]string     // manifest path -> resolved path
-	keepNew   map[string]bool       // backup files the user edited: write .lpmnew
-	skip      map[string]bool       // unchanged files: not rewritten
+	name       string
+	archive    string
+	explicit   bool
+	old        *pkgdb.Package // nil: fresh install
+	oldFiles   map[string]pkgdb.File
+	manifest   *archive.Manifest
+	newFiles   map[string]pkgdb.File // by resolved path
+	entryPath  map[string]string     // manifest path -> resolved path
+	keepNew    map[string]bool       // backup files the user edited: write .lpmnew
+	skip       map[string]bool       // unchanged files: not rewritten
+	archiveSum chan string           // the archive's sha256, hashed while staging
 }
 
 // tx is the state of one transaction while it runs.
@@ -413,7 +414,6 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 	for _, e := range m.Entries {
 		size += e.Size
 	}
-	sum, _ := archive.FileSHA256(pc.archive)
 	provides := m.Provides
 	if m.Slot {
 		// A slot still counts as its port for whatever depends on it.
@@ -424,7 +424,7 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 		Description: m.Description, License: m.License, Homepage: m.Homepage,
 		Explicit: pc.explicit, Held: pc.old != nil && pc.old.Held,
 		InstallTime: now, BuildDate: m.BuildDate,
-		ArchiveSHA256: sum, ArchivePath: pc.archive, Size: size,
+		ArchiveSHA256: <-pc.archiveSum, ArchivePath: pc.archive, Size: size,
 		Depends: m.Depends, Provides: provides, Conflicts: m.Conflicts,
 	}
 }

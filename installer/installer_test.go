@@ -207,3 +207,40 @@ func BenchmarkInstall2000(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkInstall20000 installs a 20,000-file, ~250 MiB package: the
+// issue's large case, for profiling (the side-by-side comparison with
+// pacman, dpkg and tar is cmd/lpm-installbench).
+func BenchmarkInstall20000(b *testing.B) {
+	dir := b.TempDir()
+	stage := filepath.Join(dir, "stage")
+	block := bytes.Repeat([]byte("lpm benchmark data "), 700) // ~13 KiB
+	for i := 0; i < 20000; i++ {
+		p := filepath.Join(stage, "usr/share/big", fmt.Sprintf("d%03d/f%05d", i%400, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, append([]byte(fmt.Sprint(i)), block...), 0o644)
+	}
+	pkg := filepath.Join(dir, "big.lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "big", Version: "1.0", Release: 1}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		root := filepath.Join(dir, fmt.Sprintf("root%d", i))
+		os.MkdirAll(root, 0o755)
+		db, err := pkgdb.Open(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}}
+		b.StartTimer()
+		if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		os.RemoveAll(root)
+		b.StartTimer()
+	}
+}

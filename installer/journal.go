@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/archive"
@@ -102,9 +104,14 @@ func (t *tx) journal() error {
 				}
 			}
 			o := op{JournalEntry: pkgdb.JournalEntry{Op: opReplace, Path: p}, pc: pc, entry: e}
-			o.Temp = beside("new", p)
+			// A path that exists is replaced by rename from a temp, its
+			// old content kept as a backup until the commit. A new path
+			// cannot go missing: it is written in place, and a rollback
+			// removes it.
 			if exists(p) {
-				o.Backup = beside("old", p)
+				o.Temp, o.Backup = beside("new", p), beside("old", p)
+			} else if e.Type == "hardlink" {
+				o.Temp = beside("new", p)
 			}
 			if e.Type == "hardlink" {
 				links = append(links, o)
@@ -261,6 +268,16 @@ func (t *tx) run() error {
 		}
 		pkgs = append(pkgs, tp)
 	}
+	for _, pc := range t.changes {
+		if pc.manifest != nil {
+			// Recorded with the package; hashed beside the staging work.
+			pc.archiveSum = make(chan string, 1)
+			go func(pc *pkgChange) {
+				sum, _ := archive.FileSHA256(pc.archive)
+				pc.archiveSum <- sum
+			}(pc)
+		}
+	}
 	entries := make([]pkgdb.JournalEntry, len(t.ops))
 	for i, o := range t.ops {
 		entries[i] = o.JournalEntry
@@ -331,6 +348,11 @@ func (t *tx) stage() error {
 			return err
 		}
 		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
+		// Creating files dominates an install, so small files are read
+		// from the stream in order and written by a few goroutines;
+		// directories and links are made in order, before their children.
+		var writers errgroup.Group
+		writers.SetLimit(4)
 		err = r.Walk(func(e archive.Entry, content io.Reader) error {
 			defer bar.Add(1)
 			o := byKey[pc.name+"\x00"+e.Path]
@@ -349,15 +371,26 @@ func (t *tx) stage() error {
 				if o.pc.newFiles[o.pc.entryPath[e.Path]].Backup && !strings.HasSuffix(o.Path, ".lpmnew") {
 					return t.writeConfig(o, e, content)
 				}
-				return writeFile(t.abs(o.Temp), e, content)
+				if e.Size > 4<<20 {
+					return writeFile(t.abs(o.target()), e, content)
+				}
+				data, err := io.ReadAll(content)
+				if err != nil {
+					return err
+				}
+				writers.Go(func() error { return writeFile(t.abs(o.target()), e, bytes.NewReader(data)) })
+				return nil
 			case e.Type == "symlink":
-				if err := os.Symlink(e.Link, t.abs(o.Temp)); err != nil {
+				if err := os.Symlink(e.Link, t.abs(o.target())); err != nil {
 					return fmt.Errorf("linking /%s: %w", o.Path, err)
 				}
-				return setOwnerMode(t.abs(o.Temp), e, true)
+				return setOwnerMode(t.abs(o.target()), e, true)
 			}
 			return nil
 		})
+		if werr := writers.Wait(); err == nil {
+			err = werr
+		}
 		r.Close()
 		bar.Finish(err)
 		if err != nil {
@@ -374,19 +407,36 @@ func (t *tx) stage() error {
 	return syncRoot(t.in.Root)
 }
 
+// target is where stage writes an op's content: its temp, or the path
+// itself when the path is new.
+func (o *op) target() string {
+	if o.Temp != "" {
+		return o.Temp
+	}
+	return o.Path
+}
+
+// writeFile writes content to a new file with the entry's owner and mode,
+// set on the open file (chown first: it clears setuid).
 func writeFile(p string, e archive.Entry, content io.Reader) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(f, content)
+	if err == nil && os.Geteuid() == 0 {
+		err = f.Chown(e.UID, e.GID)
+	}
+	if err == nil {
+		err = f.Chmod(fileMode(e.Mode))
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
-	return setOwnerMode(p, e, false)
+	return nil
 }
 
 // apply renames temps over live paths and obsolete paths to backups.
@@ -399,6 +449,9 @@ func (t *tx) apply() error {
 				if err := os.Link(t.abs(target), t.abs(o.Temp)); err != nil {
 					return fmt.Errorf("linking /%s: %w", o.Path, err)
 				}
+			}
+			if o.Temp == "" {
+				continue // written in place: the path is new
 			}
 			if err := os.Rename(t.abs(o.Temp), t.abs(o.Path)); err != nil {
 				return fmt.Errorf("replacing /%s: %w", o.Path, err)
@@ -476,10 +529,12 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 				default:
 					os.Rename(abs(e.Backup), abs(e.Path))
 				}
-			} else if curErr == nil && tempErr != nil {
-				os.Remove(abs(e.Path)) // it was new, and the rename happened
+			} else if curErr == nil && (e.Temp == "" || tempErr != nil) {
+				os.Remove(abs(e.Path)) // it was new: written in place, or renamed
 			}
-			os.Remove(abs(e.Temp))
+			if e.Temp != "" {
+				os.Remove(abs(e.Temp))
+			}
 		case opRemove, opSave:
 			if _, err := os.Lstat(abs(e.Path)); err != nil {
 				os.Rename(abs(e.Backup), abs(e.Path))
@@ -498,7 +553,9 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 	for _, e := range entries {
 		switch e.Op {
 		case opReplace:
-			os.Remove(abs(e.Temp))
+			if e.Temp != "" {
+				os.Remove(abs(e.Temp))
+			}
 			if e.Backup != "" {
 				os.Remove(abs(e.Backup))
 			}
@@ -612,7 +669,7 @@ func (t *tx) writeConfig(o *op, e archive.Entry, content io.Reader) error {
 		return err
 	}
 	defer f.Close()
-	if err := writeFile(t.abs(o.Temp), e, io.TeeReader(content, f)); err != nil {
+	if err := writeFile(t.abs(o.target()), e, io.TeeReader(content, f)); err != nil {
 		return err
 	}
 	t.pristine = append(t.pristine, pristine)

@@ -96,8 +96,27 @@ func cleanRel(p string) string {
 	return strings.TrimPrefix(c, "/")
 }
 
-// ResolvePath turns a path as seen inside the root into the form the
+// ResolvePaths turns paths as seen inside the root into the form the
 // database records: relative, with symlinked parent directories resolved.
+// Parent directories are resolved once for all of them.
+func ResolvePaths(root string, paths []string) ([]string, error) {
+	r := newRootPaths(root)
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		rel, err := r.resolve(cleanRel(p))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out[i] = rel
+	}
+	return out, nil
+}
+
+// ResolvePath is ResolvePaths for one path.
 func ResolvePath(root, p string) (string, error) {
-	return newRootPaths(root).resolve(cleanRel(p))
+	out, err := ResolvePaths(root, []string{p})
+	if err != nil {
+		return "", err
+	}
+	return out[0], nil
 }

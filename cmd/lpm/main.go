@@ -110,17 +110,24 @@ func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
 // readDB opens the database for a query; it never blocks on a writer. A
 // transaction a crash left open is closed first, when no writer holds the
 // root, so that the query sees a root that matches its database.
+//
+// A database a killed writer left with a hot WAL cannot be opened read-only
+// (SQLite must recover it first): then too it is opened once for writing,
+// under the lock, which recovers it.
 func (e *env) readDB() (*pkgdb.DB, error) {
 	db, err := pkgdb.OpenReadOnly(e.cfg.Root)
-	if err != nil {
+	switch {
+	case errors.Is(err, pkgdb.ErrNoDatabase):
 		return nil, err
+	case err == nil:
+		open, err := db.OpenTransactions()
+		if err != nil || len(open) == 0 {
+			return db, err
+		}
+		db.Close()
 	}
-	if open, err := db.OpenTransactions(); err != nil || len(open) == 0 {
-		return db, err
-	}
-	db.Close()
-	if lock, err := installer.AcquireLock(e.cfg.Root, false, nil); err == nil {
-		if wdb, err := pkgdb.Open(e.cfg.Root); err == nil {
+	if lock, lerr := installer.AcquireLock(e.cfg.Root, false, nil); lerr == nil {
+		if wdb, werr := pkgdb.Open(e.cfg.Root); werr == nil {
 			installer.Recover(e.cfg.Root, wdb, e.out)
 			wdb.Close()
 		}

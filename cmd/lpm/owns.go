@@ -33,11 +33,9 @@ func runOwns(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer db.Close()
-	rels := make([]string, len(args))
-	for i, a := range args {
-		if rels[i], err = installer.ResolvePath(e.cfg.Root, a); err != nil {
-			return fmt.Errorf("owns %s: %w", a, err)
-		}
+	rels, err := installer.ResolvePaths(e.cfg.Root, args)
+	if err != nil {
+		return fmt.Errorf("owns %w", err)
 	}
 	owners, err := db.Owners(rels)
 	if err != nil {
