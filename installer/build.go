@@ -112,7 +112,7 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 			return host
 		}
 		rel, _ := filepath.Rel(b.Cfg.Root, host)
-		return "/" + rel
+		return filepath.Join("/", rel)
 	}
 	env := b.environment(p, map[string]string{
 		"SRC": view(srcTop), "SRCDIR": view(dirs["src"]), "FILES": view(dirs["files"]),
@@ -211,7 +211,7 @@ func hasToolchain(root string) bool {
 	for _, alts := range [][]string{{"usr/bin/bash", "bin/bash"}, {"usr/bin/make"}, {"usr/bin/cc", "usr/bin/gcc"}} {
 		found := false
 		for _, a := range alts {
-			if fi, err := os.Stat(filepath.Join(root, a)); err == nil && !fi.IsDir() {
+			if RegularInRoot(root, a) {
 				found = true
 			}
 		}

@@ -120,3 +120,34 @@ func ResolvePath(root, p string) (string, error) {
 	}
 	return out[0], nil
 }
+
+// RegularInRoot reports whether rel is a regular file in root, following
+// symlinks as a chroot would: Debian's usr/bin/cc -> /etc/alternatives/cc
+// means the root's alternatives, never the host's.
+func RegularInRoot(root, rel string) bool {
+	paths := newRootPaths(root)
+	for hops := 0; hops < 40; hops++ {
+		dir, base := path.Split(cleanRel(rel))
+		real, err := paths.resolveDir(strings.TrimSuffix(dir, "/"))
+		if err != nil {
+			return false
+		}
+		p := path.Join(real, base)
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			return false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return fi.Mode().IsRegular()
+		}
+		target, err := os.Readlink(filepath.Join(root, p))
+		if err != nil {
+			return false
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(real, target)
+		}
+		rel = target // cleanRel clamps ".." at the root
+	}
+	return false
+}
