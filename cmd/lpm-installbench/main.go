@@ -1,0 +1,764 @@
+// Command lpm-installbench measures lpm's install engine side by side with
+// dpkg, pacman and a tar floor, in one run, and prints a table with ratios
+// and whether the install targets of the issue are met.
+//
+// It owns the generated package trees, their packing as .lpm, .deb, Arch
+// packages and plain tar.zst, the scratch ext4 filesystem everything runs
+// on, and the timing report. It never touches the host's own package
+// databases or its /: every tool runs with its root (and, for dpkg and
+// pacman, its database, log and cache) inside the scratch filesystem.
+//
+// Run it as root from the repository, after make lpm:
+//
+//	go run ./cmd/lpm-installbench [-sizes 50,2000,20000] [-dir /path] [-lpm ./lpm] [-reps N]
+//
+// It installs what it misses with apt (pacman-package-manager, zstd,
+// e2fsprogs, strace), makes an ext4 image, loop-mounts it, and for each
+// size generates a tree (dirs, files, symlinks; about 13 KiB per file),
+// packs version 1 and an upgrade (10% changed, 5% removed, 5% added), and
+// times install, file list, upgrade and remove for each tool on a fresh
+// root, plus owner queries of 1 and 1,000 paths against a root holding
+// about 300 small packages. Every time is the wall clock of a whole
+// process, median of -reps runs; the image is unmounted at the end, also
+// on failure or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lpm-installbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	sizes       []int
+	dir         string
+	lpm         string
+	reps        int
+	apt         bool
+	image       bool
+	imageGiB    int
+	ownersPkgs  int
+	ownersFiles int
+	seed        uint64
+}
+
+// key names one cell of the report.
+type key struct {
+	op   string
+	size int
+	col  string
+}
+
+// bench is one run: its options, the filesystem it works on, the tools
+// that have a column, and what it measured.
+type bench struct {
+	ctx   context.Context
+	opt   options
+	log   io.Writer
+	fs    string // directory on the scratch filesystem
+	fsMsg string // what that filesystem is, for the report
+	tools []*tool
+	floor bool
+	pack  *packer
+	notes []string
+
+	times map[key][]time.Duration // whole process (floor: tar + syncfs)
+	syncs map[key][]time.Duration // syncfs right after the process
+
+	trees   []treeInfo
+	owners  ownersInfo
+	syscall map[string]map[string]int // tool -> sync syscall -> calls
+	strace  int                       // tree size the syscalls were counted on
+}
+
+type treeInfo struct {
+	dirs, files, links     int
+	bytes                  int64
+	changed, added, remove int
+	archives               map[string]int64 // column -> bytes of version 1
+}
+
+type ownersInfo struct {
+	pkgs, files int
+	queries     int
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fl := flag.NewFlagSet("lpm-installbench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	sizes := fl.String("sizes", "50,2000,20000", "comma-separated numbers of files per generated package")
+	dir := fl.String("dir", filepath.Join(os.TempDir(), "lpm-installbench"), "work directory (the ext4 image, or the fallback scratch dir, goes here)")
+	lpmBin := fl.String("lpm", "./lpm", "the lpm binary to measure (make lpm builds it)")
+	reps := fl.Int("reps", 3, "repetitions of each measurement; the report gives the median")
+	useApt := fl.Bool("apt", true, "install missing tools (pacman-package-manager, zstd, e2fsprogs, strace) with apt-get")
+	image := fl.Bool("image", true, "run on a loop-mounted ext4 image (needs root and a loop device)")
+	imageGiB := fl.Int("image-size", 4, "size of the ext4 image in GiB (a sparse file)")
+	ownersPkgs := fl.Int("owners-pkgs", 300, "installed packages for the owner queries")
+	ownersFiles := fl.Int("owners-files", 20000, "files across those packages")
+	seed := fl.Uint64("seed", 1, "seed of the generated trees")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	opt := options{dir: *dir, reps: *reps, apt: *useApt, image: *image, imageGiB: *imageGiB,
+		ownersPkgs: *ownersPkgs, ownersFiles: *ownersFiles, seed: *seed}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 20 {
+			return fmt.Errorf("-sizes: %q is not a number of files of at least 20", s)
+		}
+		opt.sizes = append(opt.sizes, n)
+	}
+	slices.Sort(opt.sizes)
+	if opt.reps < 1 || opt.ownersPkgs < 1 || opt.ownersFiles < opt.ownersPkgs*2 {
+		return fmt.Errorf("-reps and -owners-pkgs must be at least 1, and -owners-files at least twice -owners-pkgs")
+	}
+	if opt.lpm, err = filepath.Abs(*lpmBin); err != nil {
+		return err
+	}
+	if _, err := os.Stat(opt.lpm); err != nil {
+		return fmt.Errorf("lpm binary: %w; build it with make lpm or name it with -lpm", err)
+	}
+
+	b := &bench{ctx: ctx, opt: opt, log: stderr,
+		times: map[key][]time.Duration{}, syncs: map[key][]time.Duration{}}
+	b.findTools()
+	if err := os.MkdirAll(opt.dir, 0o755); err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	cleanup, err := b.makeFS()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	conf := filepath.Join(b.fs, "pacman.conf")
+	if err := os.WriteFile(conf, []byte(pacmanConf), 0o644); err != nil {
+		return err
+	}
+	b.tools = []*tool{lpmTool(opt.lpm)}
+	if b.pack.deb {
+		b.tools = append(b.tools, dpkgTool())
+	}
+	if b.pack.pac {
+		b.tools = append(b.tools, pacmanTool(conf))
+	}
+
+	for _, n := range opt.sizes {
+		if err := b.measureSize(n); err != nil {
+			return fmt.Errorf("size %d: %w", n, err)
+		}
+	}
+	if err := b.measureOwners(); err != nil {
+		return fmt.Errorf("owner queries: %w", err)
+	}
+	b.report(stdout)
+	return nil
+}
+
+// findTools installs what is missing when allowed and decides which
+// columns run.
+func (b *bench) findTools() {
+	needs := []struct{ bin, pkg string }{
+		{"pacman", "pacman-package-manager"},
+		{"zstd", "zstd"},
+		{"mkfs.ext4", "e2fsprogs"},
+		{"dpkg-deb", "dpkg"},
+		{"strace", "strace"},
+	}
+	for _, n := range needs {
+		if have(n.bin) {
+			continue
+		}
+		if !b.opt.apt || os.Geteuid() != 0 {
+			b.note("%s is missing and apt is not used (-apt=false or not root)", n.bin)
+			continue
+		}
+		if err := b.aptInstall(n.pkg); err != nil {
+			b.note("could not install %s: %v", n.pkg, err)
+		}
+	}
+	b.pack = &packer{ctx: b.ctx,
+		deb: have("dpkg") && have("dpkg-deb") && have("dpkg-query"),
+		pac: have("pacman"),
+		tar: have("tar") && have("zstd"),
+	}
+	if os.Geteuid() != 0 && (b.pack.deb || b.pack.pac) {
+		// Both refuse to install as another user, and files owned by root
+		// need root to create.
+		b.note("dpkg and pacman columns skipped: they need root")
+		b.pack.deb, b.pack.pac = false, false
+	}
+	b.floor = b.pack.tar
+	if !b.pack.deb && os.Geteuid() == 0 {
+		b.note("dpkg column skipped: dpkg, dpkg-deb or dpkg-query is missing")
+	}
+	if !b.pack.pac && os.Geteuid() == 0 {
+		b.note("pacman column skipped: pacman (Debian's pacman-package-manager) is missing")
+	}
+	if !b.floor {
+		b.note("floor column skipped: tar or zstd is missing")
+	}
+}
+
+func have(bin string) bool {
+	_, err := exec.LookPath(bin)
+	return err == nil
+}
+
+// aptInstall installs one Debian package, refreshing the lists once if
+// the first attempt fails.
+func (b *bench) aptInstall(pkg string) error {
+	out, _ := exec.CommandContext(b.ctx, "apt-cache", "policy", pkg).Output()
+	if !strings.Contains(string(out), "Candidate:") || strings.Contains(string(out), "Candidate: (none)") {
+		if err := b.apt("update", "-q"); err != nil {
+			return err
+		}
+		out, _ = exec.CommandContext(b.ctx, "apt-cache", "policy", pkg).Output()
+		if !strings.Contains(string(out), "Candidate:") || strings.Contains(string(out), "Candidate: (none)") {
+			return fmt.Errorf("apt has no candidate for %s", pkg)
+		}
+	}
+	fmt.Fprintf(b.log, "installing %s with apt-get\n", pkg)
+	if err := b.apt("install", "-y", "-q", "--no-install-recommends", pkg); err != nil {
+		if uerr := b.apt("update", "-q"); uerr != nil {
+			return err
+		}
+		return b.apt("install", "-y", "-q", "--no-install-recommends", pkg)
+	}
+	return nil
+}
+
+func (b *bench) apt(args ...string) error {
+	cmd := exec.CommandContext(b.ctx, "apt-get", args...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, tail(string(out), 5))
+	}
+	return nil
+}
+
+func (b *bench) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.notes = append(b.notes, msg)
+	fmt.Fprintln(b.log, "note:", msg)
+}
+
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(b.log, format+"\n", args...)
+}
+
+// makeFS loop-mounts a fresh ext4 image in the work directory, or falls
+// back to a plain directory there. The returned cleanup unmounts and
+// removes what makeFS made; run defers it, so it also runs after an error
+// or a signal (which cancels the context and so the running command).
+func (b *bench) makeFS() (func() error, error) {
+	fallback := func(why string) (func() error, error) {
+		dir, err := os.MkdirTemp(b.opt.dir, "fs-")
+		if err != nil {
+			return nil, err
+		}
+		b.fs = dir
+		b.fsMsg = "plain directory " + dir + " (" + why + "); figures depend on that filesystem"
+		b.note("not on a dedicated ext4 image: %s", why)
+		return func() error { return os.RemoveAll(dir) }, nil
+	}
+	if !b.opt.image {
+		return fallback("-image=false")
+	}
+	if os.Geteuid() != 0 || !have("mkfs.ext4") || !have("mount") {
+		return fallback("mounting an image needs root, mkfs.ext4 and mount")
+	}
+	img, err := os.CreateTemp(b.opt.dir, "ext4-*.img")
+	if err != nil {
+		return nil, err
+	}
+	imgPath := img.Name()
+	err = img.Truncate(int64(b.opt.imageGiB) << 30)
+	img.Close()
+	if err == nil {
+		err = quiet(b.ctx, "mkfs.ext4", "-q", "-F", imgPath)
+	}
+	if err != nil {
+		os.Remove(imgPath)
+		return fallback("making the image failed: " + err.Error())
+	}
+	mnt, err := os.MkdirTemp(b.opt.dir, "mnt-")
+	if err != nil {
+		os.Remove(imgPath)
+		return nil, err
+	}
+	if err := quiet(b.ctx, "mount", "-o", "loop", imgPath, mnt); err != nil {
+		os.Remove(imgPath)
+		os.Remove(mnt)
+		return fallback("mount -o loop failed (no loop device?): " + err.Error())
+	}
+	b.fs = mnt
+	b.fsMsg = fmt.Sprintf("ext4 image of %d GiB (%s), loop-mounted at %s", b.opt.imageGiB, imgPath, mnt)
+	return func() error {
+		// The context may be cancelled by now; unmounting must not be.
+		err := quiet(context.Background(), "umount", mnt)
+		if err != nil {
+			// Something still holds it (a killed child's last open file);
+			// detach lazily so the image never stays mounted.
+			if lerr := quiet(context.Background(), "umount", "-l", mnt); lerr != nil {
+				return fmt.Errorf("unmount %s: %w (run umount %s yourself)", mnt, err, mnt)
+			}
+		}
+		os.Remove(mnt)
+		return os.Remove(imgPath)
+	}, nil
+}
+
+func quiet(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// settle flushes dir's filesystem untimed, so that no operation pays for
+// the previous one's writes.
+func (b *bench) settle(dir string) error {
+	_, err := syncTimed(dir)
+	return err
+}
+
+func (b *bench) record(op string, size int, col string, d, sync time.Duration) {
+	k := key{op, size, col}
+	b.times[k] = append(b.times[k], d)
+	b.syncs[k] = append(b.syncs[k], sync)
+}
+
+// measureSize generates, packs and measures one tree size.
+func (b *bench) measureSize(n int) error {
+	b.progress("size %d: generating and packing", n)
+	work := filepath.Join(b.fs, fmt.Sprintf("size-%d", n))
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	t1 := genTree(n, b.opt.seed*1000003+uint64(n), "", bytesPerEntry)
+	t2, written := t1.upgraded(b.opt.seed*1000003 + uint64(n))
+	_, _, _, bytes1 := t1.counts()
+	_, _, _, bytes2 := t2.counts()
+	v1, err := b.stageAndPack(work, t1, "1.0", bytes1, nil)
+	if err != nil {
+		return err
+	}
+	v2, err := b.stageAndPack(work, t2, "2.0", bytes2, written)
+	if err != nil {
+		return err
+	}
+
+	in2 := map[string]bool{}
+	for _, p := range t2.paths() {
+		in2[p] = true
+	}
+	var gone []string
+	for _, p := range t1.paths() {
+		if !in2[p] {
+			gone = append(gone, p)
+		}
+	}
+	info := treeInfo{archives: map[string]int64{}, remove: len(gone)}
+	info.dirs, info.files, info.links, info.bytes = t1.counts()
+	info.added = len(t2.paths()) - len(t1.paths()) + len(gone)
+	info.changed = len(written) - info.added
+	for col, p := range map[string]string{colLpm: v1.lpm, colDpkg: v1.deb, colPacman: v1.pac, colFloor: v1.tar} {
+		if fi, err := os.Stat(p); p != "" && err == nil {
+			info.archives[col] = fi.Size()
+		}
+	}
+	b.trees = append(b.trees, info)
+
+	for rep := range b.opt.reps {
+		for _, tl := range b.tools {
+			b.progress("size %d, run %d/%d: %s", n, rep+1, b.opt.reps, tl.name)
+			if err := b.cycle(tl, n, t1, t2, gone, v1, v2); err != nil {
+				return fmt.Errorf("%s: %w", tl.name, err)
+			}
+		}
+		if b.floor {
+			b.progress("size %d, run %d/%d: tar floor", n, rep+1, b.opt.reps)
+			if err := b.floorCycle(n, t1, v1.tar, v2.delta); err != nil {
+				return fmt.Errorf("tar floor: %w", err)
+			}
+		}
+	}
+	if b.syscall == nil && have("strace") {
+		b.strace = n
+		b.syscall = map[string]map[string]int{}
+		for _, tl := range b.tools {
+			counts, err := b.countSyncs(tl.name, n, tl.prepare, func(root string) []string { return tl.install(root, []pkgFiles{v1}) })
+			if cerr := b.ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				b.note("strace of %s install: %v", tl.name, err)
+				continue
+			}
+			b.syscall[tl.name] = counts
+		}
+		if b.floor {
+			mk := func(root string) error { return os.MkdirAll(root, 0o755) }
+			counts, err := b.countSyncs(colFloor, n, mk, func(root string) []string { return []string{"tar", "--zstd", "-xf", v1.tar, "-C", root} })
+			if cerr := b.ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err == nil {
+				b.syscall[colFloor] = counts
+			}
+		}
+	}
+	return nil
+}
+
+// stageAndPack writes t as a staging tree, packs it in every format and
+// removes the staging tree again. With written, it also packs the floor of
+// an upgrade: a tar.zst of only the changed and added files, the least any
+// engine must write.
+func (b *bench) stageAndPack(work string, t *tree, version string, size int64, written []string) (pkgFiles, error) {
+	stage := filepath.Join(work, "stage-"+version)
+	if err := t.write(stage); err != nil {
+		return pkgFiles{}, err
+	}
+	defer os.RemoveAll(stage)
+	f, err := b.pack.pack(work, stage, "bench", version, size)
+	if err != nil || written == nil || !b.floor {
+		return f, err
+	}
+	f.delta = filepath.Join(work, "bench-"+version+"-delta.tar.zst")
+	return f, writeTarZst(f.delta, stage, nil, written)
+}
+
+// cycle measures one tool on a fresh root: install version 1, list its
+// files, upgrade to version 2, remove; each result is checked on disk.
+func (b *bench) cycle(tl *tool, n int, t1, t2 *tree, gone []string, v1, v2 pkgFiles) error {
+	root := filepath.Join(b.fs, "roots", fmt.Sprintf("%s-%d", tl.name, n))
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	if err := tl.prepare(root); err != nil {
+		return err
+	}
+	step := func(op string, argv []string) (string, error) {
+		if err := b.settle(root); err != nil {
+			return "", err
+		}
+		d, out, err := runTimed(b.ctx, argv)
+		if err != nil {
+			return out, err
+		}
+		s, err := syncTimed(root)
+		if err != nil {
+			return out, err
+		}
+		b.record(op, n, tl.name, d, s)
+		return out, nil
+	}
+
+	if _, err := step("install", tl.install(root, []pkgFiles{v1})); err != nil {
+		return err
+	}
+	if err := checkTree(root, t1); err != nil {
+		return err
+	}
+	out, err := step("files", tl.files(root, "bench"))
+	if err != nil {
+		return err
+	}
+	if got, want := strings.Count(out, "\n"), len(t1.paths()); got < want {
+		return fmt.Errorf("file list of bench has %d lines, want at least %d", got, want)
+	}
+	if _, err := step("upgrade", tl.install(root, []pkgFiles{v2})); err != nil {
+		return err
+	}
+	if err := checkTree(root, t2); err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	if err := checkGone(root, gone); err != nil {
+		return fmt.Errorf("upgrade left a removed file: %w", err)
+	}
+	if _, err := step("remove", tl.remove(root, "bench")); err != nil {
+		return err
+	}
+	return checkGone(root, t2.paths())
+}
+
+// floorCycle measures what the kernel needs at least: tar --zstd -x plus
+// syncfs for an install, the same of only the changed and added files for
+// an upgrade, rm -rf plus syncfs for a removal.
+func (b *bench) floorCycle(n int, t1 *tree, full, delta string) error {
+	root := filepath.Join(b.fs, "roots", fmt.Sprintf("floor-%d", n))
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	step := func(op string, argv []string) error {
+		if err := b.settle(root); err != nil {
+			return err
+		}
+		d, _, err := runTimed(b.ctx, argv)
+		if err != nil {
+			return err
+		}
+		s, err := syncTimed(root)
+		if err != nil {
+			return err
+		}
+		b.record(op, n, colFloor, d+s, s)
+		return nil
+	}
+	if err := step("install", []string{"tar", "--zstd", "-xf", full, "-C", root}); err != nil {
+		return err
+	}
+	if err := checkTree(root, t1); err != nil {
+		return err
+	}
+	if err := step("upgrade", []string{"tar", "--zstd", "-xf", delta, "-C", root}); err != nil {
+		return err
+	}
+	return step("remove", []string{"rm", "-rf", filepath.Join(root, "usr")})
+}
+
+// countSyncs runs one install under strace -c and returns how often each
+// flushing system call was made, by the tool and all its children.
+func (b *bench) countSyncs(name string, n int, prepare func(string) error, argv func(string) []string) (map[string]int, error) {
+	root := filepath.Join(b.fs, "roots", fmt.Sprintf("strace-%s-%d", name, n))
+	if err := os.RemoveAll(root); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+	if err := prepare(root); err != nil {
+		return nil, err
+	}
+	out := root + ".strace"
+	defer os.Remove(out)
+	cmd := append([]string{"strace", "-f", "-qq", "-c", "-o", out,
+		"-e", "trace=fsync,fdatasync,syncfs,sync,sync_file_range,msync"}, argv(root)...)
+	if _, _, err := runTimed(b.ctx, cmd); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	return parseStraceCounts(string(data)), nil
+}
+
+// parseStraceCounts reads the calls column of strace -c's summary.
+func parseStraceCounts(s string) map[string]int {
+	counts := map[string]int{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] == "%" || strings.HasPrefix(f[0], "-") || f[len(f)-1] == "total" {
+			continue
+		}
+		if calls, err := strconv.Atoi(f[3]); err == nil {
+			counts[f[len(f)-1]] = calls
+		}
+	}
+	return counts
+}
+
+// measureOwners installs many small packages on a root per tool (not
+// timed) and times owner queries of 1 and of 1,000 paths in one process.
+func (b *bench) measureOwners() error {
+	p := b.opt.ownersPkgs
+	per := b.opt.ownersFiles / p
+	b.progress("owner queries: generating and packing %d packages of %d files", p, per)
+	work := filepath.Join(b.fs, "owners")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var pkgs []pkgFiles
+	owner := map[string]string{}
+	var all []string
+	for i := range p {
+		name := fmt.Sprintf("q%03d", i+1)
+		t := genTree(per, b.opt.seed*7919+uint64(i), name, 2048)
+		_, _, _, size := t.counts()
+		stage := filepath.Join(work, "stage")
+		if err := t.write(stage); err != nil {
+			return err
+		}
+		f, err := b.pack.pack(work, stage, name, "1.0", size)
+		if err != nil {
+			return err
+		}
+		if err := os.RemoveAll(stage); err != nil {
+			return err
+		}
+		pkgs = append(pkgs, f)
+		for _, path := range t.paths() {
+			owner[path] = name
+			all = append(all, path)
+		}
+	}
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(b.opt.seed, 0x6f776e))
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	queries := all[:min(1000, len(all))]
+	b.owners = ownersInfo{pkgs: p, files: len(all), queries: len(queries)}
+
+	for _, tl := range b.tools {
+		b.progress("owner queries: %s (installing %d packages first)", tl.name, p)
+		root := filepath.Join(b.fs, "roots", "owners-"+tl.name)
+		if err := b.ownersFor(tl, root, pkgs, queries, owner); err != nil {
+			os.RemoveAll(root)
+			return fmt.Errorf("%s: %w", tl.name, err)
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) ownersFor(tl *tool, root string, pkgs []pkgFiles, queries []string, owner map[string]string) error {
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	if err := tl.prepare(root); err != nil {
+		return err
+	}
+	if err := b.settle(root); err != nil {
+		return err
+	}
+	d, _, err := runTimed(b.ctx, tl.install(root, pkgs))
+	if err != nil {
+		return err
+	}
+	s, err := syncTimed(root)
+	if err != nil {
+		return err
+	}
+	b.record("setup", 0, tl.name, d, s)
+
+	one := queries[:1]
+	for _, q := range []struct {
+		op    string
+		paths []string
+	}{{"owns1", one}, {"owns1000", queries}} {
+		// One untimed run checks the answers and warms the cache, as
+		// every later run finds it.
+		_, out, err := runTimed(b.ctx, tl.owns(root, q.paths))
+		if err != nil {
+			return err
+		}
+		if err := checkOwners(out, q.paths, owner, tl.ownsLine); err != nil {
+			return err
+		}
+		for range b.opt.reps {
+			d, _, err := runTimed(b.ctx, tl.owns(root, q.paths))
+			if err != nil {
+				return err
+			}
+			b.record(q.op, 0, tl.name, d, 0)
+		}
+	}
+	if tl.name != colLpm {
+		return nil
+	}
+	// The same 1,000 queries inside one process: what the database costs
+	// without process start-up, split where the time goes.
+	for range b.opt.reps {
+		open, resolve, query, err := ownersInProcess(root, queries)
+		if err != nil {
+			return err
+		}
+		b.record("owns1000-inproc", 0, colLpm, open+resolve+query, 0)
+		b.record("inproc-open", 0, colLpm, open, 0)
+		b.record("inproc-resolve", 0, colLpm, resolve, 0)
+		b.record("inproc-query", 0, colLpm, query, 0)
+	}
+	return nil
+}
+
+// checkOwners verifies that out names the right package for every path.
+func checkOwners(out string, paths []string, owner map[string]string, ok func(line, pkg string) bool) error {
+	lines := strings.Split(out, "\n")
+	for _, p := range paths {
+		found := false
+		for _, l := range lines {
+			if (strings.HasSuffix(l, p) || strings.Contains(l, p+" ")) && ok(l, owner[p]) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("owner query did not name %s as owner of %s; output:\n%s", owner[p], p, tail(out, 5))
+		}
+	}
+	return nil
+}
+
+// ownersInProcess does what lpm owns does, timing its three parts: open
+// the database read-only, resolve the paths inside the root, query.
+func ownersInProcess(root string, paths []string) (open, resolve, query time.Duration, err error) {
+	start := time.Now()
+	db, err := pkgdb.OpenReadOnly(root)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer db.Close()
+	open = time.Since(start)
+	start = time.Now()
+	rels := make([]string, len(paths))
+	for i, p := range paths {
+		if rels[i], err = installer.ResolvePath(root, p); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	resolve = time.Since(start)
+	start = time.Now()
+	owners, err := db.Owners(rels)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	query = time.Since(start)
+	for _, r := range rels {
+		if len(owners[r]) == 0 {
+			return 0, 0, 0, errors.New("in-process owner query found no owner for /" + r)
+		}
+	}
+	return open, resolve, query, nil
+}

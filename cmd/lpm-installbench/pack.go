@@ -1,0 +1,196 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// pkgFiles are one package version in every format the bench installs;
+// delta is the floor's upgrade archive (changed and added files only).
+type pkgFiles struct {
+	lpm, deb, pac, tar, delta string
+}
+
+// packer builds the archives; debZ is dpkg-deb's compressor, chosen once.
+type packer struct {
+	ctx  context.Context
+	deb  bool // dpkg-deb is available
+	pac  bool // the pacman column runs
+	tar  bool // the floor column runs
+	debZ string
+}
+
+// pack writes NAME-VERSION archives of staging into out in every format
+// that has a column. The staging tree is left as it was.
+func (p *packer) pack(out, staging, name, version string, size int64) (pkgFiles, error) {
+	var f pkgFiles
+	base := filepath.Join(out, name+"-"+version)
+	f.lpm = base + ".lpm"
+	m := archive.Manifest{Name: name, Version: version, Release: 1, Description: "lpm-installbench generated package"}
+	if _, err := archive.Create(f.lpm, staging, m); err != nil {
+		return f, err
+	}
+	if p.deb {
+		f.deb = base + ".deb"
+		if err := p.packDeb(f.deb, staging, name, version, size); err != nil {
+			return f, err
+		}
+	}
+	if p.pac {
+		f.pac = base + "-1-x86_64.pkg.tar.zst"
+		info := fmt.Sprintf("pkgname = %s\npkgbase = %s\npkgver = %s-1\npkgdesc = lpm-installbench generated package\nbuilddate = 0\npackager = lpm-installbench\nsize = %d\narch = x86_64\n", name, name, version, size)
+		if err := writeTarZst(f.pac, staging, []byte(info), nil); err != nil {
+			return f, err
+		}
+	}
+	if p.tar {
+		f.tar = base + ".tar.zst"
+		if err := writeTarZst(f.tar, staging, nil, nil); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// packDeb runs dpkg-deb on staging with a DEBIAN/control that exists only
+// while it runs, so the other formats never see it.
+func (p *packer) packDeb(out, staging, name, version string, size int64) error {
+	ctl := filepath.Join(staging, "DEBIAN")
+	if err := os.Mkdir(ctl, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(ctl)
+	control := fmt.Sprintf("Package: %s\nVersion: %s-1\nArchitecture: amd64\nMaintainer: lpm-installbench <bench@example.invalid>\nInstalled-Size: %d\nDescription: lpm-installbench generated package\n", name, version, (size+1023)/1024)
+	if err := os.WriteFile(filepath.Join(ctl, "control"), []byte(control), 0o644); err != nil {
+		return err
+	}
+	try := []string{"zstd", "xz"}
+	if p.debZ != "" {
+		try = []string{p.debZ}
+	}
+	var last error
+	for _, z := range try {
+		cmd := exec.CommandContext(p.ctx, "dpkg-deb", "--build", "-Z"+z, "--root-owner-group", staging, out)
+		var stderr bytes.Buffer
+		cmd.Stdout = io.Discard
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			last = fmt.Errorf("dpkg-deb --build -Z%s %s: %w: %s", z, staging, err, strings.TrimSpace(stderr.String()))
+			continue
+		}
+		p.debZ = z
+		return nil
+	}
+	return last
+}
+
+// writeTarZst writes staging as a zstd-compressed tar. A non-nil pkginfo
+// becomes the first member, .PKGINFO, as pacman expects. A non-nil only
+// restricts the archive to those files (slash paths relative to staging):
+// the floor for an upgrade writes just what changed.
+func writeTarZst(out, staging string, pkginfo []byte, only []string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	err = func() error {
+		if pkginfo != nil {
+			hdr := &tar.Header{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(pkginfo)), Typeflag: tar.TypeReg}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if _, err := tw.Write(pkginfo); err != nil {
+				return err
+			}
+		}
+		if only != nil {
+			for _, rel := range only {
+				if err := addTarMember(tw, staging, rel); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return filepath.WalkDir(staging, func(full string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(staging, full)
+			if err != nil || rel == "." {
+				return err
+			}
+			return addTarMember(tw, staging, filepath.ToSlash(rel))
+		})
+	}()
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s from %s: %w", out, staging, err)
+	}
+	return nil
+}
+
+func addTarMember(tw *tar.Writer, staging, rel string) error {
+	full := filepath.Join(staging, filepath.FromSlash(rel))
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if link, err = os.Readlink(full); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name = rel
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	src, err := os.Open(full)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	_, err = io.Copy(tw, src)
+	return err
+}
