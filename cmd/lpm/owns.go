@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,13 +34,38 @@ func runOwns(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer db.Close()
-	rels, err := installer.ResolvePaths(e.cfg.Root, args)
-	if err != nil {
-		return fmt.Errorf("owns %w", err)
+	// The database holds resolved paths, so a path it knows as written is
+	// exact; only the others go through the root's symlinks (/lib ->
+	// usr/lib), which costs a few system calls each.
+	rels := make([]string, len(args))
+	for i, a := range args {
+		rels[i] = strings.TrimPrefix(path.Clean("/"+a), "/")
 	}
 	owners, err := db.Owners(rels)
 	if err != nil {
 		return err
+	}
+	var missed []int
+	var unresolved []string
+	for i, r := range rels {
+		if len(owners[r]) == 0 {
+			missed = append(missed, i)
+			unresolved = append(unresolved, args[i])
+		}
+	}
+	if len(missed) > 0 {
+		resolved, err := installer.ResolvePaths(e.cfg.Root, unresolved)
+		if err != nil {
+			return fmt.Errorf("owns %w", err)
+		}
+		more, err := db.Owners(resolved)
+		if err != nil {
+			return err
+		}
+		for j, i := range missed {
+			rels[i] = resolved[j]
+			owners[resolved[j]] = more[resolved[j]]
+		}
 	}
 	var results []ownsResult
 	var missing []string
