@@ -75,6 +75,7 @@ type pkgChange struct {
 	keepNew    map[string]bool       // backup files the user edited: write .lpmnew
 	skip       map[string]bool       // unchanged files: not rewritten
 	archiveSum chan string           // the archive's sha256, hashed while staging
+	reader     *archive.Reader       // the open archive
 }
 
 // tx is the state of one transaction while it runs.
@@ -88,12 +89,18 @@ type tx struct {
 	id        int64                 // the transaction's id in the database
 	preserved map[string]pkgdb.File // libraries kept by --preserve-libs
 	pristine  []string              // packaged config files, staged
+	readers   []*archive.Reader     // closed when Apply returns
 }
 
 // Apply runs the changes as one transaction and returns every path it
 // wrote or removed (relative to the root), which is what hooks trigger on.
 func (in *Installer) Apply(changes []Change) ([]string, error) {
 	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
+	defer func() {
+		for _, r := range t.readers {
+			r.Close()
+		}
+	}()
 	if err := t.plan(changes); err != nil {
 		return nil, err
 	}
@@ -144,11 +151,15 @@ func (t *tx) plan(changes []Change) error {
 	for _, c := range changes {
 		pc := &pkgChange{archive: c.Archive, explicit: c.Explicit, name: c.Remove}
 		if c.Archive != "" {
-			m, err := archive.ReadManifest(c.Archive)
+			// Opened once: its manifest (20,000 entries is a lot of JSON)
+			// serves the plan and the staging walk.
+			r, err := archive.Open(c.Archive)
 			if err != nil {
 				return err
 			}
-			pc.manifest, pc.name = m, m.InstalledName()
+			t.readers = append(t.readers, r)
+			pc.reader, pc.manifest = r, r.Manifest()
+			pc.name = pc.manifest.InstalledName()
 		}
 		old, err := t.in.DB.Package(pc.name)
 		switch {

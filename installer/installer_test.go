@@ -208,6 +208,59 @@ func BenchmarkInstall2000(b *testing.B) {
 	}
 }
 
+// big20000 packs a 20,000-file (~250 MiB) package; version 2 changes 10%
+// of the files, removes 5% and adds 5%.
+func big20000(b *testing.B, dir, version string) string {
+	stage := filepath.Join(dir, "stage-"+version)
+	block := bytes.Repeat([]byte("lpm benchmark data "), 700) // ~13 KiB
+	for i := 0; i < 21000; i++ {
+		v2 := version == "2"
+		if i >= 20000 && !v2 || v2 && i%20 == 1 {
+			continue // added in 2, or removed in 2
+		}
+		body := append([]byte(fmt.Sprint(i)), block...)
+		if v2 && i%10 == 0 {
+			body = append(body, "changed"...)
+		}
+		p := filepath.Join(stage, "usr/share/big", fmt.Sprintf("d%03d/f%05d", i%400, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, body, 0o644)
+	}
+	pkg := filepath.Join(dir, "big-"+version+".lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "big", Version: version + ".0", Release: 1}); err != nil {
+		b.Fatal(err)
+	}
+	return pkg
+}
+
+// BenchmarkUpgrade20000 upgrades the 20,000-file package at 20% change.
+func BenchmarkUpgrade20000(b *testing.B) {
+	dir := b.TempDir()
+	v1, v2 := big20000(b, dir, "1"), big20000(b, dir, "2")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		root := filepath.Join(dir, fmt.Sprintf("root%d", i))
+		os.MkdirAll(root, 0o755)
+		db, err := pkgdb.Open(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}}
+		if _, err := in.Apply([]Change{{Archive: v1, Explicit: true}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := in.Apply([]Change{{Archive: v2}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		os.RemoveAll(root)
+		b.StartTimer()
+	}
+}
+
 // BenchmarkInstall20000 installs a 20,000-file, ~250 MiB package: the
 // issue's large case, for profiling (the side-by-side comparison with
 // pacman, dpkg and tar is cmd/lpm-installbench).

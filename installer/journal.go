@@ -343,17 +343,14 @@ func (t *tx) stage() error {
 		if pc.manifest == nil {
 			continue
 		}
-		r, err := archive.Open(pc.archive)
-		if err != nil {
-			return err
-		}
+		r := pc.reader
 		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
 		// Creating files dominates an install, so small files are read
 		// from the stream in order and written by a few goroutines;
 		// directories and links are made in order, before their children.
 		var writers errgroup.Group
 		writers.SetLimit(4)
-		err = r.Walk(func(e archive.Entry, content io.Reader) error {
+		err := r.Walk(func(e archive.Entry, content io.Reader) error {
 			defer bar.Add(1)
 			o := byKey[pc.name+"\x00"+e.Path]
 			if o == nil {
@@ -391,7 +388,6 @@ func (t *tx) stage() error {
 		if werr := writers.Wait(); err == nil {
 			err = werr
 		}
-		r.Close()
 		bar.Finish(err)
 		if err != nil {
 			return fmt.Errorf("installing %s: %w", pc.name, err)

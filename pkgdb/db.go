@@ -544,7 +544,13 @@ func (db *DB) AllFiles() (map[string][]File, error) {
 
 // queryFiles reads the files of one package, or of all when name is "",
 // sorted by path and then package.
-func queryFiles(tx *sql.Tx, name string) ([]File, error) {
+// querier is what queryFiles reads through: a read transaction, or the
+// connection of a write transaction.
+type querier interface {
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func queryFiles(tx querier, name string) ([]File, error) {
 	filter, args := "", []any(nil)
 	if name != "" {
 		filter, args = "WHERE package = ?", []any{name}
