@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,15 +32,16 @@ import (
 //     live path has changed yet.
 //  3. apply: temps are renamed over live paths (rename is atomic, so a
 //     path that exists before and after never goes missing, not even
-//     ld-linux.so or libc.so.6); obsolete paths are renamed to backups.
-//     Another syncfs.
+//     ld-linux.so or libc.so.6). Another syncfs.
 //  4. commit: one SQLite transaction records the packages and marks the
 //     journal committed. This is the moment the transaction happened.
-//  5. cleanup: backups and emptied directories go; the journal is closed.
+//  5. finish: obsolete paths are removed (edited config files renamed to
+//     .lpmsave), backups and emptied directories go; the journal is closed.
 //
 // A crash before 4 is rolled back by Recover from the journal (backups are
-// renamed back over new files, new paths removed, temps deleted); a crash
-// after 4 is finished. Either way the database matches the disk.
+// renamed back over new files, new paths removed, temps deleted; nothing
+// was removed yet); a crash after 4 is finished. Either way the database
+// matches the disk.
 
 // op is one journaled change, with what stage needs to produce it.
 type op struct {
@@ -127,7 +126,6 @@ func (t *tx) journal() error {
 	}
 	for _, p := range gone {
 		o := op{JournalEntry: pkgdb.JournalEntry{Op: opRemove, Path: p}}
-		o.Backup = beside("old", p)
 		if saved[p] {
 			o.Op, o.Backup = opSave, p+".lpmsave"
 		}
@@ -312,6 +310,11 @@ func (t *tx) run() error {
 	crashPoint("committed")
 	t.keepPristine()
 	finish(t.in.Root, entries)
+	for _, o := range t.ops {
+		if o.Op == opSave {
+			t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
+		}
+	}
 	return t.in.DB.SetTxState(id, pkgdb.StateDone)
 }
 
@@ -453,13 +456,6 @@ func (t *tx) apply() error {
 				return fmt.Errorf("replacing /%s: %w", o.Path, err)
 			}
 			crashPoint("rename")
-		case opRemove, opSave:
-			if err := os.Rename(t.abs(o.Path), t.abs(o.Backup)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("removing /%s: %w", o.Path, err)
-			}
-			if o.Op == opSave {
-				t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
-			}
 		}
 	}
 	for _, pc := range t.changes {
@@ -531,10 +527,6 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 			if e.Temp != "" {
 				os.Remove(abs(e.Temp))
 			}
-		case opRemove, opSave:
-			if _, err := os.Lstat(abs(e.Path)); err != nil {
-				os.Rename(abs(e.Backup), abs(e.Path))
-			}
 		case opMkdir:
 			os.Remove(abs(e.Path)) // fails, rightly, unless empty
 		}
@@ -542,8 +534,10 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 	syncRoot(root)
 }
 
-// finish completes a committed journal: backups and temps go, emptied
-// directories go, kept config files stay.
+// finish completes a committed journal: obsolete paths go (an edited
+// config file is kept as .lpmsave), backups and temps go, emptied
+// directories go. Every step is idempotent, so a crash here is finished
+// again by Recover.
 func finish(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
 	for _, e := range entries {
@@ -556,7 +550,9 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 				os.Remove(abs(e.Backup))
 			}
 		case opRemove:
-			os.Remove(abs(e.Backup))
+			os.Remove(abs(e.Path))
+		case opSave:
+			os.Rename(abs(e.Path), abs(e.Backup))
 		case opRmdir:
 			os.Remove(abs(e.Path)) // fails, rightly, unless empty
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -49,15 +51,16 @@ func runFiles(cmd *cobra.Command, args []string) error {
 	if e.cfg.JSON {
 		return printJSON(results)
 	}
+	w := bufio.NewWriter(os.Stdout)
 	for _, r := range results {
 		switch r.Type {
 		case "dir":
-			fmt.Println(r.Path + "/")
+			fmt.Fprintln(w, r.Path+"/")
 		case "symlink":
-			fmt.Printf("%s -> %s\n", r.Path, r.Link)
+			fmt.Fprintf(w, "%s -> %s\n", r.Path, r.Link)
 		default:
-			fmt.Println(r.Path)
+			fmt.Fprintln(w, r.Path)
 		}
 	}
-	return nil
+	return w.Flush()
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 
@@ -81,10 +83,14 @@ func runOwns(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	} else {
+		w := bufio.NewWriter(os.Stdout)
 		for _, r := range results {
 			if len(r.Owners) > 0 {
-				fmt.Printf("%s is owned by %s\n", r.Path, strings.Join(r.Owners, ", "))
+				fmt.Fprintf(w, "%s is owned by %s\n", r.Path, strings.Join(r.Owners, ", "))
 			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 	}
 	if len(missing) > 0 {
