@@ -6,7 +6,9 @@
 // inside the root, and optionally one to run on the host when the root
 // cannot run it itself ({root} is replaced by the root's path). Shipped
 // hooks are compiled in; a file in ROOT/etc/lpm/hooks with the same name
-// replaces one, other files there add to them. Hooks run in name order.
+// replaces one, other files there add to them. Built-in hooks (builtin.go)
+// are declared in Go, some running Go code instead of a command; a file of
+// the same name replaces one too. Hooks run in name order.
 //
 // Hooks never run during a transaction, only after it committed. A hook
 // that fails fails the command loudly, naming the hook.
@@ -41,6 +43,10 @@ type Hook struct {
 	Paths       []string `toml:"paths"`
 	Exec        []string `toml:"exec"`      // inside the root
 	HostExec    []string `toml:"host_exec"` // on the host, when the root lacks Exec[0]
+
+	// Func, set only on built-in hooks (builtin.go), runs in Go in place
+	// of a command and says in a few words what it did.
+	Func func(root string, changed []string) (string, error) `toml:"-"`
 }
 
 // Load returns the shipped hooks overlaid by those in ROOT/etc/lpm/hooks.
@@ -98,9 +104,10 @@ func (h Hook) Triggered(changed []string) bool {
 	return false
 }
 
-// Run runs every hook the changed paths trigger, inside root.
+// Run runs every hook the changed paths trigger, inside root: the
+// built-in hooks and those Load finds, in name order.
 func Run(root string, changed []string, out *progress.Printer) error {
-	hooks, err := Load(root)
+	hooks, err := withBuiltins(Load(root))
 	if err != nil {
 		return err
 	}
@@ -108,14 +115,22 @@ func Run(root string, changed []string, out *progress.Printer) error {
 		if !h.Triggered(changed) {
 			continue
 		}
-		if err := h.run(root, out); err != nil {
+		if err := h.run(root, changed, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h Hook) run(root string, out *progress.Printer) error {
+func (h Hook) run(root string, changed []string, out *progress.Printer) error {
+	if h.Func != nil {
+		did, err := h.Func(root, changed)
+		if err != nil {
+			return fmt.Errorf("hook %s failed: %w", h.Name, err)
+		}
+		out.Printf("hook %s: %s", h.Name, did)
+		return nil
+	}
 	var cmd *exec.Cmd
 	inRoot := root == "/" || exists(filepath.Join(root, h.Exec[0]))
 	switch {
