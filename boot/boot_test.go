@@ -89,16 +89,18 @@ func TestSlowBootsInQEMU(t *testing.T) {
 	os.RemoveAll(buildDir)
 
 	root := filepath.Join(tmp, "root")
-	write(t, filepath.Join(root, "etc/lpm/lpm.toml"), fmt.Sprintf(`mirrors = ["file://%s/mirror"]
+	// lpm's config for the root, its [bootloader] table last so that a
+	// device can be added to it below.
+	settings := fmt.Sprintf(`mirrors = ["file://%s/mirror"]
 [build]
 jobs = 2
 check = false
-`, cache))
-	settings := fmt.Sprintf(`root = "PARTUUID=%s-01"
+[bootloader]
+root = "PARTUUID=%s-01"
 cmdline = "rw console=ttyS0,115200"
 serial = true
 timeout = 1
-`, diskID)
+`, cache, diskID)
 	write(t, filepath.Join(root, hooks.BootloaderFile), settings)
 
 	logs := filepath.Join(cache, "logs")

@@ -16,12 +16,12 @@ import (
 	"github.com/lfs-lpm/lpm/image"
 )
 
-// BootloaderFile holds the bootloader hooks' settings, relative to the
-// root. They belong in lpm.toml ([bootloader]); until the config package
-// has them, the hooks read this file of their own.
-const BootloaderFile = "etc/lpm/bootloader.toml"
+// BootloaderFile is the root's lpm config; the bootloader hooks read its
+// [bootloader] table, the settings of the root they boot.
+const BootloaderFile = "etc/lpm/lpm.toml"
 
-// BootloaderSettings say how the kernels are booted.
+// BootloaderSettings say how the kernels are booted ([bootloader] in
+// lpm.toml).
 type BootloaderSettings struct {
 	Root    string `toml:"root"`    // the kernel's root=: PARTUUID=4c504d31-01, /dev/sda1
 	Cmdline string `toml:"cmdline"` // the rest of its command line: "rw console=ttyS0,115200"
@@ -36,16 +36,30 @@ type BootloaderSettings struct {
 	GrubPrefix string `toml:"grub_prefix"`
 }
 
-// ReadBootloaderSettings reads ROOT/etc/lpm/bootloader.toml; it returns
-// nil and no error when the file does not exist.
+// ReadBootloaderSettings reads the [bootloader] table of ROOT's lpm.toml;
+// it returns nil and no error when there is none.
 func ReadBootloaderSettings(root string) (*BootloaderSettings, error) {
-	file := filepath.Join(root, BootloaderFile)
-	data, err := os.ReadFile(file)
+	file := filepath.Join(root, BootloaderFile) + " [bootloader]"
+	data, err := os.ReadFile(filepath.Join(root, BootloaderFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	var whole map[string]any
+	if err := toml.Unmarshal(data, &whole); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(root, BootloaderFile), err)
+	}
+	table, ok := whole["bootloader"]
+	if !ok {
+		return nil, nil
+	}
+	// The rest of lpm.toml is the config package's; this table is ours,
+	// read strictly.
+	data, err = toml.Marshal(table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var s BootloaderSettings
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
@@ -90,7 +104,7 @@ func writeGrubConfig(root string, _ []string) (string, error) {
 		return "", err
 	}
 	if s == nil {
-		return fmt.Sprintf("skipped: no /%s (set root and cmdline there to have grub.cfg written)", BootloaderFile), nil
+		return fmt.Sprintf("skipped: no [bootloader] in /%s (set root and cmdline there to have grub.cfg written)", BootloaderFile), nil
 	}
 	kernels, odd, err := Kernels(root)
 	if err != nil {
@@ -248,7 +262,7 @@ func sign(n int) int {
 func grubSection(s *BootloaderSettings, name string, kernels []string, before int) string {
 	var b strings.Builder
 	fmt.Fprintln(&b, beginMarker)
-	fmt.Fprintln(&b, "# Written by lpm's bootloader hook from /etc/lpm/bootloader.toml and the")
+	fmt.Fprintln(&b, "# Written by lpm's bootloader hook from [bootloader] in /etc/lpm/lpm.toml and the")
 	fmt.Fprintln(&b, "# kernels in /boot. lpm rewrites this section; edit outside the markers.")
 	if s.Serial {
 		fmt.Fprintln(&b, "serial --unit=0 --speed=115200")
@@ -417,7 +431,7 @@ func writeBootCode(root string, _ []string) (string, error) {
 		return "", err
 	}
 	if s == nil || s.Device == "" {
-		return fmt.Sprintf("not writing GRUB's boot code: no device in /%s", BootloaderFile), nil
+		return fmt.Sprintf("not writing GRUB's boot code: no device in [bootloader] of /%s", BootloaderFile), nil
 	}
 	g := image.RootGrub(root)
 	g.Prefix = s.GrubPrefix

@@ -48,7 +48,7 @@ func bootRoot(t *testing.T, settings string, kernels ...string) string {
 	}
 	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("NAME=\"lpm Linux\"\nID=lpm\n"), 0o644)
 	if settings != "" {
-		os.WriteFile(filepath.Join(root, BootloaderFile), []byte(settings), 0o644)
+		os.WriteFile(filepath.Join(root, BootloaderFile), []byte("mirrors = []\n[bootloader]\n"+settings), 0o644)
 	}
 	return root
 }
@@ -91,7 +91,7 @@ func TestGrubConfigHasOneEntryPerKernelNewestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `### BEGIN lpm ###
-# Written by lpm's bootloader hook from /etc/lpm/bootloader.toml and the
+# Written by lpm's bootloader hook from [bootloader] in /etc/lpm/lpm.toml and the
 # kernels in /boot. lpm rewrites this section; edit outside the markers.
 serial --unit=0 --speed=115200
 terminal_input serial console
@@ -210,8 +210,8 @@ func TestWithoutSettingsTheBootloaderHooksOnlySaySo(t *testing.T) {
 		t.Error("grub.cfg written without settings")
 	}
 	for _, want := range []string{
-		"hook bootcode: not writing GRUB's boot code: no device in /etc/lpm/bootloader.toml",
-		"hook bootloader: skipped: no /etc/lpm/bootloader.toml",
+		"hook bootcode: not writing GRUB's boot code: no device in [bootloader] of /etc/lpm/lpm.toml",
+		"hook bootloader: skipped: no [bootloader] in /etc/lpm/lpm.toml",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, out.String())

@@ -30,6 +30,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/progress"
 )
 
@@ -132,7 +133,9 @@ func (h Hook) run(root string, changed []string, out *progress.Printer) error {
 		return nil
 	}
 	var cmd *exec.Cmd
-	inRoot := root == "/" || exists(filepath.Join(root, h.Exec[0]))
+	// Judged as the chroot will see it: a symlink to /usr/bin/x means the
+	// root's x, not the host's.
+	inRoot := root == "/" || installer.RegularInRoot(root, h.Exec[0])
 	switch {
 	case inRoot:
 		cmd = exec.Command(h.Exec[0], h.Exec[1:]...)
@@ -163,9 +166,4 @@ func (h Hook) run(root string, changed []string, out *progress.Printer) error {
 		return fmt.Errorf("hook %s failed: %w", h.Name, err)
 	}
 	return nil
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -27,7 +27,7 @@ code (boot.img in the MBR, core.img from sector 1) made by the root's own
 grub-mkimage, run on this machine with the root's i386-pc modules.
 
 The disk id decides the partition's PARTUUID: by default it is taken from
-root = "PARTUUID=XXXXXXXX-01" in ROOT/etc/lpm/bootloader.toml, so the image
+root = "PARTUUID=XXXXXXXX-01" in [bootloader] of ROOT/etc/lpm/lpm.toml, so the image
 matches the grub.cfg the bootloader hook wrote; otherwise it is random.`,
 		Example: `  lpm --root /mnt/lfs image --out lfs.img
   lpm --root /mnt/lfs image --out lfs.img --size 2G --disk-id 4c504d31`,
@@ -36,7 +36,7 @@ matches the grub.cfg the bootloader hook wrote; otherwise it is random.`,
 	}
 	cmd.Flags().String("out", "", "the image file to write (replaced if it exists)")
 	cmd.Flags().String("size", "", "disk size: bytes, or with K, M, G (powers of 1024); default: the root's size plus headroom")
-	cmd.Flags().String("disk-id", "", "MBR disk id, 8 hex digits (PARTUUID=ID-01); default from bootloader.toml, else random")
+	cmd.Flags().String("disk-id", "", "MBR disk id, 8 hex digits (PARTUUID=ID-01); default from [bootloader] root in lpm.toml, else random")
 	cmd.Flags().String("label", "lpmroot", "ext4 volume label")
 	cmd.Flags().Bool("no-bootloader", false, "write no GRUB boot code (the root need not have GRUB)")
 	cmd.Flags().Bool("no-wait", false, "fail at once if another lpm holds the root's lock")
