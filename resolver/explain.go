@@ -403,26 +403,32 @@ func (s *solver) requiresThrough(a, b *incompat, aLine, bLine int) (string, bool
 		return "", false
 	}
 	var b2 strings.Builder
+	b2.WriteString(s.subject(prior))
+	b2.WriteString(s.termText(prior, priorNeg) + lineRef(priorLine))
+	b2.WriteString(" which " + latterVerb(latter) + " " + ln + lineRef(latterLine))
+	return b2.String(), true
+}
+
+// subject opens a sentence about inc's requirement: "app 1.0.0 depends
+// on ", "if a and b then ", or "you need ".
+func (s *solver) subject(inc *incompat) string {
 	var pos []term
-	for _, t := range prior.terms {
+	for _, t := range inc.terms {
 		if t.pos {
 			pos = append(pos, t)
 		}
 	}
-	if len(pos) > 1 {
-		parts := make([]string, len(pos))
-		for i, t := range pos {
-			parts[i] = s.terse(t, false)
-		}
-		b2.WriteString("if " + strings.Join(parts, " and ") + " then ")
-	} else if len(pos) == 1 {
-		b2.WriteString(s.terse(pos[0], true) + " " + prior.verb() + " ")
-	} else {
-		b2.WriteString("you need ")
+	switch len(pos) {
+	case 0:
+		return "you need "
+	case 1:
+		return s.terse(pos[0], true) + " " + inc.verb() + " "
 	}
-	b2.WriteString(s.termText(prior, priorNeg) + lineRef(priorLine))
-	b2.WriteString(" which " + latterVerb(latter) + " " + ln + lineRef(latterLine))
-	return b2.String(), true
+	parts := make([]string, len(pos))
+	for i, t := range pos {
+		parts[i] = s.terse(t, false)
+	}
+	return "if " + strings.Join(parts, " and ") + " then "
 }
 
 // latterVerb is the verb in "... which depends on x".
@@ -447,23 +453,7 @@ func (s *solver) requiresForbidden(a, b *incompat, aLine, bLine int) (string, bo
 		return "", false
 	}
 	var b2 strings.Builder
-	var pos []term
-	for _, t := range prior.terms {
-		if t.pos {
-			pos = append(pos, t)
-		}
-	}
-	if len(pos) > 1 {
-		parts := make([]string, len(pos))
-		for i, t := range pos {
-			parts[i] = s.terse(t, false)
-		}
-		b2.WriteString("if " + strings.Join(parts, " and ") + " then ")
-	} else if len(pos) == 1 {
-		b2.WriteString(s.terse(pos[0], true) + " " + prior.verb() + " ")
-	} else {
-		b2.WriteString("you need ")
-	}
+	b2.WriteString(s.subject(prior))
 	b2.WriteString(s.termText(prior, neg) + lineRef(priorLine))
 	switch latter.kind {
 	case causeNoVersions:

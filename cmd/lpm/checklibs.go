@@ -23,11 +23,7 @@ when something is missing.`,
 }
 
 func runCheckLibs(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, err := e.readDB()
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}

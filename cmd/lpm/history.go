@@ -30,11 +30,7 @@ type historyResult struct {
 }
 
 func runHistory(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, err := e.readDB()
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}

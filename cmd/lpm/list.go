@@ -26,11 +26,7 @@ type listResult struct {
 }
 
 func runList(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, err := e.readDB()
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}

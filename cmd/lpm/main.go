@@ -158,6 +158,28 @@ func (e *env) writer() (*pkgdb.DB, func(), error) {
 	return db, func() { db.Close(); lock.Release() }, nil
 }
 
+// forQuery opens what a query needs: the settings and the database,
+// read-only.
+func forQuery(cmd *cobra.Command) (*env, *pkgdb.DB, error) {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := e.readDB()
+	return e, db, err
+}
+
+// forChange opens what a command that changes the root needs: the
+// settings, the writer lock and the database; done releases them.
+func forChange(cmd *cobra.Command) (*env, *pkgdb.DB, func(), error) {
+	e, err := newEnv(cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, done, err := e.writer()
+	return e, db, done, err
+}
+
 // printJSON writes v as indented JSON to standard output.
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)

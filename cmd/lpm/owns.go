@@ -27,11 +27,7 @@ type ownsResult struct {
 }
 
 func runOwns(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, err := e.readDB()
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,7 @@ as NAME.lpmsave.`,
 }
 
 func runRemove(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, done, err := e.writer()
+	e, db, done, err := forChange(cmd)
 	if err != nil {
 		return err
 	}

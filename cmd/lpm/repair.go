@@ -25,11 +25,7 @@ nothing else runs any more.`,
 }
 
 func runRepair(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, done, err := e.writer()
+	e, db, done, err := forChange(cmd)
 	if err != nil {
 		return err
 	}

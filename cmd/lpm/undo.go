@@ -29,11 +29,7 @@ cache). The reversal is itself a transaction, and can be undone.`,
 }
 
 func runUndo(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, done, err := e.writer()
+	e, db, done, err := forChange(cmd)
 	if err != nil {
 		return err
 	}

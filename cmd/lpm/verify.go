@@ -21,11 +21,7 @@ file differs. Edited config files are listed but do not fail the check.`,
 }
 
 func runVerify(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
-	if err != nil {
-		return err
-	}
-	db, err := e.readDB()
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}
