@@ -266,17 +266,7 @@ func BenchmarkUpgrade20000(b *testing.B) {
 // pacman, dpkg and tar is cmd/lpm-installbench).
 func BenchmarkInstall20000(b *testing.B) {
 	dir := b.TempDir()
-	stage := filepath.Join(dir, "stage")
-	block := bytes.Repeat([]byte("lpm benchmark data "), 700) // ~13 KiB
-	for i := 0; i < 20000; i++ {
-		p := filepath.Join(stage, "usr/share/big", fmt.Sprintf("d%03d/f%05d", i%400, i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, append([]byte(fmt.Sprint(i)), block...), 0o644)
-	}
-	pkg := filepath.Join(dir, "big.lpm")
-	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "big", Version: "1.0", Release: 1}); err != nil {
-		b.Fatal(err)
-	}
+	pkg := big20000(b, dir, "1")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

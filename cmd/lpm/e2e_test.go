@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
@@ -367,15 +368,37 @@ install = 'mkdir -p "$DESTDIR/usr/bin"; echo oops > "$ROOT/etc/careless.conf"'
 
 func TestASecondWriterWaitsOrFails(t *testing.T) {
 	r := newRoot(t)
+	r.ok("install", "mkbanner")
 	lock, err := installer.AcquireLock(r.dir, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release()
-	r.fails([]string{"another lpm is changing this root", "lock"}, "install", "--no-wait", "mkbanner")
+	r.fails([]string{"another lpm is changing this root", "lock"}, "remove", "--no-wait", "mkbanner")
 	// Queries do not wait for the writer.
-	if _, errOut, code := r.lpm("list"); code != 1 || !strings.Contains(errOut, "no package database") {
-		t.Errorf("list while locked: exit %d %s", code, errOut)
+	if out := r.ok("list"); !strings.Contains(out, "mkbanner") {
+		t.Errorf("list while another lpm holds the lock: %q", out)
+	}
+	// Without --no-wait a second writer waits, says so, and goes on once
+	// the first is done.
+	cmd := osexec.Command(lpmBin, "--root", r.dir, "--yes", "remove", "mkbanner")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := os.Stat(r.path("usr/bin/mkbanner")); err != nil {
+		t.Error("the second writer did not wait for the lock")
+	}
+	lock.Release()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the waiting writer failed: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "waiting for another lpm") {
+		t.Errorf("the waiting writer did not say so: %s", stderr.String())
+	}
+	if _, err := os.Stat(r.path("usr/bin/mkbanner")); err == nil {
+		t.Error("the waiting remove did not happen after the lock was released")
 	}
 }
 

@@ -98,9 +98,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 
 // markExplicit records that the user asked for these packages, so that
 // they are never treated as removable leftovers.
-func markExplicit(db interface {
-	SetExplicit(string, bool) error
-}, names map[string]bool) error {
+func markExplicit(db *pkgdb.DB, names map[string]bool) error {
 	for n := range names {
 		// A slotted port is installed as NAME+VERSION, recorded explicit
 		// by its install already.
