@@ -19,11 +19,6 @@ import (
 	"github.com/lfs-lpm/lpm/progress"
 )
 
-func TestMain(m *testing.M) {
-	SandboxMain()
-	os.Exit(m.Run())
-}
-
 func TestResolveFollowsLinksButNeverLeavesTheRoot(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)

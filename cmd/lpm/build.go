@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/ports"
 )
 
@@ -39,7 +39,7 @@ func runBuild(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
-	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
 	for _, a := range args {
 		req, err := ports.ParseRequest(a)
 		if err != nil {
@@ -61,7 +61,7 @@ func runBuild(cmd *cobra.Command, args []string) error {
 // buildFailure prints the end of a failed build's log before the one-line
 // error, so the user sees why without opening the file.
 func buildFailure(err error) error {
-	var be *installer.BuildError
+	var be *builder.BuildError
 	if errors.As(err, &be) {
 		fmt.Fprintf(os.Stderr, "--- last %d lines of %s ---\n%s\n---\n", len(be.Tail), be.Log, strings.Join(be.Tail, "\n"))
 	}

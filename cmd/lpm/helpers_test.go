@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -25,7 +25,7 @@ import (
 var lpmBin string
 
 func TestMain(m *testing.M) {
-	installer.SandboxMain()
+	builder.SandboxMain()
 	dir, err := os.MkdirTemp("", "lpm-test-bin-")
 	if err != nil {
 		panic(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -70,7 +71,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	}
 	defer done()
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
-	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
 	steps, err := solve(tree, db, b, reqs, resolver.Options{})
 	if err != nil {
 		return err

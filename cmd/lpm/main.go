@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/config"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -23,7 +24,7 @@ import (
 )
 
 func main() {
-	installer.SandboxMain()
+	builder.SandboxMain()
 	root := newRootCmd()
 	err := root.Execute()
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -16,7 +17,7 @@ import (
 )
 
 // solve turns requests into a plan against the installed system.
-func solve(tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, reqs []resolver.Request, opts resolver.Options) ([]resolver.Step, error) {
+func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.Request, opts resolver.Options) ([]resolver.Step, error) {
 	pkgs, err := db.Packages()
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func upstream(tree *ports.Tree, name string, v *semver.Version) string {
 // execute runs a plan: builds make archives, installs apply them, each
 // install its own transaction followed by its hooks, so that a build later
 // in the plan finds its build dependencies on the root.
-func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *installer.Builder, steps []resolver.Step, explicit map[string]bool) error {
+func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, steps []resolver.Step, explicit map[string]bool) error {
 	in := e.installer(db)
 	for _, s := range steps {
 		p := tree.Port(s.Name, s.New)

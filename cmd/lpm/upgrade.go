@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
@@ -73,7 +73,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	}
 	reqs = append(reqs, newerSlots(tree, installed, args)...)
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
-	b := &installer.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
+	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
 	steps, err := solve(tree, db, b, reqs, opts)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package installer
+package builder
 
 import (
 	"encoding/json"

@@ -1,4 +1,9 @@
-package installer
+// Package builder turns ports into package archives: it fetches and unpacks
+// sources, runs a port's phases in the build sandbox with the install going
+// into a staging directory, strips ELF files there, and packs the result into
+// the package cache. It never writes to the live root; transactions onto the
+// root are installer's.
+package builder
 
 import (
 	"bufio"
@@ -19,6 +24,7 @@ import (
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/config"
 	"github.com/lfs-lpm/lpm/fetch"
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/progress"
 	"github.com/lfs-lpm/lpm/tarball"
@@ -211,7 +217,7 @@ func hasToolchain(root string) bool {
 	for _, alts := range [][]string{{"usr/bin/bash", "bin/bash"}, {"usr/bin/make"}, {"usr/bin/cc", "usr/bin/gcc"}} {
 		found := false
 		for _, a := range alts {
-			if RegularInRoot(root, a) {
+			if installer.RegularInRoot(root, a) {
 				found = true
 			}
 		}
