@@ -280,8 +280,8 @@ install gcc - -> 14.2.0 (explicit)`,
 					bc 7.0.3: glibc; build: gcc
 					gcc 14.2.0
 					glibc 2.41.0`,
-				request:   "bc",
-				build:     "*",
+				request:  "bc",
+				build:    "*",
 				provided: "gcc 14.2.0, glibc 2.41.0",
 			},
 			want: `build bc - -> 7.0.3 (explicit)
