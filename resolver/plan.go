@@ -11,8 +11,9 @@ import (
 
 // A Step is one line of an install plan.
 type Step struct {
-	// Action is "build", "install", "upgrade", "downgrade", "reinstall"
-	// or "keep" (only with Options.KeepSteps).
+	// Action is "build", "install", "upgrade", "downgrade", "reinstall",
+	// "provided" (the system's copy serves, nothing is done) or "keep"
+	// (only with Options.KeepSteps).
 	Action string
 	Name   string
 	// Old is the installed version (nil if none); New the chosen one.
@@ -277,13 +278,12 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	buildNode := make([]int, n)
 	for i, sel := range s.Selected {
 		old := opts.Installed[sel.Name]
-		reason := reasons[i]
-		if opts.Provided[sel.Name] && reason != "explicit" {
-			reason = "provided by the system"
+		action, reason := installAction(old, sel, opts), reasons[i]
+		if action == "provided" {
+			reason += ", provided by the system"
 		}
 		nodes[i] = planNode{name: sel.Name, step: Step{
-			Action: installAction(old, sel, opts),
-			Name:   sel.Name, Old: old, New: sel.Version, Reason: reason,
+			Action: action, Name: sel.Name, Old: old, New: sel.Version, Reason: reason,
 		}}
 		buildNode[i] = -1
 		if sel.Build {
@@ -295,7 +295,7 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	}
 	closures := map[string][]string{}
 	for i := range s.Selected {
-		if nodes[i].step.Action == "keep" {
+		if done(nodes[i].step.Action) {
 			continue // already there; it waits for nothing
 		}
 		first := i
@@ -326,7 +326,7 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			}
 		}
 		for _, a := range g.afterDeps[i] {
-			if a != s.Selected[i].Name && nodes[chosen[a]].step.Action != "keep" {
+			if a != s.Selected[i].Name && !done(nodes[chosen[a]].step.Action) {
 				nodes[first].prereqs = append(nodes[first].prereqs, planEdge{to: chosen[a], kind: edgeAfter})
 			}
 		}
@@ -370,8 +370,13 @@ func depString(d Dep) string {
 	return strings.Join(parts, " | ")
 }
 
+// done reports whether a step's package is already in place.
+func done(action string) bool { return action == "keep" || action == "provided" }
+
 func installAction(old *semver.Version, sel Selected, opts Options) string {
 	switch {
+	case opts.Provided[sel.Name] && old != nil && old.Equal(sel.Version) && !opts.Reinstall[sel.Name]:
+		return "provided"
 	case old == nil:
 		return "install"
 	case sel.Version.GreaterThan(old):

@@ -284,7 +284,9 @@ install gcc - -> 14.2.0 (explicit)`,
 				build:    "*",
 				provided: "gcc 14.2.0, glibc 2.41.0",
 			},
-			want: `build bc - -> 7.0.3 (explicit)
+			want: `provided gcc 14.2.0 -> 14.2.0 (build dep of bc, provided by the system)
+provided glibc 2.41.0 -> 2.41.0 (run dep of bc, provided by the system)
+build bc - -> 7.0.3 (explicit)
 install bc - -> 7.0.3 (explicit)`,
 		},
 		{
