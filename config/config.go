@@ -36,11 +36,11 @@ type Config struct {
 	// dependencies as if installed, and lpm never builds, installs,
 	// upgrades or removes them on its own. Flags add to the file's list.
 	Provided []string
-	Yes       bool
-	Quiet     bool
-	JSON      bool
-	Verbose   bool
-	Build     Build
+	Yes      bool
+	Quiet    bool
+	JSON     bool
+	Verbose  bool
+	Build    Build
 }
 
 // Build holds the build settings.
