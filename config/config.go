@@ -31,16 +31,17 @@ type Config struct {
 	LogDir    string   // build logs
 	Mirrors   []string
 	Overwrite []string // globs of paths an install may take over
+	Yes       bool
+	Quiet     bool
+	JSON      bool
+	Verbose   bool
+	Build     Build
+
 	// Provided lists NAME=VERSION packages the system supplies outside
 	// lpm (the temporary tools of LFS chapters 5 to 7): they satisfy
 	// dependencies as if installed, and lpm never builds, installs,
 	// upgrades or removes them on its own. Flags add to the file's list.
 	Provided []string
-	Yes      bool
-	Quiet    bool
-	JSON     bool
-	Verbose  bool
-	Build    Build
 }
 
 // Build holds the build settings.
