@@ -36,6 +36,12 @@ type Config struct {
 	JSON      bool
 	Verbose   bool
 	Build     Build
+
+	// Provided lists NAME=VERSION packages the system supplies outside
+	// lpm (the temporary tools of LFS chapters 5 to 7): they satisfy
+	// dependencies as if installed, and lpm never builds, installs,
+	// upgrades or removes them on its own. Flags add to the file's list.
+	Provided []string
 }
 
 // Build holds the build settings.
@@ -59,6 +65,7 @@ var defaults = map[string]any{
 	"logdir":          "/var/log/lpm/build",
 	"mirrors":         []string{},
 	"overwrite":       []string{},
+	"provided":        []string{},
 	"build.jobs":      runtime.NumCPU(),
 	"build.cflags":    "-O2 -pipe",
 	"build.cxxflags":  "-O2 -pipe",
@@ -145,6 +152,27 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	}
 	c.Mirrors = v.GetStringSlice("mirrors")
 	c.Overwrite = v.GetStringSlice("overwrite")
+	// LPM_PROVIDED separates entries with ':' as PATH does; viper would
+	// split an environment list on spaces.
+	if env, ok := os.LookupEnv("LPM_PROVIDED"); ok {
+		c.Provided = strings.FieldsFunc(env, func(r rune) bool { return r == ':' })
+	} else {
+		c.Provided = v.GetStringSlice("provided")
+	}
+	if flags != nil {
+		if f := flags.Lookup("assume-installed"); f != nil && f.Changed {
+			more, err := flags.GetStringArray("assume-installed")
+			if err != nil {
+				return nil, err
+			}
+			c.Provided = append(c.Provided, more...)
+		}
+	}
+	for _, p := range c.Provided {
+		if name, ver, ok := strings.Cut(p, "="); !ok || name == "" || ver == "" {
+			return nil, fmt.Errorf("config %s: provided package %q: write NAME=VERSION, e.g. gcc=14.2.0", file, p)
+		}
+	}
 	c.Yes, c.Quiet, c.JSON, c.Verbose = v.GetBool("yes"), v.GetBool("quiet"), v.GetBool("json"), v.GetBool("verbose")
 	c.Build = Build{
 		Jobs:      v.GetInt("build.jobs"),

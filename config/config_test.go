@@ -15,6 +15,7 @@ func flagSet(args ...string) *pflag.FlagSet {
 	fs.String("config", "", "")
 	fs.StringSlice("ports", nil, "")
 	fs.Bool("yes", false, "")
+	fs.StringArray("assume-installed", nil, "")
 	if err := fs.Parse(args); err != nil {
 		panic(err)
 	}
@@ -86,5 +87,30 @@ func TestBadConfigNamesTheFile(t *testing.T) {
 	_, err = Load(flagSet("--root", root, "--config", filepath.Join(root, "missing.toml")))
 	if err == nil || !strings.Contains(err.Error(), "missing.toml") {
 		t.Errorf("an explicit missing config should fail naming it: %v", err)
+	}
+}
+
+func TestProvidedPackagesComeFromTheFileTheEnvironmentAndFlags(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/lpm"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/lpm/lpm.toml"), []byte(`provided = ["binutils=2.44", "gcc=14.2.0"]`), 0o644)
+	c, err := Load(flagSet("--root", root, "--assume-installed", "bash=5.2.37"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Provided, " "); got != "binutils=2.44 gcc=14.2.0 bash=5.2.37" {
+		t.Errorf("provided = %q", got)
+	}
+	t.Setenv("LPM_PROVIDED", "m4=1.4.19:make=4.4.1")
+	c, err = Load(flagSet("--root", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Provided, " "); got != "m4=1.4.19 make=4.4.1" {
+		t.Errorf("provided from LPM_PROVIDED = %q", got)
+	}
+	_, err = Load(flagSet("--root", root, "--assume-installed", "gcc"))
+	if err == nil || !strings.Contains(err.Error(), `provided package "gcc": write NAME=VERSION`) {
+		t.Errorf("a provided package without a version: %v", err)
 	}
 }

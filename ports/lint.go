@@ -79,7 +79,12 @@ func Lint(dirs ...string) ([]Problem, error) {
 			if p.Script("install") == "" {
 				add(file, 0, false, "port %s has no install phase; set build.style or build.install", p.Name)
 			}
-			for _, list := range [][]string{p.Depends.Build, p.Depends.Run} {
+			for _, a := range p.Depends.After {
+				if len(t.ports[a]) == 0 && len(t.provides[a]) == 0 {
+					add(file, lineOf(data, a), false, "after %s: no port is named or provides %s", a, a)
+				}
+			}
+			for _, list := range [][]string{p.Depends.Build, p.Depends.Run, p.Depends.Check} {
 				for _, d := range list {
 					dep, _ := ParseDep(d)
 					for _, term := range dep {

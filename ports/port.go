@@ -67,6 +67,13 @@ func (s Source) FileName() string {
 type Depends struct {
 	Build []string `toml:"build"` // only to build the port from source
 	Run   []string `toml:"run"`   // wherever the package is installed
+	// Check is needed to build only when the check phase runs
+	// (build.check): test suites' tools, such as dejagnu.
+	Check []string `toml:"check"`
+	// After names ports that, when they are in the same plan, are
+	// installed before this one is built: ordering only, nothing is
+	// pulled in (the book's "must be installed before").
+	After []string `toml:"after"`
 }
 
 // Build says how to build the port. A style supplies default phases;
@@ -266,11 +273,16 @@ func (p *Port) check(file string, data []byte) []error {
 			bad(s.MD5, "source %s: md5 must be 32 lower-case hex digits", s.URL)
 		}
 	}
-	for _, list := range [][]string{p.Depends.Build, p.Depends.Run} {
+	for _, list := range [][]string{p.Depends.Build, p.Depends.Run, p.Depends.Check} {
 		for _, d := range list {
 			if _, err := ParseDep(d); err != nil {
 				bad(d, "%v", err)
 			}
+		}
+	}
+	for _, a := range p.Depends.After {
+		if !validName.MatchString(a) {
+			bad(a, "after %q: write a port name, without a version", a)
 		}
 	}
 	for _, c := range p.Conflicts {
@@ -376,6 +388,11 @@ func (p *Port) Package() *resolver.Package {
 		dep, _ := ParseDep(d)
 		rp.Build = append(rp.Build, dep)
 	}
+	for _, d := range p.Depends.Check {
+		dep, _ := ParseDep(d)
+		rp.Check = append(rp.Check, dep)
+	}
+	rp.After = append(rp.After, p.Depends.After...)
 	for _, s := range p.Provides {
 		pr, _ := ParseProvide(s)
 		rp.Provides = append(rp.Provides, pr)

@@ -76,6 +76,51 @@ func TestParseReadsEveryField(t *testing.T) {
 	}
 }
 
+func TestParseReadsCheckAndAfterDependencies(t *testing.T) {
+	p, errs := Parse("gcc/port.toml", []byte(simplePort("gcc", "14.2.0", `[depends]
+build = ["make"]
+check = ["dejagnu", "expect >=5"]
+after = ["binutils"]
+`)))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	pkg := p.Package()
+	if len(pkg.Check) != 2 || pkg.Check[1][0].Name != "expect" || pkg.Check[1][0].Constraint == nil {
+		t.Errorf("check deps = %v", pkg.Check)
+	}
+	if len(pkg.After) != 1 || pkg.After[0] != "binutils" || len(pkg.Build) != 1 {
+		t.Errorf("after = %v, build = %v", pkg.After, pkg.Build)
+	}
+	_, errs = Parse("gcc/port.toml", []byte(simplePort("gcc", "14.2.0", "[depends]\nafter = [\"binutils >=2\"]\n")))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `gcc/port.toml:4: after "binutils >=2": write a port name`) {
+		t.Errorf("after with a version: errors %v", errs)
+	}
+}
+
+func TestLintChecksCheckAndAfterNames(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "gcc", simplePort("gcc", "14.2.0", `[depends]
+check = ["dejagnu"]
+after = ["binutils", "nosuch"]
+`))
+	writePort(t, tree, "binutils", simplePort("binutils", "2.44", ""))
+	probs, err := Lint(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text []string
+	for _, p := range probs {
+		text = append(text, p.String())
+	}
+	got := strings.Join(text, "\n")
+	want := filepath.Join(tree, "gcc/port.toml") + ":4: error: dependency dejagnu: no port is named or provides dejagnu\n" +
+		filepath.Join(tree, "gcc/port.toml") + ":5: error: after nosuch: no port is named or provides nosuch"
+	if got != want {
+		t.Errorf("lint:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestPortPhaseOverridesStyle(t *testing.T) {
 	p, errs := Parse("x/port.toml", []byte(simplePort("x", "1.0", "")+"check = \"\"\n"))
 	if len(errs) > 0 {

@@ -448,8 +448,10 @@ func (s *solver) requiresForbidden(a, b *incompat, aLine, bLine int) (string, bo
 	if len(a.terms) == 1 {
 		prior, latter, priorLine, latterLine = b, a, bLine, aLine
 	}
+	// The forbidden term must be about the package prior requires: "app
+	// depends on libmid, which is forbidden" only if libmid is.
 	neg, ok := singleTerm(prior, false)
-	if !ok || !satisfies(neg.negate(), latter.terms[0]) {
+	if !ok || neg.pkg != latter.terms[0].pkg || !satisfies(neg.negate(), latter.terms[0]) {
 		return "", false
 	}
 	var b2 strings.Builder

@@ -10,7 +10,7 @@ import (
 
 // The test universes are written one package version per line:
 //
-//	name version: run deps; build: deps; provides: name [version], ...; conflicts: terms
+//	name version: run deps; build: deps; check: deps; after: names; provides: name [version], ...; conflicts: terms
 //
 // Deps are separated by commas and alternatives by " | ". A term is a
 // name optionally followed by a constraint (which must not contain
@@ -75,6 +75,12 @@ func parseUniverse(t testing.TB, text string) *MemUniverse {
 			switch strings.TrimSpace(key) {
 			case "build":
 				p.Build = parseDeps(t, val)
+			case "check":
+				p.Check = parseDeps(t, val)
+			case "after":
+				for _, a := range strings.Split(val, ",") {
+					p.After = append(p.After, strings.TrimSpace(a))
+				}
 			case "provides":
 				for _, pv := range strings.Split(val, ",") {
 					f := strings.Fields(pv)

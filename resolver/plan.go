@@ -11,8 +11,9 @@ import (
 
 // A Step is one line of an install plan.
 type Step struct {
-	// Action is "build", "install", "upgrade", "downgrade", "reinstall"
-	// or "keep" (only with Options.KeepSteps).
+	// Action is "build", "install", "upgrade", "downgrade", "reinstall",
+	// "provided" (the system's copy serves, nothing is done) or "keep"
+	// (only with Options.KeepSteps).
 	Action string
 	Name   string
 	// Old is the installed version (nil if none); New the chosen one.
@@ -32,9 +33,10 @@ type solutionGraph struct {
 	chosen    map[string]int // name -> index in s.Selected; lookup only
 	runDeps   [][]string
 	buildDeps [][]string
+	afterDeps [][]string // selected packages named in After
 }
 
-func newSolutionGraph(u Universe, s *Solution) (*solutionGraph, error) {
+func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, error) {
 	g := &solutionGraph{s: s, u: u, chosen: map[string]int{}}
 	for i, sel := range s.Selected {
 		g.chosen[sel.Name] = i
@@ -42,6 +44,7 @@ func newSolutionGraph(u Universe, s *Solution) (*solutionGraph, error) {
 	n := len(s.Selected)
 	g.runDeps = make([][]string, n)
 	g.buildDeps = make([][]string, n)
+	g.afterDeps = make([][]string, n)
 	for i, sel := range s.Selected {
 		p, err := u.Package(sel.Name, sel.Version)
 		if err != nil {
@@ -54,8 +57,17 @@ func newSolutionGraph(u Universe, s *Solution) (*solutionGraph, error) {
 			return nil, err
 		}
 		if sel.Build {
-			if g.buildDeps[i], err = g.resolveDeps(sel, p.Build, "build"); err != nil {
+			if g.buildDeps[i], err = g.resolveDeps(sel, p.buildDeps(opts), "build"); err != nil {
 				return nil, err
+			}
+		}
+		for _, a := range p.After {
+			name, err := g.resolveTerm(Term{Name: a})
+			if err != nil {
+				return nil, err
+			}
+			if name != "" {
+				g.afterDeps[i] = append(g.afterDeps[i], name)
 			}
 		}
 	}
@@ -162,7 +174,7 @@ type WhyLink struct {
 // Step.Reason that pulled it in. It is what `lpm why PORT` prints. A
 // package that is not selected, or that no request reaches, is an error.
 func Why(u Universe, s *Solution, reqs []Request, name string) ([]WhyLink, error) {
-	g, err := newSolutionGraph(u, s)
+	g, err := newSolutionGraph(u, s, Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -189,15 +201,29 @@ func Why(u Universe, s *Solution, reqs []Request, name string) ([]WhyLink, error
 // installed before they can be built, so no build order exists. Runtime
 // cycles are not errors; Plan breaks them.
 type BuildCycleError struct {
-	// Cycles lists the members of each cycle, sorted by name.
-	Cycles [][]string
+	// Cycles is sorted by its first member.
+	Cycles []BuildCycle
 }
 
+// A BuildCycle is one set of packages that wait for each other.
+type BuildCycle struct {
+	Members []string // sorted by name
+	// Edges are the waits between members, as sentences ("gcc builds
+	// with glibc"), sorted.
+	Edges []string
+}
+
+// Error is one line per cycle; the first says how many there are, since
+// the command line shows only the first without -v.
 func (e *BuildCycleError) Error() string {
 	lines := make([]string, len(e.Cycles))
 	for i, c := range e.Cycles {
-		lines[i] = fmt.Sprintf("build cycle: %s each need another of them installed before they can be built; give one of them a bootstrap port that builds without the others",
-			strings.Join(c, ", "))
+		head := "build cycle"
+		if len(e.Cycles) > 1 {
+			head = fmt.Sprintf("build cycle %d of %d", i+1, len(e.Cycles))
+		}
+		lines[i] = fmt.Sprintf("%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others",
+			head, strings.Join(c.Members, ", "), strings.Join(c.Edges, "; "))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -207,6 +233,8 @@ type edgeKind uint8
 const (
 	edgeStruct   edgeKind = iota // install(X) after build(X)
 	edgeBuildDep                 // build(X) after install(D): D is a build dep
+	edgeClosure                  // build(X) after install(R): R is in the run closure of a build dep
+	edgeAfter                    // X's first step after install(A): X lists A in After
 	edgeRun                      // install(X) after install(R): R is a run dep (breakable)
 	edgeBuildRun                 // build(X) after install(R): R is a run dep (breakable)
 )
@@ -216,6 +244,7 @@ func (k edgeKind) breakable() bool { return k == edgeRun || k == edgeBuildRun }
 type planEdge struct {
 	to   int // prerequisite node
 	kind edgeKind
+	via  string // edgeClosure: the build dependency whose closure holds to
 }
 
 type planNode struct {
@@ -228,12 +257,14 @@ type planNode struct {
 // Plan orders the work needed to reach the solution s: dependencies
 // first, ties broken by name (a build before its install). Packages that
 // NeedsBuild marked get a "build" step after the installs of their build
-// and run dependencies; every selected package not installed at its
-// chosen version gets an install, upgrade, downgrade or reinstall step.
-// Runtime cycles are broken deterministically by name; a build cycle is a
-// *BuildCycleError naming every member.
+// dependencies and of everything those need at run time, and after their
+// own run dependencies where no runtime cycle forbids it; every selected
+// package not installed at its chosen version gets an install, upgrade,
+// downgrade or reinstall step. Package.After adds waits between packages
+// of the plan. Runtime cycles are broken deterministically by name; a
+// build cycle is a *BuildCycleError naming every member and wait.
 func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error) {
-	g, err := newSolutionGraph(u, s)
+	g, err := newSolutionGraph(u, s, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +278,12 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	buildNode := make([]int, n)
 	for i, sel := range s.Selected {
 		old := opts.Installed[sel.Name]
+		action, reason := installAction(old, sel, opts), reasons[i]
+		if action == "provided" {
+			reason += ", provided by the system"
+		}
 		nodes[i] = planNode{name: sel.Name, step: Step{
-			Action: installAction(old, sel, opts),
-			Name:   sel.Name, Old: old, New: sel.Version, Reason: reasons[i],
+			Action: action, Name: sel.Name, Old: old, New: sel.Version, Reason: reason,
 		}}
 		buildNode[i] = -1
 		if sel.Build {
@@ -259,24 +293,41 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			}})
 		}
 	}
+	closures := map[string][]string{}
 	for i := range s.Selected {
-		if nodes[i].step.Action == "keep" {
+		if done(nodes[i].step.Action) {
 			continue // already there; it waits for nothing
 		}
+		first := i
 		if b := buildNode[i]; b >= 0 {
-			nodes[i].prereqs = append(nodes[i].prereqs, planEdge{b, edgeStruct})
+			first = b
+			nodes[i].prereqs = append(nodes[i].prereqs, planEdge{to: b, kind: edgeStruct})
 			for _, d := range buildDeps[i] {
-				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{chosen[d], edgeBuildDep})
+				if opts.Provided[d] {
+					continue // the system's copy serves the build
+				}
+				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[d], kind: edgeBuildDep})
+				if _, ok := closures[d]; !ok {
+					closures[d] = g.runClosure(d, opts.Provided)
+				}
+				for _, r := range closures[d] {
+					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeClosure, via: d})
+				}
 			}
 			for _, r := range runDeps[i] {
 				if r != s.Selected[i].Name {
-					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{chosen[r], edgeBuildRun})
+					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeBuildRun})
 				}
 			}
 		}
 		for _, r := range runDeps[i] {
 			if r != s.Selected[i].Name {
-				nodes[i].prereqs = append(nodes[i].prereqs, planEdge{chosen[r], edgeRun})
+				nodes[i].prereqs = append(nodes[i].prereqs, planEdge{to: chosen[r], kind: edgeRun})
+			}
+		}
+		for _, a := range g.afterDeps[i] {
+			if a != s.Selected[i].Name && !done(nodes[chosen[a]].step.Action) {
+				nodes[first].prereqs = append(nodes[first].prereqs, planEdge{to: chosen[a], kind: edgeAfter})
 			}
 		}
 	}
@@ -294,6 +345,23 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	return steps, nil
 }
 
+// runClosure lists what d needs installed at run time, transitively;
+// provided packages end the walk (the system's copy comes with what it
+// needs).
+func (g *solutionGraph) runClosure(d string, provided map[string]bool) []string {
+	seen := map[string]bool{d: true}
+	queue := []string{d}
+	for head := 0; head < len(queue); head++ {
+		for _, r := range g.runDeps[g.chosen[queue[head]]] {
+			if !seen[r] && !provided[r] {
+				seen[r] = true
+				queue = append(queue, r)
+			}
+		}
+	}
+	return queue[1:]
+}
+
 func depString(d Dep) string {
 	parts := make([]string, len(d))
 	for i, t := range d {
@@ -302,8 +370,13 @@ func depString(d Dep) string {
 	return strings.Join(parts, " | ")
 }
 
+// done reports whether a step's package is already in place.
+func done(action string) bool { return action == "keep" || action == "provided" }
+
 func installAction(old *semver.Version, sel Selected, opts Options) string {
 	switch {
+	case opts.Provided[sel.Name] && old != nil && old.Equal(sel.Version) && !opts.Reinstall[sel.Name]:
+		return "provided"
 	case old == nil:
 		return "install"
 	case sel.Version.GreaterThan(old):
@@ -316,47 +389,67 @@ func installAction(old *semver.Version, sel Selected, opts Options) string {
 	return "keep"
 }
 
-// findBuildCycles reports cycles that go through a build step along
-// unbreakable edges and run dependencies (a build needs the runtime
-// closure of its build deps installed).
+// findBuildCycles reports cycles along the waits no order can skip: a
+// build after its build dependencies and their run closures, an install
+// after its build, and After.
 func findBuildCycles(nodes []planNode) error {
 	succ := func(v int, f func(int)) {
 		for _, e := range nodes[v].prereqs {
-			if e.kind != edgeBuildRun {
+			if !e.kind.breakable() {
 				f(e.to)
 			}
 		}
 	}
 	comp := tarjan(len(nodes), succ)
-	sizes := map[int]int{}
-	for _, c := range comp {
-		sizes[c]++
+	members := map[int][]int{}
+	for v, c := range comp {
+		members[c] = append(members[c], v)
 	}
-	var cycles [][]string
+	var cycles []BuildCycle
 	seen := map[int]bool{}
 	for v := range nodes {
-		if !nodes[v].build || seen[comp[v]] {
+		c := comp[v]
+		if seen[c] {
 			continue
 		}
-		inCycle := sizes[comp[v]] > 1
-		if !inCycle {
+		seen[c] = true
+		selfWait := false
+		for _, e := range nodes[v].prereqs {
+			selfWait = selfWait || (!e.kind.breakable() && e.to == v)
+		}
+		if len(members[c]) < 2 && !selfWait {
 			continue
 		}
-		seen[comp[v]] = true
-		var members []string
-		for w := range nodes {
-			if comp[w] == comp[v] {
-				members = append(members, nodes[w].name)
+		var names, edges []string
+		for _, w := range members[c] {
+			names = append(names, nodes[w].name)
+			for _, e := range nodes[w].prereqs {
+				if e.kind.breakable() || comp[e.to] != c {
+					continue
+				}
+				from, to := nodes[w].name, nodes[e.to].name
+				switch e.kind {
+				case edgeBuildDep:
+					edges = append(edges, from+" builds with "+to)
+				case edgeClosure:
+					if e.via == to {
+						edges = append(edges, from+" builds with "+to)
+					} else {
+						edges = append(edges, from+" builds with "+e.via+", which needs "+to+" at run time")
+					}
+				case edgeAfter:
+					edges = append(edges, from+" comes after "+to)
+				}
 			}
 		}
-		sort.Strings(members)
-		members = dedupSorted(members)
-		cycles = append(cycles, members)
+		sort.Strings(names)
+		sort.Strings(edges)
+		cycles = append(cycles, BuildCycle{Members: dedupSorted(names), Edges: dedupSorted(edges)})
 	}
 	if len(cycles) == 0 {
 		return nil
 	}
-	sort.Slice(cycles, func(i, j int) bool { return cycles[i][0] < cycles[j][0] })
+	sort.Slice(cycles, func(i, j int) bool { return cycles[i].Members[0] < cycles[j].Members[0] })
 	return &BuildCycleError{Cycles: cycles}
 }
 

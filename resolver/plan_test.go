@@ -128,7 +128,166 @@ install b - -> 1.0.0 (run dep of a)`,
 				request: "gcc",
 				build:   "*",
 			},
-			wantCycle: "build cycle: binutils, gcc, glibc each need another of them installed before they can be built; give one of them a bootstrap port that builds without the others",
+			wantCycle: "build cycle: binutils, gcc, glibc each need another of them installed before they can be built (binutils builds with gcc; gcc builds with glibc; glibc builds with binutils; glibc builds with gcc); give one of them a bootstrap port that builds without the others",
+		},
+		{
+			name: "every build cycle is reported, with its waits, and the first line says how many",
+			c: solveCase{
+				universe: `
+					app 1.0.0: a, x
+					a 1.0.0; build: b
+					b 1.0.0; build: a
+					x 1.0.0; build: tool
+					tool 1.0.0: x`,
+				request: "app",
+				build:   "*",
+			},
+			wantCycle: `build cycle 1 of 2: a, b each need another of them installed before they can be built (a builds with b; b builds with a); give one of them a bootstrap port that builds without the others
+build cycle 2 of 2: x each need another of them installed before they can be built (x builds with tool, which needs x at run time); give one of them a bootstrap port that builds without the others`,
+		},
+		{
+			name: "a build waits for the whole runtime closure of its build dependency, across a runtime cycle",
+			c: solveCase{
+				universe: `
+					a0 1.0.0; build: a
+					a 1.0.0: b
+					b 1.0.0: a`,
+				request: "a0",
+				build:   "*",
+			},
+			want: `build a - -> 1.0.0 (build dep of a0)
+install a - -> 1.0.0 (build dep of a0)
+build b - -> 1.0.0 (run dep of a)
+install b - -> 1.0.0 (run dep of a)
+build a0 - -> 1.0.0 (explicit)
+install a0 - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "a port built with gcc waits for gmp, mpfr and mpc, which gcc needs at run time",
+			c: solveCase{
+				universe: `
+					bc 7.0.3; build: gcc, make
+					gcc 14.2.0: mpc, glibc
+					mpc 1.3.1: gmp, mpfr
+					mpfr 4.2.1: gmp
+					gmp 6.3.0: gcc
+					glibc 2.41.0
+					make 4.4.1: glibc`,
+				request:   "bc",
+				build:     "bc, gcc, gmp, mpfr, mpc",
+				installed: "glibc 2.41.0, make 4.4.1",
+			},
+			want: `build gcc - -> 14.2.0 (build dep of bc)
+install gcc - -> 14.2.0 (build dep of bc)
+build gmp - -> 6.3.0 (run dep of mpc)
+install gmp - -> 6.3.0 (run dep of mpc)
+build mpfr - -> 4.2.1 (run dep of mpc)
+install mpfr - -> 4.2.1 (run dep of mpc)
+build mpc - -> 1.3.1 (run dep of gcc)
+install mpc - -> 1.3.1 (run dep of gcc)
+build bc - -> 7.0.3 (explicit)
+install bc - -> 7.0.3 (explicit)`,
+		},
+		{
+			name: "check dependencies join a build only when checks run",
+			c: solveCase{
+				universe: `
+					app 1.0.0; build: make; check: dejagnu
+					make 4.4.1
+					dejagnu 1.6.3`,
+				request: "app",
+				build:   "app",
+				check:   true,
+			},
+			want: `install dejagnu - -> 1.6.3 (build dep of app)
+install make - -> 4.4.1 (build dep of app)
+build app - -> 1.0.0 (explicit)
+install app - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "check dependencies are ignored when checks do not run",
+			c: solveCase{
+				universe: `
+					app 1.0.0; build: make; check: dejagnu
+					make 4.4.1
+					dejagnu 1.6.3`,
+				request: "app",
+				build:   "app",
+			},
+			want: `install make - -> 4.4.1 (build dep of app)
+build app - -> 1.0.0 (explicit)
+install app - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "after orders two ports of one plan: the listed one is installed before the build",
+			c: solveCase{
+				universe: `
+					aa 1.0.0; after: zz
+					zz 1.0.0`,
+				request: "aa, zz",
+				build:   "*",
+			},
+			want: `build zz - -> 1.0.0 (explicit)
+install zz - -> 1.0.0 (explicit)
+build aa - -> 1.0.0 (explicit)
+install aa - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "after pulls nothing in",
+			c: solveCase{
+				universe: `
+					aa 1.0.0; after: zz
+					zz 1.0.0`,
+				request: "aa",
+				build:   "*",
+			},
+			want: `build aa - -> 1.0.0 (explicit)
+install aa - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "after orders an install that needs no build",
+			c: solveCase{
+				universe: `
+					aa 1.0.0; after: zz
+					zz 1.0.0`,
+				request: "aa, zz",
+			},
+			want: `install zz - -> 1.0.0 (explicit)
+install aa - -> 1.0.0 (explicit)`,
+		},
+		{
+			name: "a provided build dependency serves the build, even while the plan installs that port",
+			c: solveCase{
+				universe: `
+					bc 7.0.3; build: gcc
+					gcc 14.2.0: zlib
+					zlib 1.3.1`,
+				request:  "bc, gcc",
+				build:    "*",
+				provided: "gcc 14.1.0",
+			},
+			want: `build bc - -> 7.0.3 (explicit)
+install bc - -> 7.0.3 (explicit)
+build zlib - -> 1.3.1 (run dep of gcc)
+install zlib - -> 1.3.1 (run dep of gcc)
+build gcc - -> 14.2.0 (explicit)
+install gcc - -> 14.2.0 (explicit)`,
+		},
+		{
+			name: "a provided package satisfies dependencies and is neither built nor installed",
+			c: solveCase{
+				universe: `
+					bc 7.0.3: glibc; build: gcc
+					gcc 14.2.0
+					glibc 2.41.0`,
+				request:  "bc",
+				build:    "*",
+				provided: "gcc 14.2.0, glibc 2.41.0",
+			},
+			want: `provided gcc 14.2.0 -> 14.2.0 (build dep of bc, provided by the system)
+provided glibc 2.41.0 -> 2.41.0 (run dep of bc, provided by the system)
+build bc - -> 7.0.3 (explicit)
+install bc - -> 7.0.3 (explicit)`,
 		},
 		{
 			name: "a bootstrap port breaks the toolchain cycle",

@@ -19,10 +19,17 @@ type Universe interface {
 
 // A Package is one version of a port, as the solver sees it.
 type Package struct {
-	Name      string
-	Version   *semver.Version
-	Run       []Dep // needed wherever the package is installed
-	Build     []Dep // needed only to build the package from source
+	Name    string
+	Version *semver.Version
+	Run     []Dep // needed wherever the package is installed
+	Build   []Dep // needed only to build the package from source
+	// Check is needed to build only when the check phase runs
+	// (Options.Check); then it counts as Build.
+	Check []Dep
+	// After names packages that, when they are in the same plan, are
+	// installed before this one is built (or installed, when it is not
+	// built). It is ordering only: it never pulls a package in.
+	After     []string
 	Provides  []Provide
 	Conflicts []Term // packages that cannot be installed alongside
 }
@@ -80,6 +87,25 @@ type Options struct {
 	// NeedsBuild reports whether a chosen version must be built from
 	// source; if so its Build deps join the solution. Nil means never.
 	NeedsBuild func(name string, v *semver.Version) bool
+	// Check says builds run their check phase, so Package.Check deps
+	// join the build deps.
+	Check bool
+	// Provided names packages the system supplies outside lpm (Portage's
+	// package.provided, pacman's --assume-installed). The caller lists
+	// their versions in Installed when no real package of the name is
+	// installed. A provided package is never upgraded by UpgradeAll, and
+	// in a plan a build never waits for the install of a provided build
+	// dependency, nor for what that one needs: the provided copy serves
+	// the build.
+	Provided map[string]bool
+}
+
+// buildDeps is what a build of p needs: Build, and Check when checks run.
+func (p *Package) buildDeps(opts Options) []Dep {
+	if !opts.Check || len(p.Check) == 0 {
+		return p.Build
+	}
+	return append(append([]Dep(nil), p.Build...), p.Check...)
 }
 
 // A Request asks for one package; an explicit request of the user.

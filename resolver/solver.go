@@ -451,7 +451,7 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 		}
 		if s.needsBuild(info, idx) {
 			info.build[idx] = true
-			for _, d := range pkg.Build {
+			for _, d := range pkg.buildDeps(s.opts) {
 				if err := add(d, causeBuildDep, causeBuildDepMissing); err != nil {
 					return nil, err
 				}
@@ -864,7 +864,7 @@ func (s *solver) pickVersion(p pkgID, allowed vset) int {
 }
 
 func (s *solver) upgrading(name string) bool {
-	return s.opts.UpgradeAll || s.opts.Upgrade[name]
+	return s.opts.Upgrade[name] || s.opts.UpgradeAll && !s.opts.Provided[name]
 }
 
 func (s *solver) solution() *Solution {

@@ -16,6 +16,8 @@ type solveCase struct {
 	held      string // "name, ..."
 	upgrade   string // "name, ..." or "*" for all
 	build     string // names that NeedsBuild, or "*" for all
+	check     bool   // builds run their check phase
+	provided  string // "name version, ...": the system supplies these
 	want      string // solutionString, when solvable
 	wantErr   string // the full explanation, when not
 }
@@ -36,6 +38,22 @@ func (c solveCase) options(t *testing.T) Options {
 		opts.UpgradeAll = true
 	} else {
 		opts.Upgrade = names(c.upgrade)
+	}
+	opts.Check = c.check
+	if c.provided != "" {
+		opts.Provided = map[string]bool{}
+		requested := map[string]bool{}
+		for _, r := range parseRequests(t, c.request) {
+			requested[r.Name] = true
+		}
+		// As the command line does: a provided package the user asks
+		// for is installed from its port, so it is not "installed".
+		for name, v := range parseVersions(t, c.provided) {
+			opts.Provided[name] = true
+			if opts.Installed[name] == nil && !requested[name] {
+				opts.Installed[name] = v
+			}
+		}
 	}
 	if c.build != "" {
 		b := names(c.build)

@@ -69,7 +69,7 @@ func Verify(u Universe, reqs []Request, opts Options, sol *Solution) error {
 		}
 		deps := p.Run
 		if s.Build {
-			deps = append(append([]Dep(nil), p.Run...), p.Build...)
+			deps = append(append([]Dep(nil), p.Run...), p.buildDeps(opts)...)
 		}
 		for _, d := range deps {
 			ok, err := depOK(d)

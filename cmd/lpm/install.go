@@ -79,7 +79,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
 		return e.showPlan(tree, steps)
 	}
-	if len(steps) == 0 {
+	if !hasWork(steps) {
 		e.out.Printf("nothing to do: %s already installed", strings.Join(args, ", "))
 		return markExplicit(db, explicit)
 	}

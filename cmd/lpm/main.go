@@ -82,6 +82,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	f.BoolP("quiet", "q", false, "print only errors and results")
 	f.Bool("json", false, "print results as JSON")
 	f.BoolP("verbose", "v", false, "print details of errors")
+	f.StringArray("assume-installed", nil, "NAME=VERSION is provided by the system, repeatable (adds to provided in lpm.toml)")
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),

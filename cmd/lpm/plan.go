@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/Masterminds/semver/v3"
@@ -24,6 +25,7 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 	}
 	opts.Installed = map[string]*semver.Version{}
 	opts.Held = map[string]bool{}
+	opts.Check = b.Cfg.Build.Check
 	u := &systemUniverse{tree: tree, installed: map[string]pkgdb.Package{}}
 	requested := map[string]bool{}
 	for _, r := range reqs {
@@ -36,12 +38,15 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 		if !requested[p.Name] {
 			reqs = append(reqs, resolver.Request{Name: p.Name, Installed: true})
 		}
-		if v, err := ports.ParseVersion(p.Version); err == nil {
+		if v, err := installedVersion(tree, p); err == nil {
 			opts.Installed[p.Name] = v
 		}
 		if p.Held {
 			opts.Held[p.Name] = true
 		}
+	}
+	if err := provide(u, &opts, b.Cfg.Provided, requested); err != nil {
+		return nil, err
 	}
 	opts.NeedsBuild = func(name string, v *semver.Version) bool {
 		p := tree.Port(name, v)
@@ -52,6 +57,32 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 		return nil, err
 	}
 	return resolver.Plan(u, sol, reqs, opts)
+}
+
+// provide adds the provided packages (NAME=VERSION) that no installed
+// package replaces: each is installed at its version, as far as the solver
+// knows, unless the user asked for it, in which case its port is installed
+// (LFS chapter 8 replaces the temporary tools one by one) while builds
+// still use the system's copy.
+func provide(u *systemUniverse, opts *resolver.Options, provided []string, requested map[string]bool) error {
+	u.provided = map[string]*semver.Version{}
+	opts.Provided = map[string]bool{}
+	for _, p := range provided {
+		name, ver, _ := strings.Cut(p, "=")
+		v, err := ports.ParseVersion(ver)
+		if err != nil {
+			return fmt.Errorf("provided package %s: %w", p, err)
+		}
+		if _, ok := u.installed[name]; ok {
+			continue // lpm installed it: the real package counts
+		}
+		opts.Provided[name] = true
+		if !requested[name] {
+			u.provided[name] = v
+			opts.Installed[name] = v
+		}
+	}
+	return nil
 }
 
 type stepResult struct {
@@ -81,7 +112,7 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		}
 		return printJSON(rows)
 	}
-	if len(rows) == 0 {
+	if !hasWork(steps) {
 		fmt.Fprintln(os.Stderr, "lpm: nothing to do")
 		return nil
 	}
@@ -95,6 +126,16 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Action, r.Port, ver, r.Reason)
 	}
 	return w.Flush()
+}
+
+// hasWork reports whether a plan builds or installs anything.
+func hasWork(steps []resolver.Step) bool {
+	for _, s := range steps {
+		if s.Action != "keep" && s.Action != "provided" {
+			return true
+		}
+	}
+	return false
 }
 
 // upstream shows a version as the port spells it ("2025a", not 2025.1.0).
@@ -120,7 +161,7 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 			if _, err := b.Build(ctx, p); err != nil {
 				return buildFailure(err)
 			}
-		case "keep":
+		case "keep", "provided":
 		default:
 			changed, err := in.Apply([]installer.Change{{Archive: b.ArchivePath(p), Explicit: explicit[s.Name]}})
 			if err != nil {

@@ -11,9 +11,15 @@ import (
 // systemUniverse is what the solver sees: the ports trees, plus installed
 // versions the trees no longer hold (read from the database), so that a
 // package whose port was dropped or bumped still constrains the solution.
+//
+// Provided packages (lpm.toml's provided, --assume-installed) appear at
+// their version with no dependencies: the system's copy comes with what it
+// needs. A provided name the user asks for is not in provided, so that its
+// port is installed.
 type systemUniverse struct {
 	tree      *ports.Tree
 	installed map[string]pkgdb.Package
+	provided  map[string]*semver.Version
 }
 
 var _ resolver.Universe = (*systemUniverse)(nil)
@@ -25,7 +31,7 @@ func (u *systemUniverse) onlyInstalled(name string) (*resolver.Package, bool) {
 	if !ok {
 		return nil, false
 	}
-	v, err := ports.ParseVersion(p.Version)
+	v, err := installedVersion(u.tree, p)
 	if err != nil || u.tree.Port(name, v) != nil {
 		return nil, false
 	}
@@ -50,6 +56,9 @@ func (u *systemUniverse) onlyInstalled(name string) (*resolver.Package, bool) {
 
 func (u *systemUniverse) Versions(name string) ([]*semver.Version, error) {
 	vs, err := u.tree.Versions(name)
+	if v, ok := u.provided[name]; ok && u.tree.Port(name, v) == nil {
+		return append(vs, v), nil
+	}
 	if rp, ok := u.onlyInstalled(name); ok {
 		return append(vs, rp.Version), nil
 	}
@@ -57,6 +66,9 @@ func (u *systemUniverse) Versions(name string) ([]*semver.Version, error) {
 }
 
 func (u *systemUniverse) Package(name string, v *semver.Version) (*resolver.Package, error) {
+	if pv, ok := u.provided[name]; ok && pv.Equal(v) {
+		return &resolver.Package{Name: name, Version: v}, nil
+	}
 	if rp, ok := u.onlyInstalled(name); ok && rp.Version.Equal(v) {
 		return rp, nil
 	}
@@ -80,4 +92,16 @@ func (u *systemUniverse) Providers(virtual string) ([]resolver.Provider, error) 
 		}
 	}
 	return provs, nil
+}
+
+// installedVersion is the version the solver knows an installed package
+// by: that of the port with the same upstream version string, which may
+// say semver = explicitly (openssh 9.9p2), else the version rule's.
+func installedVersion(tree *ports.Tree, p pkgdb.Package) (*semver.Version, error) {
+	for _, port := range tree.All(p.Name) {
+		if port.Version == p.Version {
+			return port.Ver, nil
+		}
+	}
+	return ports.ParseVersion(p.Version)
 }

@@ -78,7 +78,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || len(steps) == 0 {
+	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || !hasWork(steps) {
 		return e.showPlan(tree, steps)
 	}
 	if !e.cfg.Quiet && !e.cfg.JSON {

@@ -33,6 +33,15 @@ func runWhy(cmd *cobra.Command, args []string) error {
 	}
 	defer db.Close()
 	if _, err := db.Package(args[0]); err != nil {
+		for _, p := range e.cfg.Provided {
+			if name, ver, _ := strings.Cut(p, "="); name == args[0] {
+				if e.cfg.JSON {
+					return printJSON([]whyLink{{Name: name, Version: ver, Reason: "provided by the system"}})
+				}
+				fmt.Printf("%s %s is provided by the system (provided in lpm.toml, or --assume-installed); lpm does not install or remove it\n", name, ver)
+				return nil
+			}
+		}
 		return fmt.Errorf("why %s: %w", args[0], err)
 	}
 	pkgs, err := db.Packages()

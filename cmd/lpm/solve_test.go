@@ -1,0 +1,70 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// quickPort is a port whose build only writes one file, named after it.
+func quickPort(name, version, depends string) string {
+	return `name = "` + name + `"
+version = "` + version + `"
+` + depends + `
+[build]
+install = 'mkdir -p $DESTDIR/usr/share/` + name + `; echo $VERSION > $DESTDIR/usr/share/` + name + `/version'
+`
+}
+
+func planString(plan []stepResult) string {
+	var lines []string
+	for _, s := range plan {
+		lines = append(lines, s.Action+" "+s.Port+" "+s.New)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestProvidedPackagesServeBuildsAndAreNeverInstalled(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "gcc", quickPort("gcc", "14.2.0", "[depends]\nrun = [\"gmp\"]"))
+	writePort(t, tree, "gmp", quickPort("gmp", "6.3.0", ""))
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\nbuild = [\"gcc >=14\"]"))
+	r := newRoot(t, tree)
+	var plan []stepResult
+	r.jsonOut(&plan, "--assume-installed", "gcc=14.2.0", "install", "--dry-run", "bc")
+	if got, want := planString(plan), "build bc 7.0.3\ninstall bc 7.0.3\nprovided gcc 14.2.0"; got != want {
+		t.Errorf("plan with gcc provided:\n%s\nwant:\n%s", got, want)
+	}
+	// Asked for, the provided gcc is installed from its port; the build
+	// of bc still uses the system's gcc and does not wait for it.
+	r.jsonOut(&plan, "--assume-installed", "gcc=14.2.0", "install", "--dry-run", "bc", "gcc")
+	if got, want := planString(plan), "build bc 7.0.3\ninstall bc 7.0.3\nbuild gmp 6.3.0\ninstall gmp 6.3.0\nbuild gcc 14.2.0\ninstall gcc 14.2.0"; got != want {
+		t.Errorf("plan asking for the provided gcc:\n%s\nwant:\n%s", got, want)
+	}
+	r.ok("--assume-installed", "gcc=14.2.0", "install", "bc")
+	if out := r.ok("list"); strings.Contains(out, "gcc") || !strings.Contains(out, "bc") {
+		t.Errorf("after installing bc with gcc provided, list says:\n%s", out)
+	}
+	if out := r.ok("--assume-installed", "gcc=14.2.0", "why", "gcc"); !strings.Contains(out, "gcc 14.2.0 is provided by the system") {
+		t.Errorf("why gcc: %q", out)
+	}
+	if out := r.ok("--assume-installed", "gcc=14.2.0", "upgrade", "--dry-run"); strings.Contains(out, "install") {
+		t.Errorf("upgrade with gcc provided plans an install:\n%s", out)
+	}
+}
+
+func TestCheckDependenciesJoinBuildsOnlyWhenChecksRun(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "dejagnu", quickPort("dejagnu", "1.6.3", ""))
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\ncheck = [\"dejagnu\"]"))
+	r := newRoot(t, tree)
+	var plan []stepResult
+	r.jsonOut(&plan, "install", "--dry-run", "bc")
+	if got, want := planString(plan), "build dejagnu 1.6.3\ninstall dejagnu 1.6.3\nbuild bc 7.0.3\ninstall bc 7.0.3"; got != want {
+		t.Errorf("plan with checks on:\n%s\nwant:\n%s", got, want)
+	}
+	t.Setenv("LPM_BUILD_CHECK", "false")
+	r.jsonOut(&plan, "install", "--dry-run", "bc")
+	if got, want := planString(plan), "build bc 7.0.3\ninstall bc 7.0.3"; got != want {
+		t.Errorf("plan with checks off:\n%s\nwant:\n%s", got, want)
+	}
+}
