@@ -4,7 +4,8 @@
 // It owns the distfiles directory: a file appears there under its final
 // name only after its checksum matched, so anything found there by name and
 // hash is trusted and used without touching the network. Downloads go to a
-// hidden temporary file beside it and are renamed into place.
+// hidden temporary file beside it and are renamed into place, over a
+// cached copy of the same name only once they verified.
 //
 // It must never write outside Distfiles, never hand back a file whose
 // checksum was not checked, and never accept a source with no checksum.
@@ -133,10 +134,11 @@ func (f *Fetcher) Fetch(ctx context.Context, s Source) (string, error) {
 	case err == nil:
 		return final, nil
 	case errors.As(err, &mismatch):
-		f.Progress.Printf("%s: cached copy has the wrong %s; fetching it again", final, mismatch.Algo)
-		if err := os.Remove(final); err != nil {
-			return "", fmt.Errorf("fetch %s: remove bad cached copy: %w", name, err)
-		}
+		// Every file here verified when it arrived, so this is most likely
+		// another port's file of the same name (or this port's checksum is
+		// wrong). It stays until a download that verifies replaces it: one
+		// port's mistake must not cost another port its good copy.
+		f.Progress.Printf("%s: cached copy has the wrong %s for this port; fetching it again (the cached copy stays unless the download verifies)", final, mismatch.Algo)
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("fetch %s: %w; remove it from the distfiles directory", name, err)
 	}

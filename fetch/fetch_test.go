@@ -479,3 +479,35 @@ func TestVerifyFile(t *testing.T) {
 		})
 	}
 }
+
+func TestAWrongChecksumLeavesAnotherPortsCachedFileAlone(t *testing.T) {
+	good := tarball(t)
+	srv := newServer(t, good)
+	distfiles := t.TempDir()
+	f := &Fetcher{Distfiles: distfiles}
+	// One port fetched and verified the file.
+	src := Source{URL: srv.URL + "/good/" + name, SHA256: sha(good)}
+	if _, err := f.Fetch(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	// Another port names a file of the same name with a wrong checksum,
+	// from a server that has the right file and from one that has not.
+	for _, u := range []string{srv.URL + "/good/" + name, srv.URL + "/bad/" + name} {
+		_, err := f.Fetch(context.Background(), Source{URL: u, SHA256: sha([]byte("another file"))})
+		var mismatch *MismatchError
+		if !errors.As(err, &mismatch) {
+			t.Fatalf("Fetch with a wrong checksum from %s: %v, want a mismatch", u, err)
+		}
+	}
+	got := filepath.Join(distfiles, name)
+	if err := VerifyFile(got, src); err != nil {
+		t.Fatalf("the first port's cached file was lost: %v", err)
+	}
+	if names := listDir(t, distfiles); len(names) != 1 {
+		t.Errorf("distfiles holds %v, want only %s", names, name)
+	}
+	hits := srv.total()
+	if _, err := f.Fetch(context.Background(), src); err != nil || srv.total() != hits {
+		t.Errorf("the first port fetched again (%v, %d requests)", err, srv.total()-hits)
+	}
+}
