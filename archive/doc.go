@@ -43,7 +43,10 @@
 //	path    string    relative to the install root: no leading "/", no
 //	                  "." or ".." components, no empty components, no
 //	                  trailing "/", no NUL; path.Clean(path) == path;
-//	                  ".MANIFEST" is reserved
+//	                  ".MANIFEST" is reserved; nothing may lie in lpm's
+//	                  state directories (var/lib/lpm, var/cache/lpm,
+//	                  var/log/lpm, var/tmp/lpm), and their ancestors
+//	                  (var, var/lib, ...) may only be "dir" entries
 //	type    string    "dir", "file", "symlink" or "hardlink"
 //	mode    int       unix permission bits including setuid (04000),
 //	                  setgid (02000) and sticky (01000); nothing above 07777

@@ -108,6 +108,10 @@ func TestHostileManifestsAreRejected(t *testing.T) {
 		{"a dir carrying a link is rejected", baseManifest(Entry{Path: "a", Type: TypeDir, Mode: 0o755, Link: "/etc"}), "", `"a"`, "carries a link target"},
 		{"a negative owner is rejected", baseManifest(Entry{Path: "a", Type: TypeDir, Mode: 0o755, UID: -1}), "", `"a"`, "negative owner"},
 		{"entries out of order are rejected", baseManifest(dir("b"), dir("a")), "", `"a"`, "out of order"},
+		{"a symlink at lpm's work directory is rejected", baseManifest(dir("var"), dir("var/tmp"), Entry{Path: "var/tmp/lpm", Type: TypeSymlink, Mode: 0o777, Link: "/"}), "", `"var/tmp/lpm"`, "lpm's own state"},
+		{"a directory in lpm's database directory is rejected", baseManifest(dir("var"), dir("var/lib"), dir("var/lib/lpm")), "", `"var/lib/lpm"`, "lpm's own state"},
+		{"a symlink on the way to lpm's caches is rejected", baseManifest(dir("var"), Entry{Path: "var/cache", Type: TypeSymlink, Mode: 0o777, Link: "/tmp"}), "", `"var/cache"`, "on the way to /var/cache/lpm"},
+		{"a file at var is rejected", baseManifest(file("var", "x")), "", `"var"`, "on the way to /var/lib/lpm"},
 		{"an entry named .MANIFEST is rejected", baseManifest(file(".MANIFEST", "x")), "", `".MANIFEST"`, "reserved name"},
 		{"a backup path outside the package is rejected", func() Manifest {
 			m := baseManifest(dir("etc"))

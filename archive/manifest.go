@@ -198,6 +198,9 @@ func validateEntry(e *Entry, seen map[string]*Entry) error {
 	if err := checkPath(e.Path); err != nil {
 		return problem(e.Path, "%v", err)
 	}
+	if err := CheckReserved(e.Path, e.Type); err != nil {
+		return err
+	}
 	if seen[e.Path] != nil {
 		return problem(e.Path, "is listed twice")
 	}
@@ -318,3 +321,25 @@ func validSHA256(s string) bool {
 }
 
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+
+// StateDirs are lpm's own directories inside a root: the database, lock
+// and pristine config copies; the caches; the build logs; the build work
+// directories. lpm writes there itself, so a package shipping a path there
+// (above all a symlink) could steer those writes anywhere.
+var StateDirs = []string{"var/lib/lpm", "var/cache/lpm", "var/log/lpm", "var/tmp/lpm"}
+
+// CheckReserved refuses a package path (clean, relative to the root) of
+// the given entry type that lies in one of lpm's state directories, or
+// that is something other than a directory on the way to one (a "var/tmp"
+// symlink would redirect var/tmp/lpm).
+func CheckReserved(p, typ string) error {
+	for _, d := range StateDirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return problem(p, "lies in /%s, which is lpm's own state; no package may ship it", d)
+		}
+		if typ != TypeDir && strings.HasPrefix(d, p+"/") {
+			return problem(p, "is a %s on the way to /%s, lpm's own state; only a directory may be there", typ, d)
+		}
+	}
+	return nil
+}

@@ -213,6 +213,11 @@ func (t *tx) planFiles(pc *pkgChange) error {
 				p = path.Dir(real)
 			}
 		}
+		// The archive's own paths were checked when it was opened; a
+		// symlink on the root may still lead one into lpm's state.
+		if archive.CheckReserved(p, e.Type) != nil {
+			return fmt.Errorf("installing %s: entry /%s lands at /%s through a symlink on the root, in lpm's own state; nothing was changed", m.Name, e.Path, p)
+		}
 		link := e.Link
 		if e.Type == "hardlink" {
 			link = pc.entryPath[e.Link]

@@ -653,12 +653,12 @@ func PristinePath(root, pkg, file string) string {
 
 func (t *tx) writeConfig(o *op, e archive.Entry, content io.Reader) error {
 	pristine := PristinePath(t.in.Root, o.pc.name, o.pc.entryPath[e.Path]) + ".lpm-new"
-	if err := os.MkdirAll(filepath.Dir(pristine), 0o755); err != nil {
+	if err := MakeStateDir(t.in.Root, filepath.Dir(pristine)); err != nil {
 		return err
 	}
-	f, err := os.Create(pristine)
+	f, err := os.OpenFile(pristine, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("pristine copy %s: %w", pristine, err)
 	}
 	defer f.Close()
 	if err := writeFile(t.abs(o.target()), e, io.TeeReader(content, f)); err != nil {

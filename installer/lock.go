@@ -24,10 +24,16 @@ var ErrLocked = errors.New("another lpm is changing this root")
 // waiting once first so the user knows why); without, it fails at once.
 func AcquireLock(root string, wait bool, waiting func()) (*Lock, error) {
 	p := LockPath(root)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := MakeStateDir(root, filepath.Dir(p)); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	// Every command that changes the root comes here first: a link planted
+	// at lpm's state (by a package an older lpm let through) stops it
+	// before anything is written through it.
+	if err := CheckStateDirs(root); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // resolver of paths inside a root. A package entry "lib/libz.so.1" lands in
@@ -150,4 +152,99 @@ func RegularInRoot(root, rel string) bool {
 		rel = target // cleanRel clamps ".." at the root
 	}
 	return false
+}
+
+// lpm's own state (the database, the lock, pristine config copies, build
+// work directories, logs and caches) is never reached through a symlink
+// below the root. A package could once ship var/tmp/lpm -> / and have the
+// next build RemoveAll its "work directory" on the host; so every
+// component between the root and a state path must be a real directory,
+// walked one at a time with O_NOFOLLOW as tarball does. Paths outside the
+// root (given as flags or LPM_* variables) are the user's own choice and
+// are used as they are.
+
+// MakeStateDir creates dir, a host path, and its missing parents for lpm's
+// own state, refusing when a component below root is a symlink or not a
+// directory.
+func MakeStateDir(root, dir string) error {
+	return walkState(root, dir, true, true)
+}
+
+// CheckStatePath refuses when p (a host path of lpm's state, which need
+// not exist yet) or a directory between root and p is a symlink.
+func CheckStatePath(root, p string) error {
+	return walkState(root, p, false, false)
+}
+
+// CheckStateDirs refuses when the database's directory, the lock, the
+// database files or the pristine copies of config files are reached
+// through a symlink.
+func CheckStateDirs(root string) error {
+	for _, rel := range []string{"var/lib/lpm/pristine", "var/lib/lpm/lock", "var/lib/lpm/lpm.db", "var/lib/lpm/lpm.db-wal", "var/lib/lpm/lpm.db-shm"} {
+		if err := CheckStatePath(root, filepath.Join(root, rel)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StateSymlinkError says a state path of lpm is, or passes through, a
+// symlink.
+type StateSymlinkError struct {
+	Path   string // host path of the symlink
+	Target string
+}
+
+func (e *StateSymlinkError) Error() string {
+	return fmt.Sprintf("%s is a symlink (to %s): lpm never reaches its own state through a link; remove it (a package may have installed it) and retry", e.Path, e.Target)
+}
+
+func walkState(root, p string, create, wantDir bool) error {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		// Outside the root: the user's own path.
+		if create {
+			return os.MkdirAll(p, 0o755)
+		}
+		return nil
+	}
+	if rel == "." {
+		return nil
+	}
+	cur, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the root %s: %w", root, err)
+	}
+	defer func() { unix.Close(cur) }()
+	parts := strings.Split(rel, "/")
+	for i, part := range parts {
+		here := filepath.Join(root, filepath.Join(parts[:i+1]...))
+		last := i == len(parts)-1
+		next, err := unix.Openat(cur, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT && create {
+			if err = unix.Mkdirat(cur, part, 0o755); err == nil || err == unix.EEXIST {
+				next, err = unix.Openat(cur, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+		}
+		if err == unix.ENOENT {
+			return nil // nothing there yet, so no link either
+		}
+		if err != nil {
+			var st unix.Stat_t
+			if unix.Fstatat(cur, part, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					target, _ := os.Readlink(here)
+					return &StateSymlinkError{Path: here, Target: target}
+				}
+				if last && !wantDir {
+					return nil // the state file itself, not a link
+				}
+				return fmt.Errorf("%s is not a directory; lpm keeps its state there", here)
+			}
+			return fmt.Errorf("opening %s: %w", here, err)
+		}
+		unix.Close(cur)
+		cur = next
+	}
+	return nil
 }
