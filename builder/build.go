@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/config"
 	"github.com/lfs-lpm/lpm/fetch"
@@ -87,14 +89,25 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 	if chroot && !inside(b.Cfg.Root, work) {
 		return "", fmt.Errorf("building %s in %s: the build directory %s must be inside the root; set builddir", p.ID(), b.Cfg.Root, b.Cfg.BuildDir)
 	}
+	for _, dir := range []string{b.Cfg.BuildDir, b.Cfg.LogDir, b.Cfg.Packages, b.Cfg.Distfiles} {
+		if err := installer.MakeStateDir(b.Cfg.Root, dir); err != nil {
+			return "", fmt.Errorf("building %s: %w", p.ID(), err)
+		}
+	}
+	logPath := filepath.Join(b.Cfg.LogDir, p.Name+"-"+p.Version+".log")
+	for _, file := range []string{work, logPath} {
+		if err := installer.CheckStatePath(b.Cfg.Root, file); err != nil {
+			return "", fmt.Errorf("building %s: %w", p.ID(), err)
+		}
+	}
 	if err := os.RemoveAll(work); err != nil {
 		return "", fmt.Errorf("cleaning %s: %w", work, err)
 	}
 	dirs := map[string]string{}
 	for _, d := range []string{"src", "files", "stage", "tmp", "home"} {
 		dirs[d] = filepath.Join(work, d)
-		if err := os.MkdirAll(dirs[d], 0o755); err != nil {
-			return "", err
+		if err := installer.MakeStateDir(b.Cfg.Root, dirs[d]); err != nil {
+			return "", fmt.Errorf("building %s: %w", p.ID(), err)
 		}
 	}
 	srcTop, err := b.unpack(ctx, p, dirs["src"], dirs["files"])
@@ -102,11 +115,7 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 		return "", fmt.Errorf("building %s: %w", p.ID(), err)
 	}
 
-	logPath := filepath.Join(b.Cfg.LogDir, p.Name+"-"+p.Version+".log")
-	if err := os.MkdirAll(b.Cfg.LogDir, 0o755); err != nil {
-		return "", err
-	}
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("build log %s: %w", logPath, err)
 	}
@@ -172,9 +181,6 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 	}
 	if empty, _ := isEmptyDir(dirs["stage"]); empty {
 		return "", fmt.Errorf("building %s: the install phase put nothing in $DESTDIR; check the port's install step (log %s)", p.ID(), logPath)
-	}
-	if err := os.MkdirAll(b.Cfg.Packages, 0o755); err != nil {
-		return "", err
 	}
 	m := archive.Manifest{
 		Name: p.Name, Version: p.Version, Release: p.Release,
