@@ -94,6 +94,15 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 			return "", fmt.Errorf("building %s: %w", p.ID(), err)
 		}
 	}
+	unlock, err := b.lock(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if b.Cached(p) {
+		b.Out.Printf("%s: using %s, which another lpm just built", p.ID(), out)
+		return out, nil
+	}
 	logPath := filepath.Join(b.Cfg.LogDir, p.Name+"-"+p.Version+".log")
 	for _, file := range []string{work, logPath} {
 		if err := installer.CheckStatePath(b.Cfg.Root, file); err != nil {
@@ -188,6 +197,8 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup, Slot: p.Slot,
 		BuildDate: time.Now().UTC().Truncate(time.Second),
 	}
+	// Create writes beside out, syncs and renames: the cache holds the
+	// old archive or the complete new one, never part of one.
 	if _, err := archive.Create(out, dirs["stage"], m); err != nil {
 		return "", fmt.Errorf("packaging %s: %w", p.ID(), err)
 	}

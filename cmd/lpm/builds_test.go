@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// manyFiles is how many files the port "many" installs: enough that a
+// build takes a moment, so two at once overlap.
+const manyFiles = 2000
+
+// manyPort writes a port that installs manyFiles files under
+// usr/share/many; its archive has manyFiles+3 entries (usr, usr/share and
+// usr/share/many besides).
+func manyPort(t *testing.T) string {
+	t.Helper()
+	tree := t.TempDir()
+	writePort(t, tree, "many", fmt.Sprintf(`name = "many"
+version = "1.0"
+[build]
+install = '''
+mkdir -p "$DESTDIR/usr/share/many"
+cd "$DESTDIR/usr/share/many"
+for i in $(seq %d); do echo "file $i" > "f$i"; done
+'''
+`, manyFiles))
+	return tree
+}
+
+// lpmAsync starts lpm against the root and returns a function that waits
+// for it and gives its exit code and output.
+func (r *testRoot) lpmAsync(args ...string) func() (int, string) {
+	r.t.Helper()
+	full := []string{"--root", r.dir, "--yes"}
+	for _, p := range r.ports {
+		full = append(full, "--ports", p)
+	}
+	cmd := exec.Command(lpmBin, append(full, args...)...)
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	return func() (int, string) {
+		cmd.Wait()
+		return cmd.ProcessState.ExitCode(), out.String()
+	}
+}
+
+func entryCount(t *testing.T, file string) int {
+	t.Helper()
+	if err := archive.Verify(file); err != nil {
+		t.Fatalf("the cached archive does not verify: %v", err)
+	}
+	m, err := archive.ReadManifest(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m.Entries)
+}
+
+func TestTwoRebuildsOfOnePortAtOnceCacheACompleteArchive(t *testing.T) {
+	r := newRoot(t, manyPort(t))
+	for round := 0; round < 2; round++ {
+		a := r.lpmAsync("build", "--rebuild", "many")
+		b := r.lpmAsync("build", "--rebuild", "many")
+		for _, wait := range []func() (int, string){a, b} {
+			if code, out := wait(); code != 0 {
+				t.Fatalf("round %d: a build failed (exit %d):\n%s", round, code, out)
+			}
+		}
+		if n := entryCount(t, r.path("var/cache/lpm/packages/many-1.0-1.lpm")); n != manyFiles+3 {
+			t.Fatalf("round %d: the cached archive has %d entries, the port stages %d", round, n, manyFiles+3)
+		}
+	}
+}
+
+func TestAnInstallBesideARebuildInstallsEveryFile(t *testing.T) {
+	r := newRoot(t, manyPort(t))
+	install := r.lpmAsync("install", "many")
+	rebuild := r.lpmAsync("build", "--rebuild", "many")
+	for _, wait := range []func() (int, string){install, rebuild} {
+		if code, out := wait(); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	}
+	entries, err := os.ReadDir(r.path("usr/share/many"))
+	if err != nil || len(entries) != manyFiles {
+		t.Fatalf("installed %d of %d files (%v)", len(entries), manyFiles, err)
+	}
+	files := strings.Count(r.ok("files", "many"), "\n")
+	if files != manyFiles+3 {
+		t.Errorf("the database records %d paths, want %d", files, manyFiles+3)
+	}
+	r.ok("verify", "many")
+}
+
+func TestInstallRefusesATruncatedCachedArchive(t *testing.T) {
+	r := newRoot(t, manyPort(t))
+	r.ok("build", "many")
+	cached := r.path("var/cache/lpm/packages/many-1.0-1.lpm")
+	data, err := os.ReadFile(cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut the end: the manifest still reads, so the archive looks cached.
+	if err := os.WriteFile(cached, data[:len(data)-64], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := r.state()
+	r.fails([]string{cached, "corrupt", "rebuild"}, "install", "many")
+	r.unchanged(before)
+	if _, err := os.Stat(r.path("usr/share/many")); err == nil {
+		t.Error("a directory of the truncated package was left on the root")
+	}
+	if names, _ := filepath.Glob(r.path("usr/share/.*")); len(names) != 0 {
+		t.Errorf("temp files were left: %v", names)
+	}
+}
