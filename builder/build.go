@@ -121,6 +121,10 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 	}
 	srcTop, err := b.unpack(ctx, p, dirs["src"], dirs["files"])
 	if err != nil {
+		// Nothing of a refused or missing source stays behind, hostile
+		// symlinks included: the error says all there is to know. (A
+		// failed phase keeps its work directory for a look.)
+		os.RemoveAll(work)
 		return "", fmt.Errorf("building %s: %w", p.ID(), err)
 	}
 

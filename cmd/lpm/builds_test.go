@@ -125,3 +125,25 @@ func TestInstallRefusesATruncatedCachedArchive(t *testing.T) {
 		t.Errorf("temp files were left: %v", names)
 	}
 }
+
+func TestARefusedExtractionLeavesNoWorkDirectory(t *testing.T) {
+	tree, dist := t.TempDir(), t.TempDir()
+	sum := writeTarGz(t, filepath.Join(dist, "x-1.tar.gz"), []tarEntry{
+		{name: "x-1/", typ: '5'},
+		{name: "x-1/esc", typ: '2', link: "/etc"},
+		{name: "x-1/esc/evil", body: "x"},
+	})
+	writePort(t, tree, "x", `name = "x"
+version = "1"
+[[source]]
+url = "file://`+dist+`/x-1.tar.gz"
+sha256 = "`+sum+`"
+[build]
+install = 'touch $DESTDIR/x'
+`)
+	r := newRoot(t, tree)
+	r.fails([]string{"x-1/esc/evil", "refusing to extract"}, "build", "x")
+	if _, err := os.Lstat(r.path("var/tmp/lpm/x-1-1")); err == nil {
+		t.Error("the work directory of the refused extraction, hostile symlink and all, was left behind")
+	}
+}
