@@ -151,9 +151,9 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 			return nil
 		}
 		fmt.Fprintf(logFile, "==> %s: %s\n", p.ID(), phase)
-		bar := b.Out.Start(fmt.Sprintf("%s: %s", p.ID(), phase), 0, progress.Items)
-		err := b.runScript(ctx, chroot, view(srcTop), env, "set -e\n"+script, []string{work}, logFile, bar)
-		bar.Finish(err)
+		shown := b.Out.StartPhase(fmt.Sprintf("%s: %s", p.ID(), phase))
+		err := b.runScript(ctx, chroot, view(srcTop), env, "set -e\n"+script, []string{work}, logFile, shown)
+		shown.Finish(err)
 		if err != nil {
 			logFile.Sync()
 			return &BuildError{Port: p.ID(), Phase: phase, Log: logPath, Tail: tail(logPath, 20), Err: err}
@@ -354,8 +354,8 @@ func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
 }
 
 // runScript runs one phase with bash, in the sandbox when it can, with
-// output into the log (a line counts as progress).
-func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []string, script string, writable []string, log io.Writer, bar *progress.Bar) error {
+// output into the log; the latest line is shown as the phase's progress.
+func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []string, script string, writable []string, log io.Writer, shown *progress.Phase) error {
 	argv := []string{"/bin/bash", "--noprofile", "--norc", "-c", script}
 	var cmd *exec.Cmd
 	switch {
@@ -390,7 +390,7 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			fmt.Fprintln(log, sc.Text())
-			bar.Add(1)
+			shown.Line(sc.Text())
 		}
 		io.Copy(log, pr)
 	}()

@@ -1,5 +1,6 @@
 // Package progress owns how lpm tells a person that slow work is moving:
-// downloads, extraction and other counted tasks.
+// downloads, extraction and other counted tasks, and build phases, whose
+// size nobody knows (phase.go).
 //
 // On a terminal it draws a live bar (github.com/cheggaaa/pb/v3). Anywhere
 // else — a log file, a pipe, CI — it prints exactly two plain lines per

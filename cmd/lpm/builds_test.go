@@ -147,3 +147,26 @@ install = 'touch $DESTDIR/x'
 		t.Error("the work directory of the refused extraction, hostile symlink and all, was left behind")
 	}
 }
+
+func TestABuildOffATerminalSaysEachPhaseAndItsTime(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "plain", `name = "plain"
+version = "1.0"
+[build]
+build = 'echo compiling'
+install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/plain/f"'
+`)
+	r := newRoot(t, tree)
+	_, errOut, code := r.lpm("build", "plain")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	for _, want := range []string{"plain-1.0-1: build\n", "plain-1.0-1: build: done in ", "plain-1.0-1: install\n", "plain-1.0-1: install: done in "} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "items") || strings.Contains(errOut, "\r") || strings.Contains(errOut, "compiling") {
+		t.Errorf("a phase off a terminal counts lines, redraws, or repeats the log:\n%s", errOut)
+	}
+}

@@ -1,0 +1,115 @@
+package progress
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/cheggaaa/pb/v3"
+)
+
+// A Phase is one step of a long job whose size nobody knows in advance,
+// such as a build's configure or make: a percentage would be a guess, so
+// it shows what a person waiting needs instead, the step, the time spent,
+// and the last line of output. On a terminal that is one line redrawn in
+// place; anywhere else it is a line when the step starts and one when it
+// ends (the output itself belongs in the build log, not here). A nil
+// *Phase is valid and does nothing.
+type Phase struct {
+	p     *Printer // nil when quiet
+	label string
+	start time.Time
+	live  *pb.ProgressBar // nil in plain mode
+	once  sync.Once
+}
+
+func init() {
+	// The last line takes whatever width the label and the clock leave,
+	// cut to fit, so the line never wraps and the redraw stays in place.
+	pb.RegisterElement("lastline", pb.ElementFunc(func(s *pb.State, _ ...string) string {
+		line, _ := s.Get("line").(string)
+		return pb.StripString(line, s.AdaptiveElWidth())
+	}), true)
+}
+
+// StartPhase begins a step labelled like "zlib-1.3.1-1: build".
+func (p *Printer) StartPhase(label string) *Phase {
+	if p == nil {
+		return nil
+	}
+	ph := &Phase{label: label}
+	if p.Quiet {
+		return ph
+	}
+	ph.p = p
+	ph.start = p.clock()
+	if p.terminal() {
+		bar := pb.New64(0)
+		bar.SetWriter(p.out())
+		bar.SetTemplateString(`{{string . "prefix"}} {{etime . }} {{lastline . }}`)
+		bar.Set("prefix", label)
+		bar.Set(pb.Terminal, true)
+		// The finished step is said in a plain line, the same as off a
+		// terminal, so the redrawn line is wiped rather than left behind.
+		bar.Set(pb.CleanOnFinish, true)
+		bar.SetMaxWidth(120)
+		ph.live = bar.Start()
+		return ph
+	}
+	p.line(label)
+	return ph
+}
+
+// Line records the latest line of the step's output. Control characters
+// (a compiler's colours, carriage returns) are dropped: they would move
+// the cursor of the line being redrawn.
+func (ph *Phase) Line(s string) {
+	if ph == nil || ph.live == nil {
+		return
+	}
+	ph.live.Set("line", printable(s))
+}
+
+// Finish ends the step; a non-nil err says it failed. Only the first call
+// has any effect.
+func (ph *Phase) Finish(err error) {
+	if ph == nil {
+		return
+	}
+	ph.once.Do(func() {
+		if ph.p == nil {
+			return
+		}
+		if ph.live != nil {
+			ph.live.Finish()
+		}
+		elapsed := duration(ph.p.clock().Sub(ph.start))
+		if err != nil {
+			ph.p.line(fmt.Sprintf("%s: failed after %s: %v", ph.label, elapsed, oneLine(err.Error())))
+			return
+		}
+		ph.p.line(fmt.Sprintf("%s: done in %s", ph.label, elapsed))
+	})
+}
+
+// escape matches a terminal escape sequence (CSI, as in gcc's colours).
+var escape = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
+
+func printable(s string) string {
+	s = escape.ReplaceAllString(strings.TrimSpace(s), "")
+	if i := strings.LastIndexByte(s, '\r'); i >= 0 {
+		s = s[i+1:] // what a terminal would show of a line redrawn with \r
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\t' {
+			return ' '
+		}
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
