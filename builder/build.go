@@ -40,7 +40,8 @@ type Builder struct {
 	Out     *progress.Printer
 	Rebuild bool // build even when the package cache has the archive
 
-	saidHost bool // "building on the host" is said once a run
+	saidHost    bool // "building on the host" is said once a run
+	saidSandbox bool // and so is "building without the sandbox"
 }
 
 // A BuildError says which phase of which port failed, with the end of its
@@ -357,9 +358,14 @@ func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
 // output into the log; the latest line is shown as the phase's progress.
 func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []string, script string, writable []string, log io.Writer, shown *progress.Phase) error {
 	argv := []string{"/bin/bash", "--noprofile", "--norc", "-c", script}
+	sandbox := b.Cfg.Build.Sandbox && canSandbox()
+	if b.Cfg.Build.Sandbox && !sandbox && !b.saidSandbox {
+		b.Out.Printf("warning: building without the sandbox: it needs root (for a private mount namespace) and lpm runs as uid %d, so a \"make install\" that ignores DESTDIR can write outside staging; run lpm as root, or set build.sandbox = false to build unsandboxed without this warning", os.Geteuid())
+		b.saidSandbox = true
+	}
 	var cmd *exec.Cmd
 	switch {
-	case b.Cfg.Build.Sandbox && canSandbox():
+	case sandbox:
 		spec := sandboxSpec{Writable: writable, Dir: dir, Argv: argv, Env: env}
 		if chroot {
 			spec.Chroot = b.Cfg.Root

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/lfs-lpm/lpm/archive"
@@ -168,5 +170,66 @@ install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/pl
 	}
 	if strings.Contains(errOut, "items") || strings.Contains(errOut, "\r") || strings.Contains(errOut, "compiling") {
 		t.Errorf("a phase off a terminal counts lines, redraws, or repeats the log:\n%s", errOut)
+	}
+}
+
+// asUser runs lpm as an unprivileged user (nobody) when the tests run as
+// root, and as the tests' own user otherwise, against a root that user
+// owns.
+func asUser(t *testing.T, r *testRoot, args ...string) (string, int) {
+	t.Helper()
+	full := []string{"--root", r.dir}
+	for _, p := range r.ports {
+		full = append(full, "--ports", p)
+	}
+	cmd := exec.Command(lpmBin, append(full, args...)...)
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=", "HOME=/")
+	if os.Geteuid() == 0 {
+		const nobody = 65534
+		for _, p := range append([]string{filepath.Dir(lpmBin), filepath.Dir(r.dir)}, r.ports...) {
+			os.Chmod(p, 0o755)
+			os.Chmod(filepath.Dir(p), 0o755)
+		}
+		filepath.Walk(r.dir, func(p string, _ os.FileInfo, err error) error {
+			if err == nil {
+				err = os.Lchown(p, nobody, nobody)
+			}
+			return err
+		})
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+func TestABuildWithoutTheSandboxSaysSoOnce(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "plain", `name = "plain"
+version = "1.0"
+[build]
+build = 'echo compiling'
+install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/plain/f"'
+`)
+	r := newRoot(t, tree)
+	out, code := asUser(t, r, "build", "plain")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if n := strings.Count(out, "warning: building without the sandbox: it needs root"); n != 1 {
+		t.Errorf("the missing sandbox was said %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "build.sandbox = false") {
+		t.Errorf("the warning does not say how to silence it:\n%s", out)
+	}
+	if os.Geteuid() == 0 {
+		// As root, the sandbox is there and nothing is said.
+		r2 := newRoot(t, tree)
+		if _, errOut, _ := r2.lpm("build", "plain"); strings.Contains(errOut, "sandbox") {
+			t.Errorf("a root build warned about the sandbox:\n%s", errOut)
+		}
 	}
 }
