@@ -91,6 +91,11 @@ type Build struct {
 	Make      *string   `toml:"build"`
 	Check     *string   `toml:"check"`
 	Install   *string   `toml:"install"`
+
+	// CheckAdvisory: a failing check phase is a warning naming the log,
+	// not the end of the build (test suites the book expects to fail in
+	// places).
+	CheckAdvisory bool `toml:"check_advisory"`
 }
 
 // Phases lists the build phases in the order they run.

@@ -233,3 +233,63 @@ install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/pl
 		}
 	}
 }
+
+// suitePort writes a make-style port whose source has a test suite with
+// one failing test; advisory sets check_advisory.
+func suitePort(t *testing.T, advisory bool) string {
+	t.Helper()
+	tree, dist := t.TempDir(), t.TempDir()
+	makefile := "all:\n\techo built > suite.out\n" +
+		"check:\n\t@echo 'PASS: t-basic'\n\t@echo 'FAIL: t-locale'\n\t@false\n" +
+		"install:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/suite\n\tcp suite.out $(DESTDIR)$(PREFIX)/share/suite/\n"
+	sum := writeTarGz(t, filepath.Join(dist, "suite-1.0.tar.gz"), []tarEntry{
+		{name: "suite-1.0/", typ: '5'},
+		{name: "suite-1.0/Makefile", body: makefile},
+	})
+	extra := ""
+	if advisory {
+		extra = "check_advisory = true\n"
+	}
+	writePort(t, tree, "suite", `name = "suite"
+version = "1.0"
+[[source]]
+url = "file://`+dist+`/suite-1.0.tar.gz"
+sha256 = "`+sum+`"
+[build]
+style = "make"
+`+extra)
+	return tree
+}
+
+func TestAnAdvisoryCheckThatFailsIsAWarningAndTheBuildGoesOn(t *testing.T) {
+	r := newRoot(t, suitePort(t, true))
+	_, errOut, code := r.lpm("install", "suite")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	log := r.path("var/log/lpm/build/suite-1.0.log")
+	var warning string
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(l, "warning: ") && strings.Contains(l, "check") {
+			warning = l
+		}
+	}
+	for _, want := range []string{"suite-1.0-1", "check phase failed", log} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("the warning %q lacks %q:\n%s", warning, want, errOut)
+		}
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), "FAIL: t-locale") || !strings.Contains(string(data), "PASS: t-basic") {
+		t.Errorf("the log lost the check output:\n%s", data)
+	}
+	if _, err := os.Stat(r.path("usr/share/suite/suite.out")); err != nil {
+		t.Errorf("the package was not installed: %v", err)
+	}
+
+	// Without the key a failing check still stops the build.
+	strict := newRoot(t, suitePort(t, false))
+	before := strict.state()
+	strict.fails([]string{"building suite-1.0-1: phase check failed"}, "install", "suite")
+	strict.unchanged(before)
+}
