@@ -117,6 +117,10 @@ func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
 // (SQLite must recover it first): then too it is opened once for writing,
 // under the lock, which recovers it.
 func (e *env) readDB() (*pkgdb.DB, error) {
+	// SQLite makes its -shm file beside the database even for reading.
+	if err := installer.CheckStateDirs(e.cfg.Root); err != nil {
+		return nil, err
+	}
 	db, err := pkgdb.OpenReadOnly(e.cfg.Root)
 	switch {
 	case errors.Is(err, pkgdb.ErrNoDatabase):

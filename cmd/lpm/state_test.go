@@ -126,6 +126,10 @@ install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/pl
 		{"var/tmp/lpm/plain-1.0-1", []string{"build", "plain"}},
 		{"var/cache/lpm/packages", []string{"build", "plain"}},
 		{"var/cache/lpm", []string{"install", "plain"}},
+		{"var/cache/lpm/distfiles", []string{"build", "plain"}},
+		{"var/lib/lpm/lock", []string{"install", "--file", withConfig}},
+		{"var/lib/lpm/lpm.db", []string{"install", "--file", withConfig}},
+		{"var/lib/lpm", []string{"list"}},
 	} {
 		t.Run(tc.link, func(t *testing.T) {
 			r := newRoot(t, tree)
@@ -133,7 +137,7 @@ install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/pl
 			victim := filepath.Join(host, "victim")
 			os.WriteFile(victim, []byte("host file\n"), 0o644)
 			target := host
-			if strings.HasSuffix(tc.link, ".log") {
+			if strings.HasSuffix(tc.link, ".log") || strings.HasSuffix(tc.link, "/lock") || strings.HasSuffix(tc.link, ".db") {
 				target = victim
 			}
 			if err := os.MkdirAll(filepath.Dir(r.path(tc.link)), 0o755); err != nil {
