@@ -45,7 +45,11 @@ func runDiffConfig(cmd *cobra.Command, args []string) error {
 		}
 		live := filepath.Join(e.cfg.Root, f.Path)
 		base := installer.PristinePath(e.cfg.Root, args[0], f.Path)
-		if _, err := os.Stat(base); err != nil {
+		// A pristine copy planted as a link would show any host file.
+		if err := installer.CheckStatePath(e.cfg.Root, base); err != nil {
+			return fmt.Errorf("diff-config %s: %w", args[0], err)
+		}
+		if fi, err := os.Lstat(base); err != nil || !fi.Mode().IsRegular() {
 			fmt.Printf("/%s: no pristine copy kept (installed by an older lpm)\n", f.Path)
 			continue
 		}

@@ -156,3 +156,26 @@ install = 'mkdir -p "$DESTDIR/usr/share/plain"; echo hi > "$DESTDIR/usr/share/pl
 		})
 	}
 }
+
+func TestDiffConfigRefusesAPristineCopyThatIsASymlink(t *testing.T) {
+	r := newRoot(t)
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "etc"), 0o755)
+	os.WriteFile(filepath.Join(stage, "etc/plain.conf"), []byte("a = 1\n"), 0o644)
+	pkg := filepath.Join(t.TempDir(), "conf-1.0-1.lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "conf", Version: "1.0", Release: 1, Backup: []string{"etc/plain.conf"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("install", "--file", pkg)
+	pristine := r.path("var/lib/lpm/pristine/conf/etc/plain.conf")
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("root:s3cret\n"), 0o600)
+	if err := os.Remove(pristine); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(secret, pristine)
+	out, errOut, code := r.lpm("diff-config", "conf")
+	if code != 1 || !strings.Contains(errOut, pristine+" is a symlink") || strings.Contains(out+errOut, "s3cret") {
+		t.Errorf("diff-config through a planted pristine link: exit %d\n%s%s", code, out, errOut)
+	}
+}
