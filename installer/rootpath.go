@@ -212,6 +212,15 @@ func walkState(root, p string, create, wantDir bool) error {
 		return nil
 	}
 	cur, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT && !create {
+		return nil // no root, so nothing in it is a link
+	}
+	if err == unix.ENOENT {
+		// Whether a missing root may be made is the caller's decision.
+		if err = os.MkdirAll(root, 0o755); err == nil {
+			cur, err = unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("opening the root %s: %w", root, err)
 	}
