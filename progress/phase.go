@@ -15,16 +15,26 @@ import (
 // such as a build's configure or make: a percentage would be a guess, so
 // it shows what a person waiting needs instead, the step, the time spent,
 // and the last line of output. On a terminal that is one line redrawn in
-// place; anywhere else it is a line when the step starts and one when it
-// ends (the output itself belongs in the build log, not here). A nil
-// *Phase is valid and does nothing.
+// place; anywhere else it is a line when the step starts, one every few
+// minutes while it runs (so a CI log of a long gcc build does not look
+// hung), and one when it ends; the output itself belongs in the build log.
+// A nil *Phase is valid and does nothing.
 type Phase struct {
 	p     *Printer // nil when quiet
 	label string
 	start time.Time
 	live  *pb.ProgressBar // nil in plain mode
 	once  sync.Once
+
+	mu    sync.Mutex
+	last  string        // the latest output line, in plain mode
+	ended bool          // no heartbeat after the end line
+	stop  chan struct{} // ends the plain mode's heartbeat
 }
+
+// heartbeat is how often a running phase says so off a terminal; tests
+// shorten it.
+var heartbeat = 5 * time.Minute
 
 func init() {
 	// The last line takes whatever width the label and the clock leave,
@@ -60,17 +70,45 @@ func (p *Printer) StartPhase(label string) *Phase {
 		return ph
 	}
 	p.line(label)
+	ph.stop = make(chan struct{})
+	go ph.beat(heartbeat)
 	return ph
+}
+
+func (ph *Phase) beat(every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ph.stop:
+			return
+		case <-tick.C:
+			ph.mu.Lock()
+			if !ph.ended {
+				line := fmt.Sprintf("%s: running for %s", ph.label, duration(ph.p.clock().Sub(ph.start)))
+				if ph.last != "" {
+					line += "; last line: " + ph.last
+				}
+				ph.p.line(line)
+			}
+			ph.mu.Unlock()
+		}
+	}
 }
 
 // Line records the latest line of the step's output. Control characters
 // (a compiler's colours, carriage returns) are dropped: they would move
 // the cursor of the line being redrawn.
 func (ph *Phase) Line(s string) {
-	if ph == nil || ph.live == nil {
-		return
+	switch {
+	case ph == nil || ph.p == nil:
+	case ph.live != nil:
+		ph.live.Set("line", printable(s))
+	default:
+		ph.mu.Lock()
+		ph.last = printable(s)
+		ph.mu.Unlock()
 	}
-	ph.live.Set("line", printable(s))
 }
 
 // Finish ends the step; a non-nil err says it failed. Only the first call
@@ -85,6 +123,12 @@ func (ph *Phase) Finish(err error) {
 		}
 		if ph.live != nil {
 			ph.live.Finish()
+		}
+		if ph.stop != nil {
+			ph.mu.Lock()
+			ph.ended = true
+			ph.mu.Unlock()
+			close(ph.stop)
 		}
 		elapsed := duration(ph.p.clock().Sub(ph.start))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -79,4 +80,45 @@ func TestAPhaseOnATerminalShowsTheLastLineInPlaceAndEndsCleanly(t *testing.T) {
 	if !strings.HasPrefix(last, "zlib-1.3.1-1: build: done in ") || !strings.HasSuffix(out, "\n") {
 		t.Errorf("the phase does not end on a clean done line: last %q in %q", last, out)
 	}
+}
+
+func TestALongPhaseOffATerminalSaysItIsStillRunning(t *testing.T) {
+	defer func(d time.Duration) { heartbeat = d }(heartbeat)
+	heartbeat = 40 * time.Millisecond
+	var out syncBuffer
+	p := &Printer{Out: &out}
+	ph := p.StartPhase("gcc-14.2.0-1: build")
+	ph.Line("make[3]: Entering directory '/build/gcc'")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "running for") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ph.Finish(nil)
+	time.Sleep(100 * time.Millisecond) // no beat may follow the end line
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) < 3 || lines[0] != "gcc-14.2.0-1: build" || !strings.HasPrefix(lines[len(lines)-1], "gcc-14.2.0-1: build: done in ") {
+		t.Fatalf("lines %q", lines)
+	}
+	for _, l := range lines[1 : len(lines)-1] {
+		if !strings.HasPrefix(l, "gcc-14.2.0-1: build: running for ") || !strings.HasSuffix(l, "; last line: make[3]: Entering directory '/build/gcc'") {
+			t.Errorf("heartbeat line %q", l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the heartbeat's goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
