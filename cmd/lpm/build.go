@@ -21,7 +21,9 @@ func newBuildCmd() *cobra.Command {
 configure, build, check, install) in a fresh work directory with the install
 going into a staging directory, strips ELF files there, and packs the result
 into the package cache. The full log is kept under ROOT/var/log/lpm/build.
-Build dependencies are not installed by build; install does that.`,
+Build dependencies are not installed by build; install does that. A second
+build of the same port waits for the first, then reuses its archive unless
+--rebuild is given.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: runBuild,
 	}
