@@ -45,7 +45,10 @@ type Installer struct {
 type Change struct {
 	Archive  string // package archive to install or upgrade to
 	Explicit bool   // the user asked for it (not only a dependency)
-	Remove   string // name of a package to remove
+	// ExactExplicit records Explicit as it is, even false over a package
+	// the user had asked for: undo puts the old flag back.
+	ExactExplicit bool
+	Remove        string // name of a package to remove
 }
 
 // A ConflictError lists every path an install would take from someone.
@@ -171,7 +174,7 @@ func (t *tx) plan(changes []Change) error {
 			return err
 		default:
 			pc.old = old
-			if !c.Explicit && old.Explicit {
+			if !c.Explicit && old.Explicit && !c.ExactExplicit {
 				pc.explicit = true // an upgrade keeps the user's choice
 			}
 			files, err := t.in.DB.Files(pc.name)

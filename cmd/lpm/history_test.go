@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,17 @@ type histEntry struct {
 func (r *testRoot) forgetLdconfig() {
 	os.Remove(r.path("etc/ld.so.cache"))
 	os.RemoveAll(r.path("var/cache/ldconfig"))
+}
+
+// unchangedButReinstalled is unchanged for a root whose packages were
+// reinstalled as they were: only their install times may differ.
+func (r *testRoot) unchangedButReinstalled(before string) {
+	r.t.Helper()
+	times := regexp.MustCompile(`InstallTime:[^A-Z]* UTC `)
+	after := times.ReplaceAllString(r.state(), "")
+	if before = times.ReplaceAllString(before, ""); after != before {
+		r.t.Errorf("the root or database changed:\n%s", diffLines(before, after))
+	}
 }
 
 func (r *testRoot) explicitFlags() map[string]bool {
@@ -259,7 +271,7 @@ func TestUndoOfAPreserveLibsUpgradeTakesTheLibraryBack(t *testing.T) {
 	}
 	r.ok("undo")
 	r.forgetLdconfig()
-	r.unchanged(before)
+	r.unchangedButReinstalled(before)
 	if got := r.owner("/usr/lib/libgreet.so.1"); got != "libgreet" {
 		t.Errorf("after undo libgreet.so.1 is owned by %q", got)
 	}
@@ -322,7 +334,7 @@ func TestRemovingPreservedLibrariesWithAnotherPackageIsUndoable(t *testing.T) {
 	}
 	r.ok("undo")
 	r.forgetLdconfig()
-	r.unchanged(before)
+	r.unchangedButReinstalled(before)
 	r.helloRuns()
 	r.ok("verify")
 }
