@@ -286,10 +286,13 @@ func TestPreservedLibrariesAreListedAndReleasedOnceNothingNeedsThem(t *testing.T
 	r.ok("install", "--preserve-libs", "--file", v2)
 	// The test root has no C library of its own: check-libs exits 1 for it.
 	out, _, _ := r.lpm("check-libs")
-	for _, want := range []string{"/usr/lib/libgreet.so.1", "lpm-preserved", "/usr/bin/hello (hello)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("check-libs lacks %q:\n%s", want, out)
-		}
+	if want := "/usr/lib/libgreet.so.1.1.0 (lpm-preserved): libgreet.so.1 kept for /usr/bin/hello (hello); rebuild or upgrade hello"; !strings.Contains(out, want) {
+		t.Errorf("check-libs lacks %q:\n%s", want, out)
+	}
+	var libs checkLibsResult
+	jsonText, _, _ := r.lpm("--json", "check-libs")
+	if err := json.Unmarshal([]byte(jsonText), &libs); err != nil || len(libs.Preserved) != 1 || len(libs.Preserved[0].NeededBy) != 1 || libs.Preserved[0].NeededBy[0].Package != "hello" {
+		t.Errorf("check-libs --json = %+v (%v)", libs, err)
 	}
 	// hello rebuilt against libgreet.so.2 needs the old library no more.
 	_, errOut, code := r.lpm("upgrade", "hello")
