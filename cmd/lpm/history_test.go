@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
 // Tests of history, undo, releases and preserved libraries, with the demo
@@ -184,12 +187,20 @@ func TestAReleaseBumpIsAnUpgrade(t *testing.T) {
 	if out := r.ok("history"); !strings.Contains(out, "data 1.0-2 -> 1.0-3") {
 		t.Errorf("history does not show the release bump:\n%s", out)
 	}
-	// An older release is not an upgrade.
+	// An older release is not an upgrade, nor a newer one of a held package.
 	dataPort(t, tree, 2, "two")
 	r.jsonOut(&plan, "upgrade", "--dry-run")
 	if len(plan) != 0 {
 		t.Errorf("an older release is planned: %+v", plan)
 	}
+	dataPort(t, tree, 4, "four")
+	r.ok("hold", "data")
+	r.jsonOut(&plan, "upgrade", "--dry-run")
+	if len(plan) != 0 {
+		t.Errorf("a newer release of a held package is planned: %+v", plan)
+	}
+	r.ok("hold", "--release", "data")
+	dataPort(t, tree, 3, "three")
 	// Undo goes back to the release before.
 	r.ok("undo")
 	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "two\n" {
@@ -338,6 +349,33 @@ func TestRemovingPreservedLibrariesWithAnotherPackageIsUndoable(t *testing.T) {
 	r.ok("undo")
 	r.forgetLdconfig()
 	r.unchangedButReinstalled(before)
+	r.helloRuns()
+	r.ok("verify")
+}
+
+func TestUndoTakesLibrariesBackFromAPreservedRecordWithoutHistory(t *testing.T) {
+	r := newRoot(t, libgreetTree(t))
+	r.ok("install", "hello")
+	v2 := strings.TrimSpace(r.ok("build", "libgreet@2.0.0"))
+	r.ok("install", "--preserve-libs", "--file", v2)
+	// As an older lpm left it: no archive, no word of it in the history.
+	db, err := sql.Open("sqlite3", pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"UPDATE packages SET archive_path = '' WHERE name = 'lpm-preserved'", "DELETE FROM tx_packages WHERE name = 'lpm-preserved'"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	r.ok("undo")
+	if got := r.owner("/usr/lib/libgreet.so.1"); got != "libgreet" {
+		t.Errorf("after undo libgreet.so.1 is owned by %q", got)
+	}
+	if _, ok := r.explicitFlags()["lpm-preserved"]; ok {
+		t.Error("an empty lpm-preserved record is left")
+	}
 	r.helloRuns()
 	r.ok("verify")
 }

@@ -118,6 +118,20 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("undo: cancelled; nothing was changed")
 	}
 	in := e.installer(db)
+	if _, ok := was[installer.PreservedName]; !ok && isInstalled[installer.PreservedName] {
+		// A library kept by --preserve-libs goes back to the package it
+		// came from, even when the history does not name the record (an
+		// older lpm kept none for it); what remains is released below.
+		files, err := db.Files(installer.PreservedName)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.Type != "dir" {
+				in.Overwrite = append(in.Overwrite, globQuote(f.Path))
+			}
+		}
+	}
 	changed, err := in.Apply(changes)
 	if err != nil {
 		return fmt.Errorf("undo %d: %w", target.ID, err)
@@ -192,4 +206,16 @@ func (e *env) restoreSaved(db *pkgdb.DB, saved []pkgdb.SavedConfig) error {
 		e.out.Printf("put your edited /%s back (it was kept as /%s)", s.Path, s.Saved)
 	}
 	return nil
+}
+
+// globQuote makes a path a glob that matches only itself.
+func globQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
