@@ -60,10 +60,11 @@ type TxPackage struct {
 	// The releases and explicit flags before and after, read from the
 	// package records as the transaction began and committed. Releases are
 	// 0 where there was no package. FlagsKnown is false for transactions
-	// recorded before lpm kept them.
+	// recorded before lpm kept them. OldHeld: it was held (lpm hold).
 	OldRelease, NewRelease   int
 	OldExplicit, NewExplicit bool
 	FlagsKnown               bool
+	OldHeld                  bool
 }
 
 // A SavedConfig is an edited config file a removal renamed aside (to
@@ -136,12 +137,13 @@ func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEn
 // changed yet.
 func (tx *Tx) putTxPackage(id int64, p TxPackage) error {
 	_, err := tx.conn.ExecContext(context.Background(), `INSERT INTO tx_packages
-		(tx, name, old_version, new_version, action, old_archive_path, new_archive_path, old_release, old_explicit)
+		(tx, name, old_version, new_version, action, old_archive_path, new_archive_path, old_release, old_explicit, old_held)
 		VALUES (?,?,?,?,?,?,?, coalesce((SELECT release FROM packages WHERE name = ?), 0),
-			coalesce((SELECT explicit FROM packages WHERE name = ?), 0))
+			coalesce((SELECT explicit FROM packages WHERE name = ?), 0),
+			coalesce((SELECT held FROM packages WHERE name = ?), 0))
 		ON CONFLICT (tx, name) DO UPDATE SET new_version = excluded.new_version, action = excluded.action,
 			new_archive_path = excluded.new_archive_path`,
-		id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive, p.Name, p.Name)
+		id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive, p.Name, p.Name, p.Name)
 	if err != nil {
 		return fmt.Errorf("database %s: recording transaction %d: %w", tx.db.path, id, err)
 	}
@@ -255,7 +257,7 @@ func (db *DB) history(where string) ([]TxRecord, error) {
 
 func readTxPackages(tx *sql.Tx, r *TxRecord) error {
 	rows, err := tx.Query(`SELECT name, old_version, new_version, action, old_archive_path, new_archive_path,
-		old_release, new_release, old_explicit, new_explicit FROM tx_packages WHERE tx = ? ORDER BY name`, r.ID)
+		old_release, new_release, old_explicit, new_explicit, old_held FROM tx_packages WHERE tx = ? ORDER BY name`, r.ID)
 	if err != nil {
 		return err
 	}
@@ -264,7 +266,7 @@ func readTxPackages(tx *sql.Tx, r *TxRecord) error {
 		var p TxPackage
 		var oldExplicit, newExplicit int
 		if err := rows.Scan(&p.Name, &p.OldVersion, &p.NewVersion, &p.Action, &p.OldArchive, &p.NewArchive,
-			&p.OldRelease, &p.NewRelease, &oldExplicit, &newExplicit); err != nil {
+			&p.OldRelease, &p.NewRelease, &oldExplicit, &newExplicit, &p.OldHeld); err != nil {
 			return err
 		}
 		p.OldExplicit, p.NewExplicit = oldExplicit == 1, newExplicit == 1

@@ -93,10 +93,18 @@ func TestUndoRestoresExplicitFlags(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "libgreet")
 	r.ok("install", "hello")
+	r.ok("hold", "libgreet")
 	r.ok("remove", "hello", "libgreet")
 	r.ok("undo")
 	if got := r.explicitFlags(); !got["hello"] || !got["libgreet"] || got["mkbanner"] {
 		t.Errorf("explicit flags after undoing a removal = %v, want hello and libgreet", got)
+	}
+	var list []listResult
+	r.jsonOut(&list, "list")
+	for _, p := range list {
+		if p.Held != (p.Name == "libgreet") {
+			t.Errorf("after undoing the removal %s is held: %v", p.Name, p.Held)
+		}
 	}
 	// why and remove agree: libgreet is wanted, and hello needs it.
 	if out := r.ok("why", "libgreet"); !strings.Contains(out, "explicit") {

@@ -41,6 +41,7 @@ type before struct {
 	// explicit is the flag it had; flagsKnown is false for transactions
 	// recorded before lpm kept flags, whose undo keeps today's flag.
 	explicit, flagsKnown bool
+	held                 bool
 }
 
 func runUndo(cmd *cobra.Command, args []string) error {
@@ -79,7 +80,7 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		for _, p := range r.Packages {
 			if was[p.Name] == nil {
 				was[p.Name] = &before{installed: p.OldVersion != "", version: p.OldVersion, archive: p.OldArchive,
-					explicit: p.OldExplicit, flagsKnown: p.FlagsKnown}
+					explicit: p.OldExplicit, flagsKnown: p.FlagsKnown, held: p.OldHeld}
 				names = append(names, p.Name)
 			}
 		}
@@ -99,7 +100,7 @@ func runUndo(cmd *cobra.Command, args []string) error {
 			if _, err := os.Stat(b.archive); err != nil {
 				return fmt.Errorf("undo %d: the archive of %s %s is gone from the package cache (%s); rebuild it with lpm build %s@%s", target.ID, n, b.version, b.archive, n, b.version)
 			}
-			changes = append(changes, installer.Change{Archive: b.archive, Explicit: b.explicit, ExactExplicit: b.flagsKnown})
+			changes = append(changes, installer.Change{Archive: b.archive, Explicit: b.explicit, ExactExplicit: b.flagsKnown, Held: b.held})
 		}
 	}
 	if len(changes) == 0 {
