@@ -302,7 +302,10 @@ func TestPreservedLibrariesAreListedAndReleasedOnceNothingNeedsThem(t *testing.T
 	r := newRoot(t, helloTree(t))
 	r.ok("install", "hello@1.0.0")
 	v2 := strings.TrimSpace(r.ok("build", "libgreet@2.0.0"))
-	r.ok("install", "--preserve-libs", "--file", v2)
+	_, errOut, _ := r.lpm("install", "--preserve-libs", "--file", v2)
+	if !strings.Contains(errOut, "libgreet.so.1 is still kept for hello; rebuild or upgrade hello") {
+		t.Errorf("install --preserve-libs does not say what needs the kept library:\n%s", errOut)
+	}
 	// The test root has no C library of its own: check-libs exits 1 for it.
 	out, _, _ := r.lpm("check-libs")
 	if want := "/usr/lib/libgreet.so.1.1.0 (lpm-preserved): libgreet.so.1 kept for /usr/bin/hello (hello); rebuild or upgrade hello"; !strings.Contains(out, want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -214,7 +215,8 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 }
 
 // releasePreserved removes the preserved libraries nothing needs any
-// more, as a transaction of the command that made them unneeded.
+// more, as a transaction of the command that made them unneeded, and says
+// what still needs the others (Portage's @preserved-rebuild).
 func (e *env) releasePreserved(in *installer.Installer) error {
 	changed, released, err := in.ReleasePreserved()
 	if err != nil {
@@ -223,8 +225,25 @@ func (e *env) releasePreserved(in *installer.Installer) error {
 	if len(released) > 0 {
 		e.out.Printf("released the preserved %s: nothing installed needs it any more", strings.Join(released, ", "))
 	}
-	if len(changed) == 0 {
-		return nil
+	if len(changed) > 0 {
+		if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+			return err
+		}
 	}
-	return hooks.Run(e.cfg.Root, changed, e.out)
+	kept, err := installer.PreservedLibs(in.DB)
+	if err != nil {
+		return err
+	}
+	for _, l := range kept {
+		var users []string
+		for _, u := range l.NeededBy {
+			if !slices.Contains(users, u.Package) {
+				users = append(users, u.Package)
+			}
+		}
+		if len(users) > 0 {
+			e.out.Printf("%s is still kept for %s; rebuild or upgrade %s to release it (lpm check-libs)", l.Soname, strings.Join(users, ", "), strings.Join(users, ", "))
+		}
+	}
+	return nil
 }

@@ -23,9 +23,9 @@ func newUndoCmd() *cobra.Command {
 		Long: `undo puts the packages a command changed back as they were before it, all
 of them in one transaction: what it installed is removed, what it upgraded
 or removed is reinstalled from the archive the old version came from
-(which must still be in the package cache), with the explicit flag it had;
-a config file you had edited, kept as .lpmsave when its package was
-removed, goes back in place. ID is an entry of lpm history (or any of its
+(which must still be in the package cache), explicit or a dependency as
+it was, held if it was; a config file you had edited, kept as .lpmsave
+when its package was removed, goes back in place. ID is an entry of lpm history (or any of its
 transactions). The reversal is itself a command, and can be undone.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runUndo,
@@ -96,6 +96,8 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		case !b.installed:
 			changes = append(changes, installer.Change{Remove: n})
 			removing = append(removing, n)
+		case b.archive == "":
+			return fmt.Errorf("undo %d: the history names no archive for %s %s (an older lpm recorded it); install it again with lpm install %s@%s", target.ID, n, b.version, n, b.version)
 		default:
 			if _, err := os.Stat(b.archive); err != nil {
 				return fmt.Errorf("undo %d: the archive of %s %s is gone from the package cache (%s); rebuild it with lpm build %s@%s", target.ID, n, b.version, b.archive, n, b.version)
