@@ -146,6 +146,9 @@ func runUndo(cmd *cobra.Command, args []string) error {
 	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
 		return err
 	}
+	if _, restored := was[installer.PreservedName]; restored {
+		return nil // put back as it was, needed or not
+	}
 	return e.releasePreserved(in)
 }
 
