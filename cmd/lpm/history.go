@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
 )
 
 func newHistoryCmd() *cobra.Command {
@@ -75,7 +76,7 @@ func commands(recs []pkgdb.TxRecord) []*historyEntry {
 		h.records = append(h.records, r)
 		h.Transactions = append(h.Transactions, r.ID)
 		for _, p := range r.Packages {
-			h.Packages = append(h.Packages, historyPackage{Transaction: r.ID, Name: p.Name, Action: p.Action,
+			h.Packages = append(h.Packages, historyPackage{Transaction: r.ID, Name: p.Name, Action: action(p),
 				OldVersion: p.OldVersion, NewVersion: p.NewVersion, OldRelease: p.OldRelease, NewRelease: p.NewRelease,
 				OldExplicit: p.OldExplicit, NewExplicit: p.NewExplicit})
 		}
@@ -102,11 +103,39 @@ func commands(recs []pkgdb.TxRecord) []*historyEntry {
 	return order
 }
 
+// action names what a transaction did to a package: the installer
+// records any replacement as an upgrade; history tells a downgrade and a
+// reinstall (same version and release) from it.
+func action(p pkgdb.TxPackage) string {
+	if p.Action != "upgrade" {
+		return p.Action
+	}
+	if p.OldVersion == p.NewVersion {
+		switch {
+		case p.NewRelease < p.OldRelease:
+			return "downgrade"
+		case p.NewRelease == p.OldRelease:
+			return "reinstall"
+		}
+		return "upgrade"
+	}
+	old, errOld := ports.ParseVersion(p.OldVersion)
+	new, errNew := ports.ParseVersion(p.NewVersion)
+	if errOld == nil && errNew == nil && new.LessThan(old) {
+		return "downgrade"
+	}
+	return "upgrade"
+}
+
 // commandLine is how history names a command: its name, the flags the
 // user set on it and its arguments ("install --rebuild zlib").
 func commandLine(cmd *cobra.Command) string {
 	parts := []string{cmd.Name()}
-	cmd.LocalNonPersistentFlags().Visit(func(f *pflag.Flag) {
+	own := cmd.LocalNonPersistentFlags() // not --root, --yes and the like
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if own.Lookup(f.Name) == nil {
+			return
+		}
 		if f.Value.Type() == "bool" && f.Value.String() == "true" {
 			parts = append(parts, "--"+f.Name)
 		} else {

@@ -119,6 +119,11 @@ func TestUndoRestoresExplicitFlags(t *testing.T) {
 	if got := r2.explicitFlags(); !got["libgreet"] {
 		t.Fatalf("libgreet asked for by name is not explicit: %v", got)
 	}
+	var hist []histEntry
+	r2.jsonOut(&hist, "history")
+	if len(hist) != 2 || len(hist[0].Packages) != 1 || hist[0].Packages[0].Action != "downgrade" || hist[0].Packages[0].OldExplicit || !hist[0].Packages[0].NewExplicit {
+		t.Errorf("history of the downgrade = %+v", hist)
+	}
 	r2.ok("undo")
 	var info infoResult
 	r2.jsonOut(&info, "info", "libgreet")
@@ -230,6 +235,11 @@ func TestInstallRebuildReinstallsTheSameRelease(t *testing.T) {
 	out := r.ok("install", "--rebuild", "data")
 	if !strings.Contains(out, "reinstall") {
 		t.Errorf("install --rebuild plan:\n%s", out)
+	}
+	var hist []histEntry
+	r.jsonOut(&hist, "history")
+	if len(hist) != 2 || hist[0].Command != "install --rebuild data" || hist[0].Packages[0].Action != "reinstall" {
+		t.Errorf("history of install --rebuild = %+v", hist)
 	}
 	after, err := os.Stat(archive)
 	if err != nil || os.SameFile(before, after) {
