@@ -66,45 +66,61 @@ func (t *tx) checkLibs() error {
 	if err != nil {
 		return err
 	}
+	// A library kept for another kept library is needed too (libfoo.so.1
+	// kept for a program needs libbar.so.1): passes repeat until nothing
+	// more is kept.
 	var broken []string
-	for _, s := range sonames {
-		if stays(providers[s], leaving) {
-			continue
-		}
-		var users []string
-		for _, r := range needers[s] {
-			if !leaving[r.Package] {
-				users = append(users, fmt.Sprintf("/%s (%s)", r.Path, r.Package))
-			}
-		}
-		// A new version in this transaction that still needs it breaks too.
-		for _, pc := range t.changes {
-			if pc.manifest == nil {
+	decided := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for _, s := range sonames {
+			if decided[s] || stays(providers[s], leaving) {
 				continue
 			}
-			for _, e := range pc.manifest.Entries {
-				for _, n := range e.Needed {
-					if n == s {
-						users = append(users, fmt.Sprintf("/%s (%s %s)", pc.entryPath[e.Path], pc.name, pc.manifest.Version))
-					}
-				}
+			users := t.libUsers(s, needers[s], leaving)
+			if len(users) == 0 {
+				continue
 			}
+			decided[s], more = true, true
+			if t.in.PreserveLibs {
+				t.preserve(s, lost[s])
+				t.in.Out.Printf("keeping %s for %s (--preserve-libs); lpm check-libs shows what still needs it", s, strings.Join(users, ", "))
+				continue
+			}
+			broken = append(broken, fmt.Sprintf("%s, which %s need(s)", s, strings.Join(users, ", ")))
 		}
-		if len(users) == 0 {
-			continue
-		}
-		if t.in.PreserveLibs {
-			t.preserve(s, lost[s])
-			t.in.Out.Printf("keeping %s for %s (--preserve-libs); lpm check-libs shows what still needs it", s, strings.Join(users, ", "))
-			continue
-		}
-		broken = append(broken, fmt.Sprintf("%s, which %s need(s)", s, strings.Join(users, ", ")))
 	}
 	if len(broken) > 0 {
 		return fmt.Errorf("%s would take away %s; rebuild those in the same transaction, or use --preserve-libs to keep the old library until they are; nothing was changed",
 			t.summary(), strings.Join(broken, "; "))
 	}
 	return nil
+}
+
+// libUsers lists what needs soname s after the transaction: files of
+// packages that stay or that it keeps as preserved, and files of the new
+// versions it installs.
+func (t *tx) libUsers(s string, needers []pkgdb.LibRef, leaving map[string]bool) []string {
+	var users []string
+	for _, r := range needers {
+		if _, kept := t.preserved[r.Path]; !leaving[r.Package] || kept {
+			users = append(users, fmt.Sprintf("/%s (%s)", r.Path, r.Package))
+		}
+	}
+	// A new version in this transaction that still needs it breaks too.
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			for _, n := range e.Needed {
+				if n == s {
+					users = append(users, fmt.Sprintf("/%s (%s %s)", pc.entryPath[e.Path], pc.name, pc.manifest.Version))
+				}
+			}
+		}
+	}
+	return users
 }
 
 func stays(refs []pkgdb.LibRef, leaving map[string]bool) bool {
@@ -314,12 +330,14 @@ func PreservedLibs(db *pkgdb.DB) ([]PreservedLib, error) {
 		return nil, err
 	}
 	libs := []PreservedLib{}
+	elsewhere := map[string]bool{} // sonames another package provides
 	for _, f := range files {
 		if f.Soname == "" {
 			continue
 		}
 		lib := PreservedLib{Path: "/" + f.Path, Soname: f.Soname, NeededBy: []LibUser{}}
-		if !stays(providers[f.Soname], map[string]bool{PreservedName: true}) {
+		elsewhere[f.Soname] = stays(providers[f.Soname], map[string]bool{PreservedName: true})
+		if !elsewhere[f.Soname] {
 			for _, r := range needers[f.Soname] {
 				if r.Package != PreservedName {
 					lib.NeededBy = append(lib.NeededBy, LibUser{Package: r.Package, Path: "/" + r.Path})
@@ -327,6 +345,26 @@ func PreservedLibs(db *pkgdb.DB) ([]PreservedLib, error) {
 			}
 		}
 		libs = append(libs, lib)
+	}
+	// A preserved library that a needed preserved library needs is needed.
+	needed := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for i, l := range libs {
+			if needed[l.Path] {
+				continue
+			}
+			if len(l.NeededBy) == 0 && !elsewhere[l.Soname] {
+				for _, r := range needers[l.Soname] {
+					if r.Package == PreservedName && needed["/"+r.Path] {
+						libs[i].NeededBy = append(libs[i].NeededBy, LibUser{Package: PreservedName, Path: "/" + r.Path})
+					}
+				}
+			}
+			if len(libs[i].NeededBy) > 0 {
+				needed[l.Path], more = true, true
+			}
+		}
 	}
 	return libs, nil
 }
