@@ -169,7 +169,9 @@ func (t *tx) recordPreserved(dbtx *pkgdb.Tx) error {
 			return err
 		}
 		for _, f := range files {
-			byPath[f.Path] = f
+			if f.Type != "dir" { // the new archive's directories replace them
+				byPath[f.Path] = f
+			}
 		}
 	}
 	for p, f := range t.preserved {

@@ -113,3 +113,47 @@ func TestALibraryAPreservedLibraryNeedsIsPreservedAndReleasedWithIt(t *testing.T
 		t.Errorf("the %s record is still there", PreservedName)
 	}
 }
+
+func TestLibrariesPreservedByTwoTransactionsShareOneRecord(t *testing.T) {
+	root, dir := t.TempDir(), t.TempDir()
+	db, err := pkgdb.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	in := &Installer{Root: root, DB: db, Out: &progress.Printer{Quiet: true}, PreserveLibs: true}
+	bar1, foo1, app := libPackages(t, dir, "1")
+	bar2, foo2, _ := libPackages(t, dir, "2")
+	if _, err := in.Apply([]Change{{Archive: bar1}, {Archive: foo1}, {Archive: app, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, next := range []string{bar2, foo2} {
+		if _, err := in.Apply([]Change{{Archive: next}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := db.Files(PreservedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var libs []string
+	for _, f := range files {
+		if f.Type != "dir" {
+			libs = append(libs, f.Path)
+		}
+	}
+	if len(libs) != 2 || libs[0] != "usr/lib/libbar.so.1" || libs[1] != "usr/lib/libfoo.so.1" {
+		t.Errorf("%s holds %v, want both old libraries", PreservedName, libs)
+	}
+	p, err := db.Package(PreservedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := archive.ReadManifest(p.ArchivePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != len(files) {
+		t.Errorf("the record's archive has %d entries, the record %d", len(m.Entries), len(files))
+	}
+}
