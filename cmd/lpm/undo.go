@@ -179,7 +179,9 @@ func undoTarget(entries []*historyEntry, args []string) (*historyEntry, error) {
 
 // restoreSaved puts back the edited config files that removals kept
 // aside, over the packaged version undo just installed. An edit made
-// since (the file is not the packaged version) is left alone.
+// since (the file is not the packaged version) is left alone. It runs
+// after the commit, one rename per file: a crash in between leaves the
+// edit in its .lpmsave, as the removal had, so nothing is lost.
 func (e *env) restoreSaved(db *pkgdb.DB, saved []pkgdb.SavedConfig) error {
 	for _, s := range saved {
 		aside := filepath.Join(e.cfg.Root, s.Saved)
