@@ -45,7 +45,13 @@ type Installer struct {
 type Change struct {
 	Archive  string // package archive to install or upgrade to
 	Explicit bool   // the user asked for it (not only a dependency)
-	Remove   string // name of a package to remove
+	// ExactExplicit records Explicit as it is, even false over a package
+	// the user had asked for: undo puts the old flag back.
+	ExactExplicit bool
+	// Held holds the package (as lpm hold does); a held package stays
+	// held when it is upgraded either way. Undo puts a hold back.
+	Held   bool
+	Remove string // name of a package to remove
 }
 
 // A ConflictError lists every path an install would take from someone.
@@ -67,6 +73,7 @@ type pkgChange struct {
 	name       string
 	archive    string
 	explicit   bool
+	held       bool
 	old        *pkgdb.Package // nil: fresh install
 	oldFiles   map[string]pkgdb.File
 	manifest   *archive.Manifest
@@ -149,7 +156,7 @@ func (t *tx) touched() []string {
 // becomes.
 func (t *tx) plan(changes []Change) error {
 	for _, c := range changes {
-		pc := &pkgChange{archive: c.Archive, explicit: c.Explicit, name: c.Remove}
+		pc := &pkgChange{archive: c.Archive, explicit: c.Explicit, held: c.Held, name: c.Remove}
 		if c.Archive != "" {
 			// Opened once: its manifest (20,000 entries is a lot of JSON)
 			// serves the plan and the staging walk.
@@ -171,7 +178,7 @@ func (t *tx) plan(changes []Change) error {
 			return err
 		default:
 			pc.old = old
-			if !c.Explicit && old.Explicit {
+			if !c.Explicit && old.Explicit && !c.ExactExplicit {
 				pc.explicit = true // an upgrade keeps the user's choice
 			}
 			files, err := t.in.DB.Files(pc.name)
@@ -438,7 +445,7 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 	return pkgdb.Package{
 		Name: pc.name, Version: m.Version, Release: m.Release,
 		Description: m.Description, License: m.License, Homepage: m.Homepage,
-		Explicit: pc.explicit, Held: pc.old != nil && pc.old.Held,
+		Explicit: pc.explicit, Held: pc.held || pc.old != nil && pc.old.Held,
 		InstallTime: now, BuildDate: m.BuildDate,
 		ArchiveSHA256: <-pc.archiveSum, ArchivePath: pc.archive, Size: size,
 		Depends: m.Depends, Provides: provides, Conflicts: m.Conflicts,

@@ -480,9 +480,6 @@ func (t *tx) record() error {
 	if err := t.recordTakeovers(dbtx); err != nil {
 		return err
 	}
-	if err := t.recordPreserved(dbtx); err != nil {
-		return err
-	}
 	now := time.Now().UTC()
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
@@ -493,6 +490,11 @@ func (t *tx) record() error {
 		if err != nil {
 			return err
 		}
+	}
+	// After the changes: releasing preserved libraries removes their
+	// record and puts back the ones still needed.
+	if err := t.recordPreserved(dbtx); err != nil {
+		return err
 	}
 	if err := dbtx.MarkCommitted(t.id); err != nil {
 		return err

@@ -2,7 +2,9 @@ package installer
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -12,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -63,45 +66,61 @@ func (t *tx) checkLibs() error {
 	if err != nil {
 		return err
 	}
+	// A library kept for another kept library is needed too (libfoo.so.1
+	// kept for a program needs libbar.so.1): passes repeat until nothing
+	// more is kept.
 	var broken []string
-	for _, s := range sonames {
-		if stays(providers[s], leaving) {
-			continue
-		}
-		var users []string
-		for _, r := range needers[s] {
-			if !leaving[r.Package] {
-				users = append(users, fmt.Sprintf("/%s (%s)", r.Path, r.Package))
-			}
-		}
-		// A new version in this transaction that still needs it breaks too.
-		for _, pc := range t.changes {
-			if pc.manifest == nil {
+	decided := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for _, s := range sonames {
+			if decided[s] || stays(providers[s], leaving) {
 				continue
 			}
-			for _, e := range pc.manifest.Entries {
-				for _, n := range e.Needed {
-					if n == s {
-						users = append(users, fmt.Sprintf("/%s (%s %s)", pc.entryPath[e.Path], pc.name, pc.manifest.Version))
-					}
-				}
+			users := t.libUsers(s, needers[s], leaving)
+			if len(users) == 0 {
+				continue
 			}
+			decided[s], more = true, true
+			if t.in.PreserveLibs {
+				t.preserve(s, lost[s])
+				t.in.Out.Printf("keeping %s for %s (--preserve-libs); lpm check-libs shows what still needs it", s, strings.Join(users, ", "))
+				continue
+			}
+			broken = append(broken, fmt.Sprintf("%s, which %s need(s)", s, strings.Join(users, ", ")))
 		}
-		if len(users) == 0 {
-			continue
-		}
-		if t.in.PreserveLibs {
-			t.preserve(s, lost[s])
-			t.in.Out.Printf("keeping %s for %s (--preserve-libs); lpm check-libs shows what still needs it", s, strings.Join(users, ", "))
-			continue
-		}
-		broken = append(broken, fmt.Sprintf("%s, which %s need(s)", s, strings.Join(users, ", ")))
 	}
 	if len(broken) > 0 {
 		return fmt.Errorf("%s would take away %s; rebuild those in the same transaction, or use --preserve-libs to keep the old library until they are; nothing was changed",
 			t.summary(), strings.Join(broken, "; "))
 	}
 	return nil
+}
+
+// libUsers lists what needs soname s after the transaction: files of
+// packages that stay or that it keeps as preserved, and files of the new
+// versions it installs.
+func (t *tx) libUsers(s string, needers []pkgdb.LibRef, leaving map[string]bool) []string {
+	var users []string
+	for _, r := range needers {
+		if _, kept := t.preserved[r.Path]; !leaving[r.Package] || kept {
+			users = append(users, fmt.Sprintf("/%s (%s)", r.Path, r.Package))
+		}
+	}
+	// A new version in this transaction that still needs it breaks too.
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			for _, n := range e.Needed {
+				if n == s {
+					users = append(users, fmt.Sprintf("/%s (%s %s)", pc.entryPath[e.Path], pc.name, pc.manifest.Version))
+				}
+			}
+		}
+	}
+	return users
 }
 
 func stays(refs []pkgdb.LibRef, leaving map[string]bool) bool {
@@ -131,20 +150,260 @@ func (t *tx) preserve(soname string, paths []string) {
 	}
 }
 
-// recordPreserved adds the kept libraries to the PreservedName record.
+// recordPreserved adds the kept libraries to the PreservedName record and
+// packs the record's files into an archive of its own, so that history
+// and undo treat it as any package: a transaction that preserves, releases
+// or removes libraries can be undone from that archive.
 func (t *tx) recordPreserved(dbtx *pkgdb.Tx) error {
 	if len(t.preserved) == 0 {
 		return nil
 	}
-	files, _ := t.in.DB.Files(PreservedName) // none yet is fine
-	for _, f := range t.preserved {
+	old, err := t.in.DB.Package(PreservedName)
+	if err != nil && !errors.Is(err, pkgdb.ErrNotInstalled) {
+		return err
+	}
+	byPath := map[string]pkgdb.File{}
+	if old != nil && !t.changing(PreservedName) {
+		files, err := t.in.DB.Files(PreservedName)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.Type != "dir" { // the new archive's directories replace them
+				byPath[f.Path] = f
+			}
+		}
+	}
+	for p, f := range t.preserved {
+		byPath[p] = f
+	}
+	files := make([]pkgdb.File, 0, len(byPath))
+	for _, f := range byPath {
 		files = append(files, f)
 	}
+	archivePath, dirs, size, err := t.packPreserved(files)
+	if err != nil {
+		return err
+	}
+	sum, err := archive.FileSHA256(archivePath)
+	if err != nil {
+		return err
+	}
+	// The record owns what its archive holds, directories too, so that
+	// reinstalling it (undo) records the same.
+	files = append(files, dirs...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	tp := pkgdb.TxPackage{Name: PreservedName, NewVersion: "1", Action: "install", NewArchive: archivePath}
+	if old != nil {
+		tp.OldVersion, tp.OldArchive, tp.Action = old.Version, old.ArchivePath, "upgrade"
+	}
+	if err := dbtx.RecordTxPackage(t.id, tp); err != nil {
+		return err
+	}
 	return dbtx.PutPackage(pkgdb.Package{
-		Name: PreservedName, Version: "1", Release: 1, InstallTime: time.Now().UTC(),
+		Name: PreservedName, Version: "1", Release: 1, InstallTime: time.Now().UTC(), ArchivePath: archivePath, ArchiveSHA256: sum, Size: size,
 		Description: "shared libraries kept by --preserve-libs until what needs them is rebuilt",
 	}, files)
+}
+
+// changing reports whether the transaction installs or removes name.
+func (t *tx) changing(name string) bool {
+	for _, pc := range t.changes {
+		if pc.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// PreservedDir holds the archives of the preserved libraries' record, one
+// per transaction that changed it; undo installs from them.
+func PreservedDir(root string) string {
+	return filepath.Join(root, "var/lib/lpm/preserved")
+}
+
+// packPreserved copies the preserved files, still in place on the root,
+// into a staging directory and packs them as the record's archive. It
+// returns the archive, the directories in it and its installed size.
+func (t *tx) packPreserved(files []pkgdb.File) (string, []pkgdb.File, int64, error) {
+	dir := PreservedDir(t.in.Root)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, 0, fmt.Errorf("keeping preserved libraries: %w", err)
+	}
+	stage, err := os.MkdirTemp(dir, ".stage-")
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("keeping preserved libraries: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	for _, f := range files {
+		dst := filepath.Join(stage, f.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", nil, 0, err
+		}
+		switch f.Type {
+		case "symlink":
+			err = os.Symlink(f.Link, dst)
+		case "file", "hardlink":
+			err = copyLib(t.abs(f.Path), dst)
+		default:
+			continue
+		}
+		if err == nil && os.Geteuid() == 0 {
+			err = os.Lchown(dst, f.UID, f.GID)
+		}
+		if err == nil && f.Type != "symlink" {
+			err = os.Chmod(dst, fileMode(f.Mode)) // chown cleared setuid
+		}
+		if err != nil {
+			return "", nil, 0, fmt.Errorf("keeping preserved library /%s: %w", f.Path, err)
+		}
+	}
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d.lpm", PreservedName, t.id))
+	m, err := archive.Create(out, stage, archive.Manifest{Name: PreservedName, Version: "1", Release: 1,
+		Description: "shared libraries kept by --preserve-libs until what needs them is rebuilt"})
+	if err != nil {
+		return "", nil, 0, err
+	}
+	var dirs []pkgdb.File
+	var size int64
+	for _, e := range m.Entries {
+		size += e.Size
+		if e.Type == "dir" {
+			dirs = append(dirs, pkgdb.File{Package: PreservedName, Path: e.Path, Type: "dir", Mode: e.Mode, UID: e.UID, GID: e.GID})
+		}
+	}
+	return out, dirs, size, nil
+}
+
+func copyLib(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// A PreservedLib is a library kept by --preserve-libs, with the installed
+// files that still need it. NeededBy empty: it is released by the next
+// command that changes the root.
+type PreservedLib struct {
+	Path     string    `json:"path"`
+	Soname   string    `json:"soname"`
+	NeededBy []LibUser `json:"needed_by"`
+}
+
+// A LibUser is an installed file that needs a library.
+type LibUser struct {
+	Package string `json:"package"`
+	Path    string `json:"path"`
+}
+
+// PreservedLibs lists the preserved libraries and, for each, the files of
+// other packages that need its soname while no other package provides it.
+func PreservedLibs(db *pkgdb.DB) ([]PreservedLib, error) {
+	files, err := db.Files(PreservedName)
+	if errors.Is(err, pkgdb.ErrNotInstalled) {
+		return []PreservedLib{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sonames []string
+	for _, f := range files {
+		if f.Soname != "" {
+			sonames = append(sonames, f.Soname)
+		}
+	}
+	providers, err := db.SonameProviders(sonames)
+	if err != nil {
+		return nil, err
+	}
+	needers, err := db.Needers(sonames)
+	if err != nil {
+		return nil, err
+	}
+	libs := []PreservedLib{}
+	elsewhere := map[string]bool{} // sonames another package provides
+	for _, f := range files {
+		if f.Soname == "" {
+			continue
+		}
+		lib := PreservedLib{Path: "/" + f.Path, Soname: f.Soname, NeededBy: []LibUser{}}
+		elsewhere[f.Soname] = stays(providers[f.Soname], map[string]bool{PreservedName: true})
+		if !elsewhere[f.Soname] {
+			for _, r := range needers[f.Soname] {
+				if r.Package != PreservedName {
+					lib.NeededBy = append(lib.NeededBy, LibUser{Package: r.Package, Path: "/" + r.Path})
+				}
+			}
+		}
+		libs = append(libs, lib)
+	}
+	// A preserved library that a needed preserved library needs is needed.
+	needed := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for i, l := range libs {
+			if needed[l.Path] {
+				continue
+			}
+			if len(l.NeededBy) == 0 && !elsewhere[l.Soname] {
+				for _, r := range needers[l.Soname] {
+					if r.Package == PreservedName && needed["/"+r.Path] {
+						libs[i].NeededBy = append(libs[i].NeededBy, LibUser{Package: PreservedName, Path: "/" + r.Path})
+					}
+				}
+			}
+			if len(libs[i].NeededBy) > 0 {
+				needed[l.Path], more = true, true
+			}
+		}
+	}
+	return libs, nil
+}
+
+// ReleasePreserved removes, in one transaction, the preserved libraries
+// nothing needs any more (their dependents were rebuilt, upgraded or
+// removed), as Portage does after @preserved-rebuild; the ones still
+// needed stay, and it says for whom. It returns the paths it changed,
+// for the hooks, and the sonames it released.
+func (in *Installer) ReleasePreserved() (changed, released []string, err error) {
+	if _, err := in.DB.Package(PreservedName); errors.Is(err, pkgdb.ErrNotInstalled) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	libs, err := PreservedLibs(in.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range libs {
+		if len(l.NeededBy) == 0 {
+			released = append(released, l.Soname)
+		}
+	}
+	// A record without libraries (what undo left of it) goes whole.
+	if len(released) == 0 && len(libs) > 0 {
+		return nil, nil, nil // everything kept is still needed
+	}
+	// Removing the record with PreserveLibs keeps, and records again,
+	// exactly the libraries still needed.
+	keep := *in
+	keep.PreserveLibs = true
+	changed, err = keep.Apply([]Change{{Remove: PreservedName}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("releasing preserved libraries %s: %w", strings.Join(released, ", "), err)
+	}
+	return changed, released, nil
 }
 
 // A MissingLib is an installed ELF file that needs a soname nothing

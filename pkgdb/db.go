@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -115,6 +116,12 @@ type DB struct {
 	path     string
 	readOnly bool
 	version  int
+
+	// mu guards the command the transactions begun through this handle
+	// belong to (SetCommand); commandID is 0 until the first one.
+	mu          sync.Mutex
+	commandLine string
+	commandID   int64
 }
 
 // Path returns where the package database of root lives.

@@ -2,7 +2,11 @@
 // target root, at ROOT/var/lib/lpm/lpm.db (see Path). It records which
 // packages are installed on that root, their metadata and run-time
 // relations, and which package owns which path. It also holds the
-// transaction history tables that lpm's history and undo features use.
+// transaction history tables that lpm's history and undo features use:
+// the transactions begun through one handle after SetCommand are one
+// command, one entry of lpm history, with each package's version, release,
+// flags and archive before and after, and the edited config files a
+// removal kept aside.
 //
 // It never touches a file outside the database: it does not install,
 // remove or inspect files on the root, and it does not read archives.

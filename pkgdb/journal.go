@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -37,8 +38,15 @@ type TxRecord struct {
 	Started  time.Time
 	Finished time.Time // zero while open
 	State    string
-	Command  string
-	Packages []TxPackage
+	Command  string // what the transaction did ("install hello 1.0.0")
+	// CommandID groups the transactions of one lpm command (an install
+	// that builds in between makes several): the ID of its first one.
+	CommandID int64
+	// CommandLine is the lpm command that made it ("install hello").
+	CommandLine string
+	Packages    []TxPackage
+	// Saved lists the edited config files a removal kept aside.
+	Saved []SavedConfig
 }
 
 // TxPackage is what a transaction did to one package.
@@ -49,19 +57,44 @@ type TxPackage struct {
 	Action     string // install, upgrade, downgrade, reinstall, remove
 	OldArchive string // the archive the old version came from
 	NewArchive string
+	// The releases and explicit flags before and after, read from the
+	// package records as the transaction began and committed. Releases are
+	// 0 where there was no package. FlagsKnown is false for transactions
+	// recorded before lpm kept them. OldHeld: it was held (lpm hold).
+	OldRelease, NewRelease   int
+	OldExplicit, NewExplicit bool
+	FlagsKnown               bool
+	OldHeld                  bool
+}
+
+// A SavedConfig is an edited config file a removal renamed aside (to
+// Saved, "etc/x.conf.lpmsave") instead of deleting.
+type SavedConfig struct {
+	Path, Saved string
+}
+
+// SetCommand names the lpm command that the transactions begun through db
+// from now on belong to: they form one history entry, and one undo. A
+// DB opened by one lpm run serves one command, so lpm calls it once.
+func (db *DB) SetCommand(line string) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.commandLine, db.commandID = line, 0
 }
 
 // BeginJournal records a new transaction and its journal durably, before
 // any file changes, and returns its id.
 func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEntry) (int64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
 	tx, err := db.Begin()
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	ctx := context.Background()
-	res, err := tx.conn.ExecContext(ctx, "INSERT INTO transactions (started, state, command) VALUES (?, ?, ?)",
-		formatTime(time.Now()), StateStaging, command)
+	res, err := tx.conn.ExecContext(ctx, "INSERT INTO transactions (started, state, command, command_line) VALUES (?, ?, ?, ?)",
+		formatTime(time.Now()), StateStaging, command, db.commandLine)
 	if err != nil {
 		return 0, fmt.Errorf("database %s: starting a transaction: %w", db.path, err)
 	}
@@ -69,11 +102,16 @@ func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEn
 	if err != nil {
 		return 0, err
 	}
+	commandID := db.commandID
+	if commandID == 0 {
+		commandID = id // the first transaction of the command names it
+	}
+	if _, err := tx.conn.ExecContext(ctx, "UPDATE transactions SET command_id = ? WHERE id = ?", commandID, id); err != nil {
+		return 0, fmt.Errorf("database %s: recording transaction %d: %w", db.path, id, err)
+	}
 	for _, p := range pkgs {
-		_, err := tx.conn.ExecContext(ctx, `INSERT INTO tx_packages (tx, name, old_version, new_version, action, old_archive_path, new_archive_path)
-			VALUES (?,?,?,?,?,?,?)`, id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive)
-		if err != nil {
-			return 0, fmt.Errorf("database %s: recording transaction %d: %w", db.path, id, err)
+		if err := tx.putTxPackage(id, p); err != nil {
+			return 0, err
 		}
 	}
 	stmt, err := tx.conn.PrepareContext(ctx, "INSERT INTO journal (tx, seq, op, path, temp, backup) VALUES (?,?,?,?,?,?)")
@@ -86,33 +124,90 @@ func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEn
 			return 0, fmt.Errorf("database %s: journal of transaction %d: %w", db.path, id, err)
 		}
 	}
-	return id, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	db.commandID = commandID
+	return id, nil
 }
 
-// SetTxState moves an open transaction to state, durably.
+// putTxPackage records what transaction id does to one package; a second
+// record of the same package updates what it becomes. The old release and
+// flag are read from the package record, which the transaction has not
+// changed yet.
+func (tx *Tx) putTxPackage(id int64, p TxPackage) error {
+	_, err := tx.conn.ExecContext(context.Background(), `INSERT INTO tx_packages
+		(tx, name, old_version, new_version, action, old_archive_path, new_archive_path, old_release, old_explicit, old_held)
+		VALUES (?,?,?,?,?,?,?, coalesce((SELECT release FROM packages WHERE name = ?), 0),
+			coalesce((SELECT explicit FROM packages WHERE name = ?), 0),
+			coalesce((SELECT held FROM packages WHERE name = ?), 0))
+		ON CONFLICT (tx, name) DO UPDATE SET new_version = excluded.new_version, action = excluded.action,
+			new_archive_path = excluded.new_archive_path`,
+		id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive, p.Name, p.Name, p.Name)
+	if err != nil {
+		return fmt.Errorf("database %s: recording transaction %d: %w", tx.db.path, id, err)
+	}
+	return nil
+}
+
+// RecordTxPackage adds to transaction id's history a package it changes
+// besides those BeginJournal named (the record of preserved libraries),
+// or updates what a named one becomes.
+func (tx *Tx) RecordTxPackage(id int64, p TxPackage) error {
+	if tx.done {
+		return errors.New("pkgdb: RecordTxPackage on a finished transaction")
+	}
+	return tx.putTxPackage(id, p)
+}
+
+// SetTxState moves an open transaction to state, durably. Closing a
+// done transaction keeps, from its journal, which edited config files it
+// saved aside, for undo; the rest of the journal goes.
 func (db *DB) SetTxState(id int64, state string) error {
 	if err := db.checkWritable(); err != nil {
 		return err
 	}
+	tx, err := db.sql.Begin()
+	if err != nil {
+		return lockError(db.path, err)
+	}
+	defer tx.Rollback()
 	finished := ""
 	if state == StateDone || state == StateRolledBack {
 		finished = formatTime(time.Now())
 	}
-	if _, err := db.sql.Exec("UPDATE transactions SET state = ?, finished = ? WHERE id = ?", state, finished, id); err != nil {
+	if _, err := tx.Exec("UPDATE transactions SET state = ?, finished = ? WHERE id = ?", state, finished, id); err != nil {
 		return lockError(db.path, err)
 	}
-	if state == StateDone || state == StateRolledBack {
-		if _, err := db.sql.Exec("DELETE FROM journal WHERE tx = ?", id); err != nil {
+	if state == StateDone {
+		if _, err := tx.Exec("INSERT OR IGNORE INTO tx_saved (tx, path, saved) SELECT tx, path, backup FROM journal WHERE tx = ? AND op = 'save'", id); err != nil {
 			return lockError(db.path, err)
 		}
+	}
+	if state == StateDone || state == StateRolledBack {
+		if _, err := tx.Exec("DELETE FROM journal WHERE tx = ?", id); err != nil {
+			return lockError(db.path, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return lockError(db.path, err)
 	}
 	return nil
 }
 
 // MarkCommitted sets transaction id to Committed inside tx, the same
 // SQLite transaction that records the packages: the commit point.
+// The history takes the packages' new releases and flags from their
+// records as they are now.
 func (tx *Tx) MarkCommitted(id int64) error {
-	_, err := tx.conn.ExecContext(context.Background(), "UPDATE transactions SET state = ? WHERE id = ?", StateCommitted, id)
+	ctx := context.Background()
+	_, err := tx.conn.ExecContext(ctx, "UPDATE transactions SET state = ? WHERE id = ?", StateCommitted, id)
+	if err == nil {
+		_, err = tx.conn.ExecContext(ctx, `UPDATE tx_packages SET
+			new_release = coalesce((SELECT release FROM packages p WHERE p.name = tx_packages.name), 0),
+			new_explicit = coalesce((SELECT explicit FROM packages p WHERE p.name = tx_packages.name), 0)
+			WHERE tx = ?`, id)
+	}
 	if err != nil {
 		return fmt.Errorf("database %s: committing transaction %d: %w", tx.db.path, id, err)
 	}
@@ -130,7 +225,7 @@ func (db *DB) History() ([]TxRecord, error) { return db.history("") }
 func (db *DB) history(where string) ([]TxRecord, error) {
 	var recs []TxRecord
 	err := db.read("reading the transaction history", func(tx *sql.Tx) error {
-		rows, err := tx.Query("SELECT id, started, finished, state, command FROM transactions " + where + " ORDER BY id")
+		rows, err := tx.Query("SELECT id, started, finished, state, command, command_id, command_line FROM transactions " + where + " ORDER BY id")
 		if err != nil {
 			return err
 		}
@@ -138,7 +233,7 @@ func (db *DB) history(where string) ([]TxRecord, error) {
 		for rows.Next() {
 			var r TxRecord
 			var started, finished string
-			if err := rows.Scan(&r.ID, &started, &finished, &r.State, &r.Command); err != nil {
+			if err := rows.Scan(&r.ID, &started, &finished, &r.State, &r.Command, &r.CommandID, &r.CommandLine); err != nil {
 				return err
 			}
 			r.Started, _ = parseTime(started)
@@ -151,24 +246,49 @@ func (db *DB) history(where string) ([]TxRecord, error) {
 			return err
 		}
 		for i := range recs {
-			pr, err := tx.Query(`SELECT name, old_version, new_version, action, old_archive_path, new_archive_path
-				FROM tx_packages WHERE tx = ? ORDER BY name`, recs[i].ID)
-			if err != nil {
+			if err := readTxPackages(tx, &recs[i]); err != nil {
 				return err
 			}
-			for pr.Next() {
-				var p TxPackage
-				if err := pr.Scan(&p.Name, &p.OldVersion, &p.NewVersion, &p.Action, &p.OldArchive, &p.NewArchive); err != nil {
-					pr.Close()
-					return err
-				}
-				recs[i].Packages = append(recs[i].Packages, p)
-			}
-			pr.Close()
 		}
 		return nil
 	})
 	return recs, err
+}
+
+func readTxPackages(tx *sql.Tx, r *TxRecord) error {
+	rows, err := tx.Query(`SELECT name, old_version, new_version, action, old_archive_path, new_archive_path,
+		old_release, new_release, old_explicit, new_explicit, old_held FROM tx_packages WHERE tx = ? ORDER BY name`, r.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p TxPackage
+		var oldExplicit, newExplicit int
+		if err := rows.Scan(&p.Name, &p.OldVersion, &p.NewVersion, &p.Action, &p.OldArchive, &p.NewArchive,
+			&p.OldRelease, &p.NewRelease, &oldExplicit, &newExplicit, &p.OldHeld); err != nil {
+			return err
+		}
+		p.OldExplicit, p.NewExplicit = oldExplicit == 1, newExplicit == 1
+		p.FlagsKnown = oldExplicit >= 0 && newExplicit >= 0
+		r.Packages = append(r.Packages, p)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	saved, err := tx.Query("SELECT path, saved FROM tx_saved WHERE tx = ? ORDER BY path", r.ID)
+	if err != nil {
+		return err
+	}
+	defer saved.Close()
+	for saved.Next() {
+		var c SavedConfig
+		if err := saved.Scan(&c.Path, &c.Saved); err != nil {
+			return err
+		}
+		r.Saved = append(r.Saved, c)
+	}
+	return saved.Err()
 }
 
 // Journal returns the entries of transaction id in order.

@@ -117,4 +117,26 @@ CREATE TABLE foreign_dirs (
 	path TEXT PRIMARY KEY
 ) STRICT;
 `,
+	// 2: one lpm command is one history entry (command_id is the id of
+	// its first transaction), and undo can put back what was there: the
+	// releases and explicit flags before and after (-1: not recorded, a
+	// transaction older than this step), whether it was held, and the
+	// edited config files a removal kept as .lpmsave.
+	`
+ALTER TABLE transactions ADD COLUMN command_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transactions ADD COLUMN command_line TEXT NOT NULL DEFAULT '';
+UPDATE transactions SET command_id = id;
+CREATE INDEX transactions_command ON transactions (command_id);
+ALTER TABLE tx_packages ADD COLUMN old_release INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tx_packages ADD COLUMN new_release INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tx_packages ADD COLUMN old_explicit INTEGER NOT NULL DEFAULT -1 CHECK (old_explicit IN (-1, 0, 1));
+ALTER TABLE tx_packages ADD COLUMN new_explicit INTEGER NOT NULL DEFAULT -1 CHECK (new_explicit IN (-1, 0, 1));
+ALTER TABLE tx_packages ADD COLUMN old_held INTEGER NOT NULL DEFAULT 0 CHECK (old_held IN (0, 1));
+CREATE TABLE tx_saved (
+	tx    INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+	path  TEXT NOT NULL,
+	saved TEXT NOT NULL,
+	PRIMARY KEY (tx, path)
+) STRICT;
+`,
 }

@@ -486,9 +486,9 @@ func TestHistoryAndUndo(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "libgreet@1.0.0")
 	r.ok("upgrade", "libgreet")
-	var hist []historyResult
+	var hist []historyEntry
 	r.jsonOut(&hist, "history")
-	if len(hist) != 2 || hist[1].Packages[0].OldVersion != "1.0.0" || hist[1].Packages[0].NewVersion != "1.1.0" || hist[1].State != "done" {
+	if len(hist) != 2 || hist[0].Packages[0].OldVersion != "1.0.0" || hist[0].Packages[0].NewVersion != "1.1.0" || hist[0].State != "done" {
 		t.Fatalf("history = %+v", hist)
 	}
 	r.ok("undo")

@@ -72,7 +72,13 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	defer done()
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
 	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
-	steps, err := solve(tree, db, b, reqs, resolver.Options{})
+	opts := resolver.Options{}
+	if rebuild {
+		// Asked for by name, built again and reinstalled even when the
+		// same version and release is installed.
+		opts.Reinstall = explicit
+	}
+	steps, err := e.solve(tree, db, b, reqs, opts)
 	if err != nil {
 		return err
 	}
@@ -144,7 +150,10 @@ func (e *env) installFiles(files []string) error {
 	if err != nil {
 		return err
 	}
-	return hooks.Run(e.cfg.Root, changed, e.out)
+	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+		return err
+	}
+	return e.releasePreserved(in)
 }
 
 // depMet reports whether a run dependency is satisfied by an installed

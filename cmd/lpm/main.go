@@ -96,6 +96,8 @@ type env struct {
 	cmd *cobra.Command
 	cfg *config.Config
 	out *progress.Printer
+	// installed is what the last plan was solved against (plan.go).
+	installed map[string]pkgdb.Package
 }
 
 func newEnv(cmd *cobra.Command) (*env, error) {
@@ -161,6 +163,8 @@ func (e *env) writer() (*pkgdb.DB, func(), error) {
 		lock.Release()
 		return nil, nil, fmt.Errorf("recovering an interrupted transaction: %w", err)
 	}
+	// Whatever transactions this command makes are one history entry.
+	db.SetCommand(commandLine(e.cmd))
 	return db, func() { db.Close(); lock.Release() }, nil
 }
 

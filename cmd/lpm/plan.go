@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -17,8 +18,12 @@ import (
 	"github.com/lfs-lpm/lpm/resolver"
 )
 
-// solve turns requests into a plan against the installed system.
-func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.Request, opts resolver.Options) ([]resolver.Step, error) {
+// solve turns requests into a plan against the installed system. The
+// solver compares semver versions; a port's release rides beside them: an
+// installed package that a newer release of its version replaces, where
+// the request upgrades it, is reinstalled from that release, and the
+// step is an upgrade ("1.0-1 -> 1.0-2").
+func (e *env) solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.Request, opts resolver.Options) ([]resolver.Step, error) {
 	pkgs, err := db.Packages()
 	if err != nil {
 		return nil, err
@@ -26,6 +31,12 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 	opts.Installed = map[string]*semver.Version{}
 	opts.Held = map[string]bool{}
 	opts.Check = b.Cfg.Build.Check
+	reinstall := map[string]bool{}
+	for n, ok := range opts.Reinstall {
+		reinstall[n] = ok
+	}
+	opts.Reinstall = reinstall
+	bumped := map[string]bool{}
 	u := &systemUniverse{tree: tree, installed: map[string]pkgdb.Package{}}
 	requested := map[string]bool{}
 	for _, r := range reqs {
@@ -38,13 +49,20 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 		if !requested[p.Name] {
 			reqs = append(reqs, resolver.Request{Name: p.Name, Installed: true})
 		}
-		if v, err := installedVersion(tree, p); err == nil {
+		v, err := installedVersion(tree, p)
+		if err == nil {
 			opts.Installed[p.Name] = v
 		}
 		if p.Held {
 			opts.Held[p.Name] = true
 		}
+		if err == nil && !p.Held && (opts.UpgradeAll || opts.Upgrade[p.Name]) {
+			if port := tree.Port(p.Name, v); port != nil && port.Release > p.Release {
+				opts.Reinstall[p.Name], bumped[p.Name] = true, true
+			}
+		}
 	}
+	e.installed = u.installed
 	if err := provide(u, &opts, b.Cfg.Provided, requested); err != nil {
 		return nil, err
 	}
@@ -56,7 +74,16 @@ func solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []resolver.R
 	if err != nil {
 		return nil, err
 	}
-	return resolver.Plan(u, sol, reqs, opts)
+	steps, err := resolver.Plan(u, sol, reqs, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range steps {
+		if s.Action == "reinstall" && bumped[s.Name] {
+			steps[i].Action = "upgrade"
+		}
+	}
+	return steps, nil
 }
 
 // provide adds the provided packages (NAME=VERSION) that no installed
@@ -86,11 +113,13 @@ func provide(u *systemUniverse, opts *resolver.Options, provided []string, reque
 }
 
 type stepResult struct {
-	Action string `json:"action"`
-	Port   string `json:"port"`
-	Old    string `json:"old,omitempty"`
-	New    string `json:"new,omitempty"`
-	Reason string `json:"reason"`
+	Action     string `json:"action"`
+	Port       string `json:"port"`
+	Old        string `json:"old,omitempty"`
+	New        string `json:"new,omitempty"`
+	OldRelease int    `json:"old_release,omitempty"`
+	NewRelease int    `json:"new_release,omitempty"`
+	Reason     string `json:"reason"`
 }
 
 // showPlan prints the plan as a table (or JSON); it is what --dry-run shows.
@@ -100,9 +129,13 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		r := stepResult{Action: s.Action, Port: s.Name, Reason: s.Reason}
 		if s.Old != nil {
 			r.Old = upstream(tree, s.Name, s.Old)
+			r.OldRelease = e.installed[s.Name].Release
 		}
 		if s.New != nil {
 			r.New = upstream(tree, s.Name, s.New)
+			if p := tree.Port(s.Name, s.New); p != nil {
+				r.NewRelease = p.Release
+			}
 		}
 		rows = append(rows, r)
 	}
@@ -120,8 +153,11 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 	fmt.Fprintln(w, "ACTION\tPORT\tVERSION\tREASON")
 	for _, r := range rows {
 		ver := r.New
-		if r.Old != "" && r.Old != r.New {
+		switch {
+		case r.Old != "" && r.Old != r.New:
 			ver = r.Old + " -> " + r.New
+		case r.Old != "" && r.OldRelease != r.NewRelease:
+			ver = fmt.Sprintf("%s-%d -> %s-%d", r.Old, r.OldRelease, r.New, r.NewRelease)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Action, r.Port, ver, r.Reason)
 	}
@@ -148,7 +184,10 @@ func upstream(tree *ports.Tree, name string, v *semver.Version) string {
 
 // execute runs a plan: builds make archives, installs apply them, each
 // install its own transaction followed by its hooks, so that a build later
-// in the plan finds its build dependencies on the root.
+// in the plan finds its build dependencies on the root. The transactions
+// are one command in the history (pkgdb.DB.SetCommand), undone together.
+// Preserved libraries the plan's rebuilds no longer need are released at
+// the end.
 func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, steps []resolver.Step, explicit map[string]bool) error {
 	in := e.installer(db)
 	for _, s := range steps {
@@ -170,6 +209,40 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 			if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
 				return err
 			}
+		}
+	}
+	return e.releasePreserved(in)
+}
+
+// releasePreserved removes the preserved libraries nothing needs any
+// more, as a transaction of the command that made them unneeded, and says
+// what still needs the others (Portage's @preserved-rebuild).
+func (e *env) releasePreserved(in *installer.Installer) error {
+	changed, released, err := in.ReleasePreserved()
+	if err != nil {
+		return err
+	}
+	if len(released) > 0 {
+		e.out.Printf("released the preserved %s: nothing installed needs it any more", strings.Join(released, ", "))
+	}
+	if len(changed) > 0 {
+		if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+			return err
+		}
+	}
+	kept, err := installer.PreservedLibs(in.DB)
+	if err != nil {
+		return err
+	}
+	for _, l := range kept {
+		var users []string
+		for _, u := range l.NeededBy {
+			if !slices.Contains(users, u.Package) {
+				users = append(users, u.Package)
+			}
+		}
+		if len(users) > 0 {
+			e.out.Printf("%s is still kept for %s; rebuild or upgrade %s to release it (lpm check-libs)", l.Soname, strings.Join(users, ", "), strings.Join(users, ", "))
 		}
 	}
 	return nil

@@ -48,5 +48,8 @@ func runRemove(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	e.out.Printf("removed %s", strings.Join(args, ", "))
-	return hooks.Run(e.cfg.Root, changed, e.out)
+	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+		return err
+	}
+	return e.releasePreserved(in)
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -15,17 +18,30 @@ import (
 
 func newUndoCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "undo [TX]",
-		Short: "Reverse a transaction (the last one by default) as a new transaction",
-		Long: `undo puts the packages a transaction changed back as they were: what it
-installed is removed, what it upgraded or removed is reinstalled from the
-archive the old version came from (which must still be in the package
-cache). The reversal is itself a transaction, and can be undone.`,
+		Use:   "undo [ID]",
+		Short: "Reverse a command (the last one by default) as a new transaction",
+		Long: `undo puts the packages a command changed back as they were before it, all
+of them in one transaction: what it installed is removed, what it upgraded
+or removed is reinstalled from the archive the old version came from
+(which must still be in the package cache), explicit or a dependency as
+it was, held if it was; a config file you had edited, kept as .lpmsave
+when its package was removed, goes back in place. ID is an entry of lpm history (or any of its
+transactions). The reversal is itself a command, and can be undone.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runUndo,
 	}
 	addWriterFlags(cmd)
 	return cmd
+}
+
+// before is what one package was before the command being undone.
+type before struct {
+	installed        bool
+	version, archive string
+	// explicit is the flag it had; flagsKnown is false for transactions
+	// recorded before lpm kept flags, whose undo keeps today's flag.
+	explicit, flagsKnown bool
+	held                 bool
 }
 
 func runUndo(cmd *cobra.Command, args []string) error {
@@ -38,37 +54,59 @@ func runUndo(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var target *pkgdb.TxRecord
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := recs[i]
-		if len(args) == 0 && r.State == pkgdb.StateDone || len(args) == 1 && strconv.FormatInt(r.ID, 10) == args[0] {
-			target = &r
-			break
-		}
-	}
-	if target == nil {
-		return fmt.Errorf("undo: no finished transaction %s; see lpm history", strings.Join(args, ""))
-	}
-	if target.State != pkgdb.StateDone {
-		return fmt.Errorf("undo: transaction %d was %s, there is nothing to reverse", target.ID, target.State)
+	target, err := undoTarget(commands(recs), args)
+	if err != nil {
+		return err
 	}
 	installed, err := db.Packages()
 	if err != nil {
 		return err
 	}
+	isInstalled := map[string]bool{}
+	for _, p := range installed {
+		isInstalled[p.Name] = true
+	}
+
+	// What each package was before the command's first transaction that
+	// touched it; transactions that rolled back changed nothing.
+	was := map[string]*before{}
+	var names []string
+	var saved []pkgdb.SavedConfig
+	for _, r := range target.records {
+		if r.State != pkgdb.StateDone {
+			continue
+		}
+		saved = append(saved, r.Saved...)
+		for _, p := range r.Packages {
+			if was[p.Name] == nil {
+				was[p.Name] = &before{installed: p.OldVersion != "", version: p.OldVersion, archive: p.OldArchive,
+					explicit: p.OldExplicit, flagsKnown: p.FlagsKnown, held: p.OldHeld}
+				names = append(names, p.Name)
+			}
+		}
+	}
+	sort.Strings(names)
 	var changes []installer.Change
 	var removing []string
-	for _, p := range target.Packages {
+	for _, n := range names {
+		b := was[n]
 		switch {
-		case p.OldVersion == "":
-			changes = append(changes, installer.Change{Remove: p.Name})
-			removing = append(removing, p.Name)
+		case !b.installed && !isInstalled[n]:
+			// Installed by the command and removed since: nothing to do.
+		case !b.installed:
+			changes = append(changes, installer.Change{Remove: n})
+			removing = append(removing, n)
+		case b.archive == "":
+			return fmt.Errorf("undo %d: the history names no archive for %s %s (an older lpm recorded it); install it again with lpm install %s@%s", target.ID, n, b.version, n, b.version)
 		default:
-			if _, err := os.Stat(p.OldArchive); err != nil {
-				return fmt.Errorf("undo %d: the archive of %s %s is gone from the package cache (%s); rebuild it with lpm build %s@%s", target.ID, p.Name, p.OldVersion, p.OldArchive, p.Name, p.OldVersion)
+			if _, err := os.Stat(b.archive); err != nil {
+				return fmt.Errorf("undo %d: the archive of %s %s is gone from the package cache (%s); rebuild it with lpm build %s@%s", target.ID, n, b.version, b.archive, n, b.version)
 			}
-			changes = append(changes, installer.Change{Archive: p.OldArchive})
+			changes = append(changes, installer.Change{Archive: b.archive, Explicit: b.explicit, ExactExplicit: b.flagsKnown, Held: b.held})
 		}
+	}
+	if len(changes) == 0 {
+		return fmt.Errorf("undo %d (%s): what it changed is already gone; nothing to reverse", target.ID, target.Command)
 	}
 	leaving := map[string]bool{}
 	for _, n := range removing {
@@ -79,14 +117,113 @@ func runUndo(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("undo %d: %s is needed by %s since; remove those first", target.ID, n, strings.Join(users, ", "))
 		}
 	}
-	if !e.confirm(fmt.Sprintf("Undo transaction %d (%s)?", target.ID, target.Command)) {
+	if !e.confirm(fmt.Sprintf("Undo %d (%s)?", target.ID, target.Command)) {
 		return fmt.Errorf("undo: cancelled; nothing was changed")
 	}
 	in := e.installer(db)
+	if _, ok := was[installer.PreservedName]; !ok && isInstalled[installer.PreservedName] {
+		// A library kept by --preserve-libs goes back to the package it
+		// came from, even when the history does not name the record (an
+		// older lpm kept none for it); what remains is released below.
+		files, err := db.Files(installer.PreservedName)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.Type != "dir" {
+				in.Overwrite = append(in.Overwrite, globQuote(f.Path))
+			}
+		}
+	}
 	changed, err := in.Apply(changes)
 	if err != nil {
 		return fmt.Errorf("undo %d: %w", target.ID, err)
 	}
-	e.out.Printf("undid transaction %d (%s)", target.ID, target.Command)
-	return hooks.Run(e.cfg.Root, changed, e.out)
+	if err := e.restoreSaved(db, saved); err != nil {
+		return err
+	}
+	e.out.Printf("undid %d (%s)", target.ID, target.Command)
+	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+		return err
+	}
+	if _, restored := was[installer.PreservedName]; restored {
+		return nil // put back as it was, needed or not
+	}
+	return e.releasePreserved(in)
+}
+
+// undoTarget picks the entry named by args (its id or one of its
+// transactions' ids), or the newest one that changed something.
+func undoTarget(entries []*historyEntry, args []string) (*historyEntry, error) {
+	for _, h := range entries {
+		if len(args) == 0 {
+			if h.State == pkgdb.StateDone || h.State == "partly done" {
+				return h, nil
+			}
+			continue
+		}
+		for _, id := range h.Transactions {
+			if strconv.FormatInt(id, 10) == args[0] {
+				if h.State != pkgdb.StateDone && h.State != "partly done" {
+					return nil, fmt.Errorf("undo: %d (%s) was %s, there is nothing to reverse", h.ID, h.Command, h.State)
+				}
+				return h, nil
+			}
+		}
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("undo: no command has changed the root yet; see lpm history")
+	}
+	return nil, fmt.Errorf("undo: no entry %s in the history; see lpm history", args[0])
+}
+
+// restoreSaved puts back the edited config files that removals kept
+// aside, over the packaged version undo just installed. An edit made
+// since (the file is not the packaged version) is left alone. It runs
+// after the commit, one rename per file: a crash in between leaves the
+// edit in its .lpmsave, as the removal had, so nothing is lost.
+func (e *env) restoreSaved(db *pkgdb.DB, saved []pkgdb.SavedConfig) error {
+	for _, s := range saved {
+		aside := filepath.Join(e.cfg.Root, s.Saved)
+		live := filepath.Join(e.cfg.Root, s.Path)
+		if _, err := os.Lstat(aside); err != nil {
+			continue
+		}
+		owners, err := db.Owners([]string{s.Path})
+		if err != nil {
+			return err
+		}
+		if len(owners[s.Path]) != 1 {
+			continue // its package is not back
+		}
+		files, err := db.Files(owners[s.Path][0])
+		if err != nil {
+			return err
+		}
+		i := sort.Search(len(files), func(i int) bool { return files[i].Path >= s.Path })
+		if i == len(files) || files[i].Path != s.Path {
+			continue
+		}
+		if sum, err := archive.FileSHA256(live); err != nil || sum != files[i].SHA256 {
+			e.out.Printf("your edited /%s is still in /%s: /%s changed since", s.Path, s.Saved, s.Path)
+			continue
+		}
+		if err := os.Rename(aside, live); err != nil {
+			return fmt.Errorf("putting your edited /%s back from /%s: %w", s.Path, s.Saved, err)
+		}
+		e.out.Printf("put your edited /%s back (it was kept as /%s)", s.Path, s.Saved)
+	}
+	return nil
+}
+
+// globQuote makes a path a glob that matches only itself.
+func globQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

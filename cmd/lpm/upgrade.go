@@ -74,7 +74,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	reqs = append(reqs, newerSlots(tree, installed, args)...)
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
 	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
-	steps, err := solve(tree, db, b, reqs, opts)
+	steps, err := e.solve(tree, db, b, reqs, opts)
 	if err != nil {
 		return err
 	}
