@@ -1,6 +1,12 @@
 package resolver
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+)
 
 func TestExplanationsBlameThePackageThatNeedsTheMissingOne(t *testing.T) {
 	runSolveCases(t, []solveCase{
@@ -16,4 +22,38 @@ Because app 1.0.0 depends on libmid which depends on libdeep, app 1.0.0 requires
 So, because libdeep 1.0.0 depends on libgone >=1, which matches no available package and you asked for app, your request cannot be satisfied.`,
 		},
 	})
+}
+
+// namedUniverse names versions as a ports tree does.
+type namedUniverse struct {
+	*MemUniverse
+	names map[string]string // "name semver" -> the port's version
+}
+
+func (u namedUniverse) VersionName(name string, v *semver.Version) string {
+	if n, ok := u.names[name+" "+v.String()]; ok {
+		return n
+	}
+	return v.String()
+}
+
+func TestExplanationsWriteVersionsAsThePortsDo(t *testing.T) {
+	u := namedUniverse{parseUniverse(t, `
+		openssh 9.9.2
+		openssh 10.0.1
+		app 1.0.0: openssh >=10`), map[string]string{"openssh 9.9.2": "9.9p2", "openssh 10.0.1": "10.0p1"}}
+	reqs := parseRequests(t, "app")
+	opts := solveCase{installed: "openssh 9.9.2", held: "openssh"}.options(t)
+	_, err := Solve(u, reqs, opts)
+	var ue *UnsatError
+	if !errors.As(err, &ue) {
+		t.Fatalf("want an explanation, got %v", err)
+	}
+	want := "Because app 1.0.0 depends on openssh >=10, but openssh is held at 9.9p2, app 1.0.0 is forbidden."
+	if !strings.HasPrefix(ue.Explanation, want) {
+		t.Errorf("explanation:\n%s\nwant it to start with:\n%s", ue.Explanation, want)
+	}
+	if strings.Contains(ue.Explanation, "9.9.2") {
+		t.Errorf("explanation shows the solver's version 9.9.2:\n%s", ue.Explanation)
+	}
 }

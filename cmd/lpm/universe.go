@@ -105,3 +105,17 @@ func installedVersion(tree *ports.Tree, p pkgdb.Package) (*semver.Version, error
 	}
 	return ports.ParseVersion(p.Version)
 }
+
+// VersionName implements resolver.VersionNamer: versions as the ports, or
+// the installed records, spell them.
+func (u *systemUniverse) VersionName(name string, v *semver.Version) string {
+	if p := u.tree.Port(name, v); p != nil {
+		return p.Version
+	}
+	if p, ok := u.installed[name]; ok {
+		if iv, err := installedVersion(u.tree, p); err == nil && iv.Equal(v) {
+			return p.Version
+		}
+	}
+	return v.String()
+}
