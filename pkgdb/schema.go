@@ -117,4 +117,8 @@ CREATE TABLE foreign_dirs (
 	path TEXT PRIMARY KEY
 ) STRICT;
 `,
+	// 2: the version the solver compares, as the port declared or the
+	// version rule read it when the package was built ('' for packages
+	// installed before: callers fall back to the port or the rule).
+	`ALTER TABLE packages ADD COLUMN semver TEXT NOT NULL DEFAULT '';`,
 }
