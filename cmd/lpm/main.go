@@ -250,7 +250,7 @@ func installedName(db *pkgdb.DB, arg string) (string, error) {
 			continue
 		}
 		if req.Constraint != nil {
-			v, err := ports.ParseVersion(p.Version)
+			v, err := installer.Version(p)
 			if err != nil || !req.Constraint.Check(v) {
 				continue
 			}
