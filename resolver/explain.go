@@ -14,9 +14,117 @@ type UnsatError struct {
 	// Explanation is the human-readable chain of causes, one line per
 	// derivation, without a trailing newline.
 	Explanation string
+	// Hint is one line on what the user can do: release a hold, ask for
+	// a version that exists, add or change a port.
+	Hint string
 }
 
-func (e *UnsatError) Error() string { return e.Explanation }
+func (e *UnsatError) Error() string {
+	if e.Hint == "" {
+		return e.Explanation
+	}
+	return e.Explanation + "\n" + e.Hint
+}
+
+// hint collects, from the external causes of the failure, what the user
+// can change, as one line that ends the explanation.
+func (s *solver) hint(root *incompat) string {
+	var todo []string
+	seenTodo := map[string]bool{}
+	add := func(format string, args ...any) {
+		if t := fmt.Sprintf(format, args...); !seenTodo[t] {
+			seenTodo[t] = true
+			todo = append(todo, t)
+		}
+	}
+	seen := map[*incompat]bool{}
+	var walk func(inc *incompat)
+	walk = func(inc *incompat) {
+		if seen[inc] {
+			return
+		}
+		seen[inc] = true
+		if inc.isDerived() {
+			walk(inc.cause1)
+			walk(inc.cause2)
+			return
+		}
+		switch inc.kind {
+		case causeHeld, causeHeldMissing:
+			name := s.heldName(inc)
+			add("release the hold on %s (lpm hold --release %s)", name, name)
+		case causeRequestMissing:
+			for _, name := range missingNames(inc.missing) {
+				if have := s.versionList(name); have != "" {
+					add("ask for a version of %s that exists (%s)", name, have)
+				} else {
+					add("add a port named %s or check the name (lpm search %s)", name, name)
+				}
+			}
+		case causeDepMissing, causeBuildDepMissing:
+			owner := s.pkgs[inc.terms[0].pkg].name
+			for _, name := range missingNames(inc.missing) {
+				if have := s.versionList(name); have != "" {
+					add("change %s's port, which needs %s (%s has %s)", owner, inc.missing, name, have)
+				} else {
+					add("add a port that is or provides %s, or change %s's port", name, owner)
+				}
+			}
+		case causeKeep:
+			name := s.pkgs[inc.terms[1].pkg].name
+			add("upgrade or remove the installed %s along with it", name)
+		case causeConflict:
+			add("ask for only one of %s and %s", s.pkgs[inc.terms[0].pkg].name, s.pkgs[inc.terms[1].pkg].name)
+		case causeRequest:
+			// Only a request that named versions can name others.
+			t := inc.terms[1]
+			if info := s.pkgs[t.pkg]; info.kind == kindReal && !t.set.isFull(len(info.versions)) {
+				if have := s.versionList(info.name); have != "" {
+					add("ask for another version of %s (%s)", info.name, have)
+				}
+			}
+		}
+	}
+	walk(root)
+	if len(todo) == 0 {
+		return "your request cannot be satisfied: change the request or the ports named above"
+	}
+	return "your request cannot be satisfied: " + strings.Join(todo, ", or ")
+}
+
+// missingNames are the package names of a dependency as the port wrote
+// it ("a >=1 | b").
+func missingNames(display string) []string {
+	var names []string
+	for _, alt := range strings.Split(display, " | ") {
+		if f := strings.Fields(alt); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// versionList names the newest available versions of a package, "" when
+// there are none.
+func (s *solver) versionList(name string) string {
+	id, ok := s.byName[name]
+	if !ok {
+		return ""
+	}
+	vs := s.pkgs[id].versions
+	var out []string
+	for i := len(vs) - 1; i >= 0 && len(out) < 5; i-- {
+		out = append(out, s.versionName(name, vs[i]))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	text := strings.Join(out, ", ")
+	if len(vs) > len(out) {
+		text += fmt.Sprintf(" and %d older", len(vs)-len(out))
+	}
+	return text
+}
 
 // explain renders the derivation graph of the failure incompatibility,
 // following the error reporting algorithm of Dart pub's solver.md.

@@ -57,3 +57,70 @@ func TestExplanationsWriteVersionsAsThePortsDo(t *testing.T) {
 		t.Errorf("explanation shows the solver's version 9.9.2:\n%s", ue.Explanation)
 	}
 }
+
+func TestExplanationsEndWithWhatTheUserCanDo(t *testing.T) {
+	cases := []struct {
+		name, universe, request, installed, held, want string
+	}{
+		{
+			name: "a hold",
+			universe: `
+				zlib 1.3.0
+				zlib 1.3.1`,
+			request: "zlib >=1.3.1", installed: "zlib 1.3.0", held: "zlib",
+			want: "your request cannot be satisfied: release the hold on zlib (lpm hold --release zlib), or ask for another version of zlib (1.3.1, 1.3.0)",
+		},
+		{
+			name:     "a version that does not exist",
+			universe: `zlib 1.3.1`,
+			request:  "zlib >=2",
+			want:     "your request cannot be satisfied: ask for a version of zlib that exists (1.3.1)",
+		},
+		{
+			name:     "a name that does not exist",
+			universe: `zlib 1.3.1`,
+			request:  "zlip",
+			want:     "your request cannot be satisfied: add a port named zlip or check the name (lpm search zlip)",
+		},
+		{
+			name: "a dependency nothing satisfies",
+			universe: `
+				app 1.0.0: gtk3 >=3.30
+				gtk3 3.24.0`,
+			request: "app",
+			want:    "your request cannot be satisfied: change app's port, which needs gtk3 >=3.30 (gtk3 has 3.24.0)",
+		},
+		{
+			name: "a dependency on a missing port",
+			universe: `
+				app 1.0.0: libgone`,
+			request: "app",
+			want:    "your request cannot be satisfied: add a port that is or provides libgone, or change app's port",
+		},
+		{
+			name: "a conflict",
+			universe: `
+				a 1.0.0; conflicts: b
+				b 1.0.0`,
+			request: "a, b",
+			want:    "your request cannot be satisfied: ask for only one of a and b",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u := parseUniverse(t, c.universe)
+			opts := solveCase{installed: c.installed, held: c.held}.options(t)
+			_, err := Solve(u, parseRequests(t, c.request), opts)
+			var ue *UnsatError
+			if !errors.As(err, &ue) {
+				t.Fatalf("want an explanation, got %v", err)
+			}
+			if ue.Hint != c.want {
+				t.Errorf("hint:\n%s\nwant:\n%s\n(explanation:\n%s)", ue.Hint, c.want, ue.Explanation)
+			}
+			if !strings.HasSuffix(err.Error(), "\n"+c.want) {
+				t.Errorf("Error() does not end with the hint:\n%s", err)
+			}
+		})
+	}
+}
