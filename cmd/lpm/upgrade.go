@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/builder"
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
