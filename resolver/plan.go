@@ -34,6 +34,9 @@ type solutionGraph struct {
 	runDeps   [][]string
 	buildDeps [][]string
 	afterDeps [][]string // selected packages named in After
+	// runHeld[i][j]: the installed system already satisfies runDeps[i][j]
+	// (the installed version of a real package matches the dependency).
+	runHeld [][]bool
 }
 
 func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, error) {
@@ -45,6 +48,7 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 	g.runDeps = make([][]string, n)
 	g.buildDeps = make([][]string, n)
 	g.afterDeps = make([][]string, n)
+	g.runHeld = make([][]bool, n)
 	for i, sel := range s.Selected {
 		p, err := u.Package(sel.Name, sel.Version)
 		if err != nil {
@@ -55,6 +59,11 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 		}
 		if g.runDeps[i], err = g.resolveDeps(sel, p.Run, "run"); err != nil {
 			return nil, err
+		}
+		for _, d := range p.Run {
+			if len(d) > 0 {
+				g.runHeld[i] = append(g.runHeld[i], installedSatisfies(d, opts.Installed))
+			}
 		}
 		if sel.Build {
 			if g.buildDeps[i], err = g.resolveDeps(sel, p.buildDeps(opts), "build"); err != nil {
@@ -72,6 +81,17 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 		}
 	}
 	return g, nil
+}
+
+// installedSatisfies reports whether an installed version of a real
+// package satisfies the dependency.
+func installedSatisfies(d Dep, installed map[string]*semver.Version) bool {
+	for _, t := range d {
+		if v := installed[t.Name]; v != nil && (t.Constraint == nil || t.Constraint.Check(v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveTerm names the selected package that satisfies t: the real
@@ -293,6 +313,7 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			}})
 		}
 	}
+	inPlace := func(name string) bool { return done(nodes[chosen[name]].step.Action) }
 	closures := map[string][]string{}
 	for i := range s.Selected {
 		if done(nodes[i].step.Action) {
@@ -308,7 +329,7 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 				}
 				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[d], kind: edgeBuildDep})
 				if _, ok := closures[d]; !ok {
-					closures[d] = g.runClosure(d, opts.Provided)
+					closures[d] = g.runClosure(d, inPlace, opts.Provided)
 				}
 				for _, r := range closures[d] {
 					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeClosure, via: d})
@@ -345,18 +366,21 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	return steps, nil
 }
 
-// runClosure lists what d needs installed at run time, transitively;
-// provided packages end the walk (the system's copy comes with what it
-// needs).
-func (g *solutionGraph) runClosure(d string, provided map[string]bool) []string {
+// runClosure lists what d needs installed at run time, transitively. A
+// package in place (kept or provided) needs nothing the installed system
+// already satisfies, and a provided one nothing at all: the walk ends
+// there.
+func (g *solutionGraph) runClosure(d string, inPlace func(string) bool, provided map[string]bool) []string {
 	seen := map[string]bool{d: true}
 	queue := []string{d}
 	for head := 0; head < len(queue); head++ {
-		for _, r := range g.runDeps[g.chosen[queue[head]]] {
-			if !seen[r] && !provided[r] {
-				seen[r] = true
-				queue = append(queue, r)
+		q := g.chosen[queue[head]]
+		for j, r := range g.runDeps[q] {
+			if seen[r] || provided[r] || inPlace(queue[head]) && g.runHeld[q][j] {
+				continue
 			}
+			seen[r] = true
+			queue = append(queue, r)
 		}
 	}
 	return queue[1:]

@@ -382,3 +382,29 @@ func TestWhyFollowsTheFirstPathFromARequest(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanUpgradesABuildDependencyOfAnInstalledTool(t *testing.T) {
+	// make needs bash at run time and is installed; bash builds with make.
+	// Upgrading bash is no cycle: the installed make, with the installed
+	// bash, serves the build.
+	u := parseUniverse(t, `
+		bash 5.2.0
+		bash 5.3.0; build: make
+		make 4.4.1: bash`)
+	reqs := parseRequests(t, "bash")
+	opts := solveCase{installed: "bash 5.2.0, make 4.4.1", upgrade: "bash", build: "bash"}.options(t)
+	reqs = append(reqs, Request{Name: "make", Installed: true})
+	sol, err := Solve(u, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := Plan(u, sol, reqs, opts)
+	if err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	want := `build bash 5.2.0 -> 5.3.0 (explicit)
+upgrade bash 5.2.0 -> 5.3.0 (explicit)`
+	if got := stepsString(steps); got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}
