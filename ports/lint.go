@@ -38,6 +38,20 @@ func (p Problem) String() string {
 // constraints, and files the port names but does not have. Problems are
 // sorted by file and line.
 func Lint(dirs ...string) ([]Problem, error) {
+	return LintWith(LintOptions{}, dirs...)
+}
+
+// LintOptions are what the system tells lint about itself.
+type LintOptions struct {
+	// Provided names packages the system has without lpm (lpm.toml's
+	// provided): a port may build with a provided copy of itself, and a
+	// build never waits for a provided package, so no cycle runs through
+	// one.
+	Provided map[string]bool
+}
+
+// LintWith is Lint for a system with the given options.
+func LintWith(opts LintOptions, dirs ...string) ([]Problem, error) {
 	t, err := Load(dirs...)
 	if err != nil {
 		return nil, err
@@ -93,13 +107,19 @@ func Lint(dirs ...string) ([]Problem, error) {
 			}
 			// A dependency listed under build and run is checked once.
 			checked := map[string]bool{}
-			for _, list := range [][]string{p.Depends.Build, p.Depends.Run, p.Depends.Check} {
+			for kind, list := range [][]string{p.Depends.Run, p.Depends.Build, p.Depends.Check} {
 				for _, d := range list {
 					if checked[d] {
 						continue
 					}
 					checked[d] = true
-					if msg := t.depProblem(p, d); msg != "" {
+					msg := t.depProblem(p, d)
+					switch {
+					case msg == errSelf && kind > 0 && opts.Provided[p.Name]:
+						// The provided copy builds it (LFS chapter 8).
+					case msg == errSelf && kind > 0:
+						add(file, depLine(data, d), true, "dependency %s: %s builds with itself, so only an installed or provided %s can build it", d, p.Name, p.Name)
+					case msg != "":
 						add(file, depLine(data, d), false, "dependency %s: %s", d, msg)
 					}
 				}
@@ -107,7 +127,7 @@ func Lint(dirs ...string) ([]Problem, error) {
 		}
 		probs = append(probs, t.versionProblems(name)...)
 	}
-	probs = append(probs, t.cycleProblems()...)
+	probs = append(probs, t.cycleProblems(opts.Provided)...)
 	sort.SliceStable(probs, func(i, j int) bool {
 		if probs[i].File != probs[j].File {
 			return probs[i].File < probs[j].File
@@ -150,6 +170,8 @@ func (t *Tree) known(name string) bool {
 	return len(t.ports[name]) > 0 || len(t.provides[name]) > 0 || broken
 }
 
+const errSelf = "a port cannot need itself at run time"
+
 // depProblem says what is wrong with one dependency of p, "" if nothing:
 // it is satisfied when any one of its alternatives names a port, or a
 // provide, with a version its constraint accepts.
@@ -158,7 +180,7 @@ func (t *Tree) depProblem(p *Port, d string) string {
 	var problems []string
 	for _, term := range dep {
 		if term.Name == p.Name {
-			return "a port cannot depend on itself"
+			return errSelf
 		}
 		if _, broken := t.broken[term.Name]; broken && len(t.ports[term.Name]) == 0 {
 			return "" // its parse errors are the cause, reported in its file
@@ -279,7 +301,7 @@ func lowerDecimal(a, b string) string {
 // graph of build, check, after and run edges between ports, one with a
 // non-run edge inside; only those components are planned, so that a tree
 // of 60,000 ports is not.
-func (t *Tree) cycleProblems() []Problem {
+func (t *Tree) cycleProblems(provided map[string]bool) []Problem {
 	names := t.Names()
 	files := map[string]string{}
 	run, build, check, after := map[string][]string{}, map[string][]string{}, map[string][]string{}, map[string][]string{}
@@ -328,7 +350,7 @@ func (t *Tree) cycleProblems() []Problem {
 			sol.Selected = append(sol.Selected, resolver.Selected{Name: name, Version: p.Ver, Build: true})
 		}
 		out := map[string]resolver.BuildCycle{}
-		_, err := resolver.Plan(u, sol, nil, resolver.Options{})
+		_, err := resolver.Plan(u, sol, nil, resolver.Options{Provided: provided})
 		var ce *resolver.BuildCycleError
 		if errors.As(err, &ce) {
 			for _, c := range ce.Cycles {
@@ -343,9 +365,9 @@ func (t *Tree) cycleProblems() []Problem {
 		for _, m := range c.Members {
 			named = append(named, m+" ("+files[m]+")")
 		}
-		probs = append(probs, Problem{File: files[c.Members[0]], Warning: warn, Message: fmt.Sprintf(
-			"build cycle%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others",
-			when, strings.Join(named, ", "), strings.Join(c.Edges, "; "))})
+		msg := fmt.Sprintf("build cycle%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others, or list one as provided",
+			when, strings.Join(named, ", "), strings.Join(c.Edges, "; "))
+		probs = append(probs, Problem{File: files[c.Members[0]], Warning: warn, Message: msg})
 	}
 	if len(candidates) == 0 {
 		return nil

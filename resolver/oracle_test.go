@@ -364,8 +364,14 @@ func checkPlanOrder(u Universe, reqs []Request, opts Options, sol *Solution) err
 		}
 		// A package with no install step is in place: what the installed
 		// system satisfies of its run deps needs no wait.
+		// A package builds with its own installed version (binutils).
 		need := map[string]bool{}
-		queue := append([]string(nil), g.buildDeps[i]...)
+		var queue []string
+		for _, d := range g.buildDeps[i] {
+			if d != sel.Name || opts.Installed[d] == nil {
+				queue = append(queue, d)
+			}
+		}
 		for len(queue) > 0 {
 			d := queue[0]
 			queue = queue[1:]

@@ -228,8 +228,9 @@ type BuildCycleError struct {
 // A BuildCycle is one set of packages that wait for each other.
 type BuildCycle struct {
 	Members []string // sorted by name
-	// Edges are the waits between members, as sentences ("gcc builds
-	// with glibc"), sorted.
+	// Edges are the waits of one shortest cycle among them, in order, as
+	// sentences ("gcc builds with glibc"), and then how many other waits
+	// there are between members.
 	Edges []string
 }
 
@@ -242,7 +243,12 @@ func (e *BuildCycleError) Error() string {
 		if len(e.Cycles) > 1 {
 			head = fmt.Sprintf("build cycle %d of %d", i+1, len(e.Cycles))
 		}
-		lines[i] = fmt.Sprintf("%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others",
+		if len(c.Members) == 1 {
+			lines[i] = fmt.Sprintf("%s: %s needs itself installed before it can be built (%s); give it a bootstrap port, or list it as provided",
+				head, c.Members[0], strings.Join(c.Edges, "; "))
+			continue
+		}
+		lines[i] = fmt.Sprintf("%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others, or list one as provided",
 			head, strings.Join(c.Members, ", "), strings.Join(c.Edges, "; "))
 	}
 	return strings.Join(lines, "\n")
@@ -326,6 +332,9 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			for _, d := range buildDeps[i] {
 				if opts.Provided[d] {
 					continue // the system's copy serves the build
+				}
+				if d == s.Selected[i].Name && opts.Installed[d] != nil {
+					continue // the installed one builds its successor (binutils)
 				}
 				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[d], kind: edgeBuildDep})
 				if _, ok := closures[d]; !ok {
@@ -444,37 +453,103 @@ func findBuildCycles(nodes []planNode) error {
 		if len(members[c]) < 2 && !selfWait {
 			continue
 		}
-		var names, edges []string
+		var names []string
 		for _, w := range members[c] {
 			names = append(names, nodes[w].name)
-			for _, e := range nodes[w].prereqs {
-				if e.kind.breakable() || comp[e.to] != c {
-					continue
-				}
-				from, to := nodes[w].name, nodes[e.to].name
-				switch e.kind {
-				case edgeBuildDep:
-					edges = append(edges, from+" builds with "+to)
-				case edgeClosure:
-					if e.via == to {
-						edges = append(edges, from+" builds with "+to)
-					} else {
-						edges = append(edges, from+" builds with "+e.via+", which needs "+to+" at run time")
-					}
-				case edgeAfter:
-					edges = append(edges, from+" comes after "+to)
-				}
-			}
+		}
+		edges, total := cycleEdges(nodes, comp, c, members[c])
+		switch more := total - len(edges); {
+		case more == 1:
+			edges = append(edges, "and 1 more wait among them")
+		case more > 1:
+			edges = append(edges, fmt.Sprintf("and %d more waits among them", more))
 		}
 		sort.Strings(names)
-		sort.Strings(edges)
-		cycles = append(cycles, BuildCycle{Members: dedupSorted(names), Edges: dedupSorted(edges)})
+		cycles = append(cycles, BuildCycle{Members: dedupSorted(names), Edges: edges})
 	}
 	if len(cycles) == 0 {
 		return nil
 	}
 	sort.Slice(cycles, func(i, j int) bool { return cycles[i].Members[0] < cycles[j].Members[0] })
 	return &BuildCycleError{Cycles: cycles}
+}
+
+// cycleEdges describes the waits of one shortest cycle through a build in
+// component c (from the build with the smallest name), and counts the
+// distinct waits between different packages of the component.
+func cycleEdges(nodes []planNode, comp []int, c int, members []int) ([]string, int) {
+	describe := func(from int, e planEdge) string {
+		a, b := nodes[from].name, nodes[e.to].name
+		switch e.kind {
+		case edgeBuildDep:
+			return a + " builds with " + b
+		case edgeClosure:
+			if e.via == b {
+				return a + " builds with " + b
+			}
+			return a + " builds with " + e.via + ", which needs " + b + " at run time"
+		case edgeAfter:
+			return a + " comes after " + b
+		}
+		return "" // an install after its own build
+	}
+	all := map[string]bool{}
+	start := -1
+	for _, w := range members {
+		if nodes[w].build && (start < 0 || nodes[w].name < nodes[start].name) {
+			start = w
+		}
+		for _, e := range nodes[w].prereqs {
+			if !e.kind.breakable() && comp[e.to] == c {
+				if d := describe(w, e); d != "" {
+					all[d] = true
+				}
+			}
+		}
+	}
+	if start < 0 {
+		start = members[0]
+	}
+	// Breadth-first from start back to start, along waits inside c.
+	type hop struct {
+		from int
+		edge planEdge
+	}
+	prev := map[int]hop{}
+	queue := []int{start}
+	found := false
+	for head := 0; head < len(queue) && !found; head++ {
+		v := queue[head]
+		for _, e := range nodes[v].prereqs {
+			if e.kind.breakable() || comp[e.to] != c {
+				continue
+			}
+			if e.to == start {
+				prev[start] = hop{v, e}
+				found = true
+				break
+			}
+			if _, seen := prev[e.to]; !seen {
+				prev[e.to] = hop{v, e}
+				queue = append(queue, e.to)
+			}
+		}
+	}
+	var path []string
+	for v := start; found; {
+		h := prev[v]
+		if d := describe(h.from, h.edge); d != "" {
+			path = append(path, d)
+		}
+		v = h.from
+		if v == start {
+			break
+		}
+	}
+	for l, r := 0, len(path)-1; l < r; l, r = l+1, r-1 {
+		path[l], path[r] = path[r], path[l]
+	}
+	return path, len(all)
 }
 
 func dedupSorted(s []string) []string {
