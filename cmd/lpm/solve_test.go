@@ -89,7 +89,7 @@ func TestPortsWithAnExplicitSemverAreSeenAsInstalled(t *testing.T) {
 	if out := r.ok("why", "tool"); !strings.Contains(out, "tool r25") {
 		t.Errorf("why tool: %q", out)
 	}
-	r.fails([]string{"tool is needed by app"}, "remove", "tool")
+	r.fails([]string{"tool is needed by app"}, "remove", "tool@r25")
 	r.ok("hold", "tool")
 	r.jsonOut(&plan, "upgrade", "--dry-run")
 	if len(plan) != 0 {
