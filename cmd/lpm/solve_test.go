@@ -116,3 +116,13 @@ func TestWhyAndRemoveAgreeOnWhatIsNeeded(t *testing.T) {
 	}
 	r.fails([]string{"no installed package needs it", "lpm remove tool would be safe"}, "why", "tool")
 }
+
+func TestUpgradeNamesTheHoldThatKeepsAPackage(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "hello", "libgreet@1.0.0")
+	r.ok("hold", "libgreet")
+	_, errOut, code := r.lpm("upgrade", "libgreet")
+	if code != 0 || !strings.Contains(errOut, "libgreet is held at 1.0.0; lpm hold --release libgreet lets it upgrade") {
+		t.Errorf("upgrade of the held libgreet: exit %d\n%s", code, errOut)
+	}
+}
