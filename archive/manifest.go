@@ -38,6 +38,7 @@ type Manifest struct {
 	Format      int      `json:"format"`
 	Name        string   `json:"name"`
 	Version     string   `json:"version"`
+	SemVer      string   `json:"semver,omitempty"` // the version the solver compares
 	Release     int      `json:"release"`
 	Description string   `json:"description,omitempty"`
 	License     string   `json:"license,omitempty"`

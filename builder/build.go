@@ -207,7 +207,7 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 		return "", fmt.Errorf("building %s: the install phase put nothing in $DESTDIR; check the port's install step (log %s)", p.ID(), logPath)
 	}
 	m := archive.Manifest{
-		Name: p.Name, Version: p.Version, Release: p.Release,
+		Name: p.Name, Version: p.Version, SemVer: p.Ver.String(), Release: p.Release,
 		Description: p.Description, License: p.License, Homepage: p.Homepage,
 		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup, Slot: p.Slot,
 		BuildDate: time.Now().UTC().Truncate(time.Second),

@@ -443,7 +443,7 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 		provides = append(append([]string{}, provides...), m.Name+"="+m.Version)
 	}
 	return pkgdb.Package{
-		Name: pc.name, Version: m.Version, Release: m.Release,
+		Name: pc.name, Version: m.Version, SemVer: m.SemVer, Release: m.Release,
 		Description: m.Description, License: m.License, Homepage: m.Homepage,
 		Explicit: pc.explicit, Held: pc.held || pc.old != nil && pc.old.Held,
 		InstallTime: now, BuildDate: m.BuildDate,

@@ -114,6 +114,15 @@ func Dependents(installed []pkgdb.Package, name string, leaving map[string]bool)
 	return users
 }
 
+// Version is the version the solver compares for an installed package:
+// the one recorded at install, else the version rule's reading.
+func Version(p pkgdb.Package) (*semver.Version, error) {
+	if p.SemVer != "" {
+		return semver.StrictNewVersion(p.SemVer)
+	}
+	return ports.ParseVersion(p.Version)
+}
+
 // Satisfies reports whether installed package p is, or provides, name at a
 // version the constraint accepts. An unversioned provide satisfies only a
 // dependency with no constraint.
@@ -122,7 +131,7 @@ func Satisfies(p pkgdb.Package, name string, c *semver.Constraints) bool {
 		if c == nil {
 			return true
 		}
-		v, err := ports.ParseVersion(p.Version)
+		v, err := Version(p)
 		return err == nil && c.Check(v)
 	}
 	for _, s := range p.Provides {

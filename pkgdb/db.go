@@ -68,6 +68,9 @@ const chunkSize = 500
 type Package struct {
 	Name, Version string
 	Release       int
+	// SemVer is the version the solver compares ("9.9.2" for 9.9p2),
+	// "" when the package was installed by an lpm that did not record it.
+	SemVer string
 
 	Description, License, Homepage string
 
@@ -405,7 +408,7 @@ func (db *DB) read(what string, fn func(tx *sql.Tx) error) error {
 }
 
 const packageColumns = `name, version, release, description, license, homepage,
-	explicit, held, install_time, build_date, archive_sha256, archive_path, size`
+	explicit, held, install_time, build_date, archive_sha256, archive_path, size, semver`
 
 // Packages returns every installed package, sorted by name.
 func (db *DB) Packages() ([]Package, error) {
@@ -455,7 +458,7 @@ func queryPackages(tx *sql.Tx, name string) ([]Package, error) {
 		var p Package
 		var installTime, buildDate string
 		err := rows.Scan(&p.Name, &p.Version, &p.Release, &p.Description, &p.License, &p.Homepage,
-			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size)
+			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size, &p.SemVer)
 		if err != nil {
 			return nil, err
 		}

@@ -139,4 +139,8 @@ CREATE TABLE tx_saved (
 	PRIMARY KEY (tx, path)
 ) STRICT;
 `,
+	// 3: the version the solver compares, as the port declared or the
+	// version rule read it when the package was built ('' for packages
+	// installed before: callers fall back to the port or the rule).
+	`ALTER TABLE packages ADD COLUMN semver TEXT NOT NULL DEFAULT '';`,
 }

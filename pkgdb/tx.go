@@ -28,14 +28,14 @@ type Tx struct {
 // runs insertFile thousands of times.
 var txStatements = map[string]string{
 	"deletePackage": "DELETE FROM packages WHERE name = ?",
-	"insertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	"insertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	// upsertPackage keeps the row (a delete would cascade to every file).
-	"upsertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)" +
+	"upsertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)" +
 		` ON CONFLICT (name) DO UPDATE SET version = excluded.version, release = excluded.release,
 		description = excluded.description, license = excluded.license, homepage = excluded.homepage,
 		explicit = excluded.explicit, held = excluded.held, install_time = excluded.install_time,
 		build_date = excluded.build_date, archive_sha256 = excluded.archive_sha256,
-		archive_path = excluded.archive_path, size = excluded.size`,
+		archive_path = excluded.archive_path, size = excluded.size, semver = excluded.semver`,
 	"deleteDeps":      "DELETE FROM deps WHERE package = ?",
 	"deleteProvides":  "DELETE FROM provides WHERE package = ?",
 	"deleteConflicts": "DELETE FROM conflicts WHERE package = ?",
@@ -130,7 +130,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 		have[existing[i].Path] = &existing[i]
 	}
 	_, err = tx.exec("upsertPackage", p.Name, p.Version, p.Release, p.Description, p.License, p.Homepage,
-		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size)
+		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size, p.SemVer)
 	if err != nil {
 		return err
 	}

@@ -340,13 +340,36 @@ func ParseTerm(s string) (resolver.Term, error) {
 	}
 	t := resolver.Term{Name: name}
 	if cons != "" {
-		c, err := semver.NewConstraint(cons)
+		c, err := semver.NewConstraint(mapConstraint(cons))
 		if err != nil {
 			return resolver.Term{}, fmt.Errorf("%q: bad version constraint %q: %v", s, cons, err)
 		}
 		t.Constraint = c
 	}
 	return t, nil
+}
+
+var (
+	constraintOperand = regexp.MustCompile(`[^\s,|<>=!~^]+`)
+	// plainOperand is what semver reads as the user means it, including
+	// partial versions, whose missing parts matter to ~ and ^.
+	plainOperand = regexp.MustCompile(`^[vV]?[0-9]+(\.([0-9]+|[xX*])){0,2}$|^[xX*-]$`)
+)
+
+// mapConstraint rewrites the versions of a constraint that semver would
+// misread ("9.9p2", "7.1.1-43", "2025a") by the version rule, so that users
+// and ports write constraints in upstream's versions. An operand the rule
+// cannot read is left for semver to reject.
+func mapConstraint(cons string) string {
+	return constraintOperand.ReplaceAllStringFunc(cons, func(op string) string {
+		if plainOperand.MatchString(op) {
+			return op
+		}
+		if v, err := ParseVersion(op); err == nil {
+			return v.String()
+		}
+		return op
+	})
 }
 
 // ParseDep reads a dependency: terms separated by a single "|" are

@@ -139,7 +139,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"unknown key", "name = \"x\"\nversion = \"1\"\nfrobnicate = true\n", "x/port.toml:3: unknown key \"frobnicate\""},
 		{"unknown key in table", "name = \"x\"\nversion = \"1\"\n[build]\nsytle = \"make\"\n", "x/port.toml:4: unknown key \"build.sytle\""},
 		{"bad constraint", "name = \"x\"\nversion = \"1\"\n[depends]\nrun = [\"zlib >=banana\"]\n", "x/port.toml:4: dependency \"zlib >=banana\": bad version constraint"},
-		{"bad version", "name = \"x\"\nversion = \"1.2.3.4\"\n", "x/port.toml:2: version \"1.2.3.4\" does not map onto semver"},
+		{"bad version", "name = \"x\"\nversion = \"git-1234abc\"\n", "x/port.toml:2: version \"git-1234abc\" does not map onto semver"},
 		{"bad name", "name = \"X Y\"\nversion = \"1\"\n", "x/port.toml:1: name \"X Y\""},
 		{"bad sha256", "name = \"x\"\nversion = \"1\"\n[[source]]\nurl = \"https://a/b.tar.gz\"\nsha256 = \"zz\"\n", "x/port.toml:5: source https://a/b.tar.gz: sha256 must be"},
 		{"bad style", "name = \"x\"\nversion = \"1\"\n[build]\nstyle = \"scons\"\n", "x/port.toml:4: unknown build style"},

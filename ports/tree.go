@@ -195,3 +195,12 @@ func (t *Tree) Package(name string, v *semver.Version) (*resolver.Package, error
 func (t *Tree) Providers(virtual string) ([]resolver.Provider, error) {
 	return t.provides[virtual], nil
 }
+
+// VersionName implements resolver.VersionNamer: the port's own version
+// string ("9.9p2"), or semver's when no port has v.
+func (t *Tree) VersionName(name string, v *semver.Version) string {
+	if p := t.Port(name, v); p != nil {
+		return p.Version
+	}
+	return v.String()
+}

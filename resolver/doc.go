@@ -83,13 +83,22 @@
 // # Plans
 //
 // Plan turns a solution into ordered steps: a "build" step for each
-// package that must be built, after the installs of its build and run
-// dependencies; an install, upgrade, downgrade or reinstall step for each
-// package not already installed at its chosen version, after its build and
-// its run dependencies. Ties are broken by name. A cycle made only of
-// runtime edges is legal and is broken at the smallest name whose other
-// prerequisites are met. A cycle through a build step (gcc needs glibc
-// installed to build, glibc needs gcc) is a *BuildCycleError naming every
-// member; ports break it with a bootstrap port (gcc-pass1) that builds
-// without the others.
+// package that must be built, after the installs of its build
+// dependencies (and check dependencies, when Options.Check says the check
+// phase runs) and of their whole runtime closure, so that gcc's build
+// dependents wait for gmp, mpfr and mpc; then an install, upgrade,
+// downgrade or reinstall step for each package not already installed at
+// its chosen version, after its build and its run dependencies. What is
+// in place already serves a build: a kept package needs nothing the
+// installed system satisfies, a provided one (Options.Provided) needs
+// nothing at all and is never waited for, and a port that builds with
+// itself (binutils) uses its installed version. Package.After adds waits
+// between packages of the same plan and pulls nothing in. Provided
+// packages the solution uses appear as "provided" steps, which do nothing.
+// Ties are broken by name. A cycle made only of runtime edges is legal and
+// is broken at the smallest name whose other prerequisites are met. A
+// cycle through a build step (gcc needs glibc installed to build, glibc
+// needs gcc) is a *BuildCycleError naming every member and the waits of
+// one shortest cycle; ports break it with a bootstrap port (gcc-pass1)
+// that builds without the others, or by listing one as provided.
 package resolver

@@ -3,6 +3,8 @@ package resolver
 import (
 	"fmt"
 	"strings"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // An UnsatError says that no set of package versions satisfies the
@@ -12,9 +14,117 @@ type UnsatError struct {
 	// Explanation is the human-readable chain of causes, one line per
 	// derivation, without a trailing newline.
 	Explanation string
+	// Hint is one line on what the user can do: release a hold, ask for
+	// a version that exists, add or change a port.
+	Hint string
 }
 
-func (e *UnsatError) Error() string { return e.Explanation }
+func (e *UnsatError) Error() string {
+	if e.Hint == "" {
+		return e.Explanation
+	}
+	return e.Explanation + "\n" + e.Hint
+}
+
+// hint collects, from the external causes of the failure, what the user
+// can change, as one line that ends the explanation.
+func (s *solver) hint(root *incompat) string {
+	var todo []string
+	seenTodo := map[string]bool{}
+	add := func(format string, args ...any) {
+		if t := fmt.Sprintf(format, args...); !seenTodo[t] {
+			seenTodo[t] = true
+			todo = append(todo, t)
+		}
+	}
+	seen := map[*incompat]bool{}
+	var walk func(inc *incompat)
+	walk = func(inc *incompat) {
+		if seen[inc] {
+			return
+		}
+		seen[inc] = true
+		if inc.isDerived() {
+			walk(inc.cause1)
+			walk(inc.cause2)
+			return
+		}
+		switch inc.kind {
+		case causeHeld, causeHeldMissing:
+			name := s.heldName(inc)
+			add("release the hold on %s (lpm hold --release %s)", name, name)
+		case causeRequestMissing:
+			for _, name := range missingNames(inc.missing) {
+				if have := s.versionList(name); have != "" {
+					add("ask for a version of %s that exists (%s)", name, have)
+				} else {
+					add("add a port named %s or check the name (lpm search %s)", name, name)
+				}
+			}
+		case causeDepMissing, causeBuildDepMissing:
+			owner := s.pkgs[inc.terms[0].pkg].name
+			for _, name := range missingNames(inc.missing) {
+				if have := s.versionList(name); have != "" {
+					add("change %s's port, which needs %s (%s has %s)", owner, inc.missing, name, have)
+				} else {
+					add("add a port that is or provides %s, or change %s's port", name, owner)
+				}
+			}
+		case causeKeep:
+			name := s.pkgs[inc.terms[1].pkg].name
+			add("upgrade or remove the installed %s along with it", name)
+		case causeConflict:
+			add("ask for only one of %s and %s", s.pkgs[inc.terms[0].pkg].name, s.pkgs[inc.terms[1].pkg].name)
+		case causeRequest:
+			// Only a request that named versions can name others.
+			t := inc.terms[1]
+			if info := s.pkgs[t.pkg]; info.kind == kindReal && !t.set.isFull(len(info.versions)) {
+				if have := s.versionList(info.name); have != "" {
+					add("ask for another version of %s (%s)", info.name, have)
+				}
+			}
+		}
+	}
+	walk(root)
+	if len(todo) == 0 {
+		return "your request cannot be satisfied: change the request or the ports named above"
+	}
+	return "your request cannot be satisfied: " + strings.Join(todo, ", or ")
+}
+
+// missingNames are the package names of a dependency as the port wrote
+// it ("a >=1 | b").
+func missingNames(display string) []string {
+	var names []string
+	for _, alt := range strings.Split(display, " | ") {
+		if f := strings.Fields(alt); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// versionList names the newest available versions of a package, "" when
+// there are none.
+func (s *solver) versionList(name string) string {
+	id, ok := s.byName[name]
+	if !ok {
+		return ""
+	}
+	vs := s.pkgs[id].versions
+	var out []string
+	for i := len(vs) - 1; i >= 0 && len(out) < 5; i-- {
+		out = append(out, s.versionName(name, vs[i]))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	text := strings.Join(out, ", ")
+	if len(vs) > len(out) {
+		text += fmt.Sprintf(" and %d older", len(vs)-len(out))
+	}
+	return text
+}
 
 // explain renders the derivation graph of the failure incompatibility,
 // following the error reporting algorithm of Dart pub's solver.md.
@@ -199,19 +309,47 @@ func (s *solver) terse(t term, allowEvery bool) string {
 	}
 	if i := t.set.single(); i >= 0 {
 		if i == info.installed {
-			return "the installed " + info.name + " " + info.versions[i].String()
+			return "the installed " + info.name + " " + s.versionName(info.name, info.versions[i])
 		}
-		return info.name + " " + info.versions[i].String()
+		return info.name + " " + s.versionName(info.name, info.versions[i])
 	}
 	if full {
 		return info.name
 	}
-	return info.name + " " + rangeString(info, t.set)
+	return info.name + " " + rangeStringNamed(info, t.set, func(v *semver.Version) string { return s.versionName(info.name, v) })
+}
+
+// A VersionNamer is a Universe that knows how its users write versions
+// ("9.9p2" where the solver compares 9.9.2). Explanations use it when the
+// Universe has it.
+type VersionNamer interface {
+	VersionName(name string, v *semver.Version) string
+}
+
+func (s *solver) versionName(name string, v *semver.Version) string {
+	if vn, ok := s.u.(VersionNamer); ok {
+		return vn.VersionName(name, v)
+	}
+	return v.String()
+}
+
+// heldVersion is the version a hold keeps, as the user knows it.
+func (s *solver) heldVersion(inc *incompat) string {
+	name := s.heldName(inc)
+	if v := s.opts.Installed[name]; v != nil {
+		return s.versionName(name, v)
+	}
+	return inc.held
 }
 
 // rangeString writes a version set as a constraint over the available
 // versions, preferring "2.x" and "2.4.x" where the set is exactly that.
 func rangeString(info *pkgInfo, set vset) string {
+	return rangeStringNamed(info, set, (*semver.Version).String)
+}
+
+// rangeStringNamed is rangeString with versions written by name.
+func rangeStringNamed(info *pkgInfo, set vset, name func(*semver.Version) string) string {
 	vs := info.versions
 	n := int32(len(vs))
 	parts := make([]string, 0, len(set))
@@ -221,18 +359,18 @@ func rangeString(info *pkgInfo, set vset) string {
 		sameMinor := func(i int32) bool { return sameMajor(i) && vs[i].Minor() == first.Minor() }
 		switch {
 		case r.hi == r.lo+1:
-			parts = append(parts, first.String())
+			parts = append(parts, name(first))
 		case first.Major() == last.Major() && (r.lo == 0 || !sameMajor(r.lo-1)) && (r.hi == n || !sameMajor(r.hi)):
 			parts = append(parts, fmt.Sprintf("%d.x", first.Major()))
 		case first.Major() == last.Major() && first.Minor() == last.Minor() &&
 			(r.lo == 0 || !sameMinor(r.lo-1)) && (r.hi == n || !sameMinor(r.hi)):
 			parts = append(parts, fmt.Sprintf("%d.%d.x", first.Major(), first.Minor()))
 		case r.lo == 0:
-			parts = append(parts, "<"+vs[r.hi].String())
+			parts = append(parts, "<"+name(vs[r.hi]))
 		case r.hi == n:
-			parts = append(parts, ">="+first.String())
+			parts = append(parts, ">="+name(first))
 		default:
-			parts = append(parts, ">="+first.String()+", <"+vs[r.hi].String())
+			parts = append(parts, ">="+name(first)+", <"+name(vs[r.hi]))
 		}
 	}
 	return strings.Join(parts, " || ")
@@ -259,9 +397,9 @@ func (s *solver) incString(inc *incompat) string {
 	case causeConflict:
 		return s.terse(inc.terms[0], true) + " conflicts with " + s.termText(inc, inc.terms[1])
 	case causeHeld:
-		return s.heldName(inc) + " is held at " + inc.held
+		return s.heldName(inc) + " is held at " + s.heldVersion(inc)
 	case causeHeldMissing:
-		return s.heldName(inc) + " is held at " + inc.held + ", which is no longer available"
+		return s.heldName(inc) + " is held at " + s.heldVersion(inc) + ", which is no longer available"
 	case causeNoVersions:
 		return "no version of " + s.terse(inc.terms[0], false) + " is available"
 	case causeRoot:
@@ -461,9 +599,9 @@ func (s *solver) requiresForbidden(a, b *incompat, aLine, bLine int) (string, bo
 	case causeNoVersions:
 		b2.WriteString(", which matches no available version")
 	case causeHeld:
-		b2.WriteString(", but " + s.heldName(latter) + " is held at " + latter.held)
+		b2.WriteString(", but " + s.heldName(latter) + " is held at " + s.heldVersion(latter))
 	case causeHeldMissing:
-		b2.WriteString(", but " + s.heldName(latter) + " is held at " + latter.held + ", which is no longer available")
+		b2.WriteString(", but " + s.heldName(latter) + " is held at " + s.heldVersion(latter) + ", which is no longer available")
 	case causeDepMissing:
 		b2.WriteString(" which depends on " + latter.missing + ", which matches no available package")
 	case causeBuildDepMissing:

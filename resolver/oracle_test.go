@@ -107,6 +107,50 @@ func genRandomCase(rng *rand.Rand) randomCase {
 	return rc
 }
 
+// genChainCase is a multi-version chain, the family that blew the solver
+// up (issue 9): lib_i at k needs lib_{i+1} at k or more, the last lib
+// needs lib0 below some version, and app needs every lib.
+func genChainCase(rng *rand.Rand) randomCase {
+	nlib, nver := 2+rng.Intn(4), 1+rng.Intn(4)
+	rc := randomCase{u: NewMemUniverse(), build: map[string]bool{}}
+	rc.opts.Installed = map[string]*semver.Version{}
+	rc.opts.Held = map[string]bool{}
+	rc.opts.Upgrade = map[string]bool{}
+	lib := func(i int) string { return fmt.Sprintf("lib%d", i) }
+	cons := func(s string) *semver.Constraints { c, _ := semver.NewConstraint(s); return c }
+	app := &Package{Name: "app", Version: semver.MustParse("1.0.0")}
+	for i := 0; i < nlib; i++ {
+		app.Run = append(app.Run, Dep{{Name: lib(i)}})
+		for k := 1; k <= nver; k++ {
+			p := &Package{Name: lib(i), Version: semver.MustParse(fmt.Sprintf("%d.0.0", k))}
+			if i+1 < nlib {
+				p.Run = append(p.Run, Dep{{Name: lib(i + 1), Constraint: cons(fmt.Sprintf(">=%d.0.0", k))}})
+			} else {
+				p.Run = append(p.Run, Dep{{Name: lib(0), Constraint: cons(fmt.Sprintf("<%d.0.0", 1+rng.Intn(nver+1)))}})
+			}
+			rc.build[p.Name+"@"+p.Version.String()] = rng.Intn(3) == 0
+			rc.u.Add(p)
+			rc.desc = append(rc.desc, describePackage(p))
+		}
+		if rng.Intn(4) == 0 {
+			rc.opts.Installed[lib(i)] = semver.MustParse(fmt.Sprintf("%d.0.0", 1+rng.Intn(nver)))
+			rc.opts.Held[lib(i)] = rng.Intn(3) == 0
+		}
+	}
+	rc.u.Add(app)
+	rc.desc = append(rc.desc, describePackage(app))
+	rc.reqs = []Request{{Name: "app"}}
+	if rng.Intn(2) == 0 {
+		c := fmt.Sprintf(">=%d.0.0", 1+rng.Intn(nver))
+		rc.reqs = append(rc.reqs, Request{Name: lib(rng.Intn(nlib)), Constraint: cons(c)})
+	}
+	rc.opts.NeedsBuild = func(name string, v *semver.Version) bool { return rc.build[name+"@"+v.String()] }
+	for _, r := range rc.reqs {
+		rc.desc = append(rc.desc, "request "+Term{Name: r.Name, Constraint: r.Constraint}.String())
+	}
+	return rc
+}
+
 func describePackage(p *Package) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s:", p.Name, p.Version)
@@ -220,15 +264,21 @@ func satSolvable(t *testing.T, rc randomCase) bool {
 	return sat.New(sat.ParseSliceNb(cnf, len(vars))).Solve() == sat.Sat
 }
 
-// TestSolverAgreesWithSATOracle solves 10,000 random small universes and
-// checks every answer: a solution must satisfy every constraint, and
-// "unsatisfiable" must agree with gophersat.
+// TestSolverAgreesWithSATOracle solves 10,000 random small universes (one
+// in five a multi-version chain) and checks every answer: a solution must
+// satisfy every constraint, and "unsatisfiable" must agree with gophersat.
 func TestSolverAgreesWithSATOracle(t *testing.T) {
 	const universes = 10000
 	rng := rand.New(rand.NewSource(20240601))
-	var solvable, unsat int
+	var solvable, unsat, chainSolvable, chainUnsat int
 	for i := 0; i < universes; i++ {
-		rc := genRandomCase(rng)
+		var rc randomCase
+		chain := i%5 == 4
+		if chain {
+			rc = genChainCase(rng)
+		} else {
+			rc = genRandomCase(rng)
+		}
 		sol, err := Solve(rc.u, rc.reqs, rc.opts)
 		var ue *UnsatError
 		if err != nil && !errors.As(err, &ue) {
@@ -248,12 +298,18 @@ func TestSolverAgreesWithSATOracle(t *testing.T) {
 		}
 		if err != nil {
 			unsat++
+			if chain {
+				chainUnsat++
+			}
 			if strings.TrimSpace(ue.Error()) == "" {
 				t.Fatalf("universe %d: empty explanation", i)
 			}
 			continue
 		}
 		solvable++
+		if chain {
+			chainSolvable++
+		}
 		for _, sel := range sol.Selected {
 			inst := rc.opts.Installed[sel.Name]
 			wantBuild := rc.build[sel.Name+"@"+sel.Version.String()] && !(inst != nil && inst.Equal(sel.Version))
@@ -264,9 +320,77 @@ func TestSolverAgreesWithSATOracle(t *testing.T) {
 		if cerr := checkSolution(rc.u, rc.reqs, rc.opts, sol); cerr != nil {
 			t.Fatalf("universe %d: invalid solution %s: %v\n%s", i, solutionString(sol), cerr, strings.Join(rc.desc, "\n"))
 		}
+		if perr := checkPlanOrder(rc.u, rc.reqs, rc.opts, sol); perr != nil {
+			t.Fatalf("universe %d: %v\n%s", i, perr, strings.Join(rc.desc, "\n"))
+		}
 	}
-	t.Logf("%d solvable, %d unsatisfiable", solvable, unsat)
-	if solvable < universes/10 || unsat < universes/10 {
+	t.Logf("%d solvable, %d unsatisfiable (chains: %d and %d)", solvable, unsat, chainSolvable, chainUnsat)
+	if solvable < universes/10 || unsat < universes/10 || chainSolvable < universes/50 || chainUnsat < universes/50 {
 		t.Fatalf("generator is lopsided: %d solvable, %d unsatisfiable", solvable, unsat)
 	}
+}
+
+// checkPlanOrder plans a solution and checks that every build comes after
+// the installs of its build deps and of everything they need at run time,
+// and every install after its own build. A build cycle is a valid answer.
+func checkPlanOrder(u Universe, reqs []Request, opts Options, sol *Solution) error {
+	steps, err := Plan(u, sol, reqs, opts)
+	var ce *BuildCycleError
+	if errors.As(err, &ce) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("plan: %v", err)
+	}
+	g, err := newSolutionGraph(u, sol, opts)
+	if err != nil {
+		return err
+	}
+	installed, built := map[string]int{}, map[string]int{}
+	for i, st := range steps {
+		if st.Action == "build" {
+			built[st.Name] = i
+		} else {
+			installed[st.Name] = i
+		}
+	}
+	for i, sel := range sol.Selected {
+		b, ok := built[sel.Name]
+		if !ok {
+			continue
+		}
+		if in, ok := installed[sel.Name]; ok && in < b {
+			return fmt.Errorf("plan installs %s before building it:\n%s", sel.Name, stepsString(steps))
+		}
+		// A package with no install step is in place: what the installed
+		// system satisfies of its run deps needs no wait.
+		// A package builds with its own installed version (binutils).
+		need := map[string]bool{}
+		var queue []string
+		for _, d := range g.buildDeps[i] {
+			if d != sel.Name || opts.Installed[d] == nil {
+				queue = append(queue, d)
+			}
+		}
+		for len(queue) > 0 {
+			d := queue[0]
+			queue = queue[1:]
+			if need[d] {
+				continue
+			}
+			need[d] = true
+			_, changing := installed[d]
+			for j, r := range g.runDeps[g.chosen[d]] {
+				if changing || !g.runHeld[g.chosen[d]][j] {
+					queue = append(queue, r)
+				}
+			}
+		}
+		for d := range need {
+			if in, ok := installed[d]; ok && in > b {
+				return fmt.Errorf("plan builds %s before %s, which it needs, is installed:\n%s", sel.Name, d, stepsString(steps))
+			}
+		}
+	}
+	return nil
 }

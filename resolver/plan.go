@@ -34,6 +34,9 @@ type solutionGraph struct {
 	runDeps   [][]string
 	buildDeps [][]string
 	afterDeps [][]string // selected packages named in After
+	// runHeld[i][j]: the installed system already satisfies runDeps[i][j]
+	// (the installed version of a real package matches the dependency).
+	runHeld [][]bool
 }
 
 func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, error) {
@@ -45,6 +48,7 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 	g.runDeps = make([][]string, n)
 	g.buildDeps = make([][]string, n)
 	g.afterDeps = make([][]string, n)
+	g.runHeld = make([][]bool, n)
 	for i, sel := range s.Selected {
 		p, err := u.Package(sel.Name, sel.Version)
 		if err != nil {
@@ -55,6 +59,11 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 		}
 		if g.runDeps[i], err = g.resolveDeps(sel, p.Run, "run"); err != nil {
 			return nil, err
+		}
+		for _, d := range p.Run {
+			if len(d) > 0 {
+				g.runHeld[i] = append(g.runHeld[i], installedSatisfies(d, opts.Installed))
+			}
 		}
 		if sel.Build {
 			if g.buildDeps[i], err = g.resolveDeps(sel, p.buildDeps(opts), "build"); err != nil {
@@ -72,6 +81,17 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 		}
 	}
 	return g, nil
+}
+
+// installedSatisfies reports whether an installed version of a real
+// package satisfies the dependency.
+func installedSatisfies(d Dep, installed map[string]*semver.Version) bool {
+	for _, t := range d {
+		if v := installed[t.Name]; v != nil && (t.Constraint == nil || t.Constraint.Check(v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveTerm names the selected package that satisfies t: the real
@@ -208,8 +228,9 @@ type BuildCycleError struct {
 // A BuildCycle is one set of packages that wait for each other.
 type BuildCycle struct {
 	Members []string // sorted by name
-	// Edges are the waits between members, as sentences ("gcc builds
-	// with glibc"), sorted.
+	// Edges are the waits of one shortest cycle among them, in order, as
+	// sentences ("gcc builds with glibc"), and then how many other waits
+	// there are between members.
 	Edges []string
 }
 
@@ -222,7 +243,12 @@ func (e *BuildCycleError) Error() string {
 		if len(e.Cycles) > 1 {
 			head = fmt.Sprintf("build cycle %d of %d", i+1, len(e.Cycles))
 		}
-		lines[i] = fmt.Sprintf("%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others",
+		if len(c.Members) == 1 {
+			lines[i] = fmt.Sprintf("%s: %s needs itself installed before it can be built (%s); give it a bootstrap port, or list it as provided",
+				head, c.Members[0], strings.Join(c.Edges, "; "))
+			continue
+		}
+		lines[i] = fmt.Sprintf("%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others, or list one as provided",
 			head, strings.Join(c.Members, ", "), strings.Join(c.Edges, "; "))
 	}
 	return strings.Join(lines, "\n")
@@ -293,6 +319,7 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			}})
 		}
 	}
+	inPlace := func(name string) bool { return done(nodes[chosen[name]].step.Action) }
 	closures := map[string][]string{}
 	for i := range s.Selected {
 		if done(nodes[i].step.Action) {
@@ -306,9 +333,12 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 				if opts.Provided[d] {
 					continue // the system's copy serves the build
 				}
+				if d == s.Selected[i].Name && opts.Installed[d] != nil {
+					continue // the installed one builds its successor (binutils)
+				}
 				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[d], kind: edgeBuildDep})
 				if _, ok := closures[d]; !ok {
-					closures[d] = g.runClosure(d, opts.Provided)
+					closures[d] = g.runClosure(d, inPlace, opts.Provided)
 				}
 				for _, r := range closures[d] {
 					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeClosure, via: d})
@@ -345,18 +375,21 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	return steps, nil
 }
 
-// runClosure lists what d needs installed at run time, transitively;
-// provided packages end the walk (the system's copy comes with what it
-// needs).
-func (g *solutionGraph) runClosure(d string, provided map[string]bool) []string {
+// runClosure lists what d needs installed at run time, transitively. A
+// package in place (kept or provided) needs nothing the installed system
+// already satisfies, and a provided one nothing at all: the walk ends
+// there.
+func (g *solutionGraph) runClosure(d string, inPlace func(string) bool, provided map[string]bool) []string {
 	seen := map[string]bool{d: true}
 	queue := []string{d}
 	for head := 0; head < len(queue); head++ {
-		for _, r := range g.runDeps[g.chosen[queue[head]]] {
-			if !seen[r] && !provided[r] {
-				seen[r] = true
-				queue = append(queue, r)
+		q := g.chosen[queue[head]]
+		for j, r := range g.runDeps[q] {
+			if seen[r] || provided[r] || inPlace(queue[head]) && g.runHeld[q][j] {
+				continue
 			}
+			seen[r] = true
+			queue = append(queue, r)
 		}
 	}
 	return queue[1:]
@@ -420,37 +453,103 @@ func findBuildCycles(nodes []planNode) error {
 		if len(members[c]) < 2 && !selfWait {
 			continue
 		}
-		var names, edges []string
+		var names []string
 		for _, w := range members[c] {
 			names = append(names, nodes[w].name)
-			for _, e := range nodes[w].prereqs {
-				if e.kind.breakable() || comp[e.to] != c {
-					continue
-				}
-				from, to := nodes[w].name, nodes[e.to].name
-				switch e.kind {
-				case edgeBuildDep:
-					edges = append(edges, from+" builds with "+to)
-				case edgeClosure:
-					if e.via == to {
-						edges = append(edges, from+" builds with "+to)
-					} else {
-						edges = append(edges, from+" builds with "+e.via+", which needs "+to+" at run time")
-					}
-				case edgeAfter:
-					edges = append(edges, from+" comes after "+to)
-				}
-			}
+		}
+		edges, total := cycleEdges(nodes, comp, c, members[c])
+		switch more := total - len(edges); {
+		case more == 1:
+			edges = append(edges, "and 1 more wait among them")
+		case more > 1:
+			edges = append(edges, fmt.Sprintf("and %d more waits among them", more))
 		}
 		sort.Strings(names)
-		sort.Strings(edges)
-		cycles = append(cycles, BuildCycle{Members: dedupSorted(names), Edges: dedupSorted(edges)})
+		cycles = append(cycles, BuildCycle{Members: dedupSorted(names), Edges: edges})
 	}
 	if len(cycles) == 0 {
 		return nil
 	}
 	sort.Slice(cycles, func(i, j int) bool { return cycles[i].Members[0] < cycles[j].Members[0] })
 	return &BuildCycleError{Cycles: cycles}
+}
+
+// cycleEdges describes the waits of one shortest cycle through a build in
+// component c (from the build with the smallest name), and counts the
+// distinct waits between different packages of the component.
+func cycleEdges(nodes []planNode, comp []int, c int, members []int) ([]string, int) {
+	describe := func(from int, e planEdge) string {
+		a, b := nodes[from].name, nodes[e.to].name
+		switch e.kind {
+		case edgeBuildDep:
+			return a + " builds with " + b
+		case edgeClosure:
+			if e.via == b {
+				return a + " builds with " + b
+			}
+			return a + " builds with " + e.via + ", which needs " + b + " at run time"
+		case edgeAfter:
+			return a + " comes after " + b
+		}
+		return "" // an install after its own build
+	}
+	all := map[string]bool{}
+	start := -1
+	for _, w := range members {
+		if nodes[w].build && (start < 0 || nodes[w].name < nodes[start].name) {
+			start = w
+		}
+		for _, e := range nodes[w].prereqs {
+			if !e.kind.breakable() && comp[e.to] == c {
+				if d := describe(w, e); d != "" {
+					all[d] = true
+				}
+			}
+		}
+	}
+	if start < 0 {
+		start = members[0]
+	}
+	// Breadth-first from start back to start, along waits inside c.
+	type hop struct {
+		from int
+		edge planEdge
+	}
+	prev := map[int]hop{}
+	queue := []int{start}
+	found := false
+	for head := 0; head < len(queue) && !found; head++ {
+		v := queue[head]
+		for _, e := range nodes[v].prereqs {
+			if e.kind.breakable() || comp[e.to] != c {
+				continue
+			}
+			if e.to == start {
+				prev[start] = hop{v, e}
+				found = true
+				break
+			}
+			if _, seen := prev[e.to]; !seen {
+				prev[e.to] = hop{v, e}
+				queue = append(queue, e.to)
+			}
+		}
+	}
+	var path []string
+	for v := start; found; {
+		h := prev[v]
+		if d := describe(h.from, h.edge); d != "" {
+			path = append(path, d)
+		}
+		v = h.from
+		if v == start {
+			break
+		}
+	}
+	for l, r := 0, len(path)-1; l < r; l, r = l+1, r-1 {
+		path[l], path[r] = path[r], path[l]
+	}
+	return path, len(all)
 }
 
 func dedupSorted(s []string) []string {

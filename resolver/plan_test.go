@@ -128,7 +128,7 @@ install b - -> 1.0.0 (run dep of a)`,
 				request: "gcc",
 				build:   "*",
 			},
-			wantCycle: "build cycle: binutils, gcc, glibc each need another of them installed before they can be built (binutils builds with gcc; gcc builds with glibc; glibc builds with binutils; glibc builds with gcc); give one of them a bootstrap port that builds without the others",
+			wantCycle: "build cycle: binutils, gcc, glibc each need another of them installed before they can be built (binutils builds with gcc; gcc builds with glibc; glibc builds with binutils; and 1 more wait among them); give one of them a bootstrap port that builds without the others, or list one as provided",
 		},
 		{
 			name: "every build cycle is reported, with its waits, and the first line says how many",
@@ -142,8 +142,8 @@ install b - -> 1.0.0 (run dep of a)`,
 				request: "app",
 				build:   "*",
 			},
-			wantCycle: `build cycle 1 of 2: a, b each need another of them installed before they can be built (a builds with b; b builds with a); give one of them a bootstrap port that builds without the others
-build cycle 2 of 2: x each need another of them installed before they can be built (x builds with tool, which needs x at run time); give one of them a bootstrap port that builds without the others`,
+			wantCycle: `build cycle 1 of 2: a, b each need another of them installed before they can be built (a builds with b; b builds with a); give one of them a bootstrap port that builds without the others, or list one as provided
+build cycle 2 of 2: x needs itself installed before it can be built (x builds with tool, which needs x at run time); give it a bootstrap port, or list it as provided`,
 		},
 		{
 			name: "a build waits for the whole runtime closure of its build dependency, across a runtime cycle",
@@ -187,6 +187,29 @@ build mpc - -> 1.3.1 (run dep of gcc)
 install mpc - -> 1.3.1 (run dep of gcc)
 build bc - -> 7.0.3 (explicit)
 install bc - -> 7.0.3 (explicit)`,
+		},
+		{
+			name: "a port that builds with itself is built by its installed version",
+			c: solveCase{
+				universe: `
+					binutils 2.43.0
+					binutils 2.44.0; build: binutils`,
+				request:   "binutils >=2.44",
+				installed: "binutils 2.43.0",
+				build:     "*",
+			},
+			want: `build binutils 2.43.0 -> 2.44.0 (explicit)
+upgrade binutils 2.43.0 -> 2.44.0 (explicit)`,
+		},
+		{
+			name: "a port that builds with itself and is not installed is a cycle",
+			c: solveCase{
+				universe: `
+					binutils 2.44.0; build: binutils`,
+				request: "binutils",
+				build:   "*",
+			},
+			wantCycle: "build cycle: binutils needs itself installed before it can be built (binutils builds with binutils); give it a bootstrap port, or list it as provided",
 		},
 		{
 			name: "check dependencies join a build only when checks run",
@@ -380,5 +403,31 @@ func TestWhyFollowsTheFirstPathFromARequest(t *testing.T) {
 		if got := strings.Join(parts, " -> "); got != c.want {
 			t.Errorf("Why(%s) = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+func TestPlanUpgradesABuildDependencyOfAnInstalledTool(t *testing.T) {
+	// make needs bash at run time and is installed; bash builds with make.
+	// Upgrading bash is no cycle: the installed make, with the installed
+	// bash, serves the build.
+	u := parseUniverse(t, `
+		bash 5.2.0
+		bash 5.3.0; build: make
+		make 4.4.1: bash`)
+	reqs := parseRequests(t, "bash")
+	opts := solveCase{installed: "bash 5.2.0, make 4.4.1", upgrade: "bash", build: "bash"}.options(t)
+	reqs = append(reqs, Request{Name: "make", Installed: true})
+	sol, err := Solve(u, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := Plan(u, sol, reqs, opts)
+	if err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	want := `build bash 5.2.0 -> 5.3.0 (explicit)
+upgrade bash 5.2.0 -> 5.3.0 (explicit)`
+	if got := stepsString(steps); got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -736,7 +736,7 @@ func (s *solver) resolveConflict(inc *incompat) (*incompat, error) {
 		inc = s.derived(terms, inc, sat.cause)
 		learned = true
 	}
-	return nil, &UnsatError{Explanation: s.explain(inc)}
+	return nil, &UnsatError{Explanation: s.explain(inc), Hint: s.hint(inc)}
 }
 
 // derived builds a learned incompatibility: terms about the same package

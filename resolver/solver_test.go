@@ -76,7 +76,7 @@ func runSolveCases(t *testing.T, cases []solveCase) {
 					t.Fatalf("want an *UnsatError, got solution %v, error %v", sol, err)
 				}
 				want := strings.TrimPrefix(c.wantErr, "\n")
-				if got := err.Error(); got != want {
+				if got := ue.Explanation; got != want {
 					t.Fatalf("explanation:\n%s\n\nwant:\n%s", got, want)
 				}
 				return

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/builder"
-	"github.com/lfs-lpm/lpm/ports"
 )
 
 func newBuildCmd() *cobra.Command {
@@ -43,7 +42,7 @@ func runBuild(cmd *cobra.Command, args []string) error {
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
 	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: rebuild}
 	for _, a := range args {
-		req, err := ports.ParseRequest(a)
+		req, err := request(tree, a)
 		if err != nil {
 			return err
 		}

@@ -51,19 +51,19 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	if file, _ := cmd.Flags().GetBool("file"); file {
 		return e.installFiles(args)
 	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
 	var reqs []resolver.Request
 	explicit := map[string]bool{}
 	for _, a := range args {
-		r, err := ports.ParseRequest(a)
+		r, err := request(tree, a)
 		if err != nil {
 			return err
 		}
 		reqs = append(reqs, r)
 		explicit[r.Name] = true
-	}
-	tree, err := e.tree()
-	if err != nil {
-		return err
 	}
 	db, done, err := e.writer()
 	if err != nil {

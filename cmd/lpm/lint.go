@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +31,12 @@ func runLint(cmd *cobra.Command, args []string) error {
 	if len(dirs) == 0 {
 		dirs = e.cfg.Ports
 	}
-	probs, err := ports.Lint(dirs...)
+	provided := map[string]bool{}
+	for _, p := range e.cfg.Provided {
+		name, _, _ := strings.Cut(p, "=")
+		provided[name] = true
+	}
+	probs, err := ports.LintWith(ports.LintOptions{Provided: provided}, dirs...)
 	if err != nil {
 		return err
 	}

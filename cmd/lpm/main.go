@@ -240,21 +240,25 @@ func runningKernel(root string) string {
 // installed package: NAME itself, or one slot NAME+VERSION whose version
 // the constraint accepts.
 func installedName(db *pkgdb.DB, arg string) (string, error) {
-	req, err := ports.ParseRequest(arg)
-	if err != nil {
-		return "", err
-	}
 	pkgs, err := db.Packages()
 	if err != nil {
 		return "", err
 	}
+	// NAME@VERSION as the port spells it ("ntp@4.2.8p18") names that
+	// package whatever semver it declared; other constraints are checked.
+	name, cons, _ := strings.Cut(arg, "@")
+	exact := strings.TrimPrefix(strings.TrimSpace(cons), "=")
+	req, perr := ports.ParseRequest(arg)
 	var matches, versions []string
 	for _, p := range pkgs {
-		if p.Name != req.Name && !strings.HasPrefix(p.Name, req.Name+"+") {
+		if p.Name != name && !strings.HasPrefix(p.Name, name+"+") {
 			continue
 		}
-		if req.Constraint != nil {
-			v, err := ports.ParseVersion(p.Version)
+		if cons != "" && exact != p.Version {
+			if perr != nil {
+				continue
+			}
+			v, err := installer.Version(p)
 			if err != nil || !req.Constraint.Check(v) {
 				continue
 			}
@@ -262,13 +266,16 @@ func installedName(db *pkgdb.DB, arg string) (string, error) {
 		matches = append(matches, p.Name)
 		versions = append(versions, p.Version)
 	}
+	if len(matches) == 0 && perr != nil {
+		return "", perr
+	}
 	switch len(matches) {
 	case 0:
 		return "", fmt.Errorf("%s: %w", arg, pkgdb.ErrNotInstalled)
 	case 1:
 		return matches[0], nil
 	}
-	return "", fmt.Errorf("%s %w (%s): name one, e.g. %s@%s", req.Name, errSeveralVersions, strings.Join(versions, ", "), req.Name, versions[0])
+	return "", fmt.Errorf("%s %w (%s): name one, e.g. %s@%s", name, errSeveralVersions, strings.Join(versions, ", "), name, versions[0])
 }
 
 // errSeveralVersions: a name matches several installed slots.

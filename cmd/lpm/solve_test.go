@@ -68,3 +68,61 @@ func TestCheckDependenciesJoinBuildsOnlyWhenChecksRun(t *testing.T) {
 		t.Errorf("plan with checks off:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestPortsWithAnExplicitSemverAreSeenAsInstalled(t *testing.T) {
+	tree := t.TempDir()
+	for _, v := range []string{"25", "26"} {
+		writePort(t, tree, "tool/r"+v, quickPort("tool", "r"+v, `semver = "`+v+`.0.0"`))
+	}
+	writePort(t, tree, "app", quickPort("app", "1.0", "[depends]\nrun = [\"tool >=25\"]"))
+	r := newRoot(t, tree)
+	r.ok("install", "app", "tool@r25")
+	var plan []stepResult
+	r.jsonOut(&plan, "install", "--dry-run", "app")
+	if len(plan) != 0 {
+		t.Errorf("a second install of app plans:\n%s", planString(plan))
+	}
+	r.jsonOut(&plan, "upgrade", "--dry-run", "tool")
+	if got, want := planString(plan), "build tool r26\nupgrade tool r26"; got != want {
+		t.Errorf("upgrade tool plans:\n%s\nwant:\n%s", got, want)
+	}
+	if out := r.ok("why", "tool"); !strings.Contains(out, "tool r25") {
+		t.Errorf("why tool: %q", out)
+	}
+	r.fails([]string{"tool is needed by app"}, "remove", "tool@r25")
+	r.ok("hold", "tool")
+	r.jsonOut(&plan, "upgrade", "--dry-run")
+	if len(plan) != 0 {
+		t.Errorf("upgrade with tool held plans:\n%s", planString(plan))
+	}
+	_, errOut, _ := r.lpm("upgrade", "tool")
+	if !strings.Contains(errOut, "tool is held at r25") {
+		t.Errorf("upgrade of the held tool says:\n%s", errOut)
+	}
+}
+
+func TestWhyAndRemoveAgreeOnWhatIsNeeded(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "libc", quickPort("libc", "2.41", ""))
+	writePort(t, tree, "tool", quickPort("tool", "1.0", "[depends]\nrun = [\"libc\"]"))
+	writePort(t, tree, "app", quickPort("app", "1.0", "[depends]\nrun = [\"tool\"]"))
+	r := newRoot(t, tree)
+	r.ok("install", "app")
+	// Removing what the user asked for leaves tool, which needs libc.
+	r.ok("remove", "app")
+	r.fails([]string{"libc is needed by tool"}, "remove", "libc")
+	if out := r.ok("why", "libc"); !strings.Contains(out, "libc 2.41 is needed at run time by tool") {
+		t.Errorf("why libc: %q, want it to name tool as remove does", out)
+	}
+	r.fails([]string{"no installed package needs it", "lpm remove tool would be safe"}, "why", "tool")
+}
+
+func TestUpgradeNamesTheHoldThatKeepsAPackage(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "hello", "libgreet@1.0.0")
+	r.ok("hold", "libgreet")
+	_, errOut, code := r.lpm("upgrade", "libgreet")
+	if code != 0 || !strings.Contains(errOut, "libgreet is held at 1.0.0; lpm hold --release libgreet lets it upgrade") {
+		t.Errorf("upgrade of the held libgreet: exit %d\n%s", code, errOut)
+	}
+}

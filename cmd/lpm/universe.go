@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
@@ -95,13 +99,49 @@ func (u *systemUniverse) Providers(virtual string) ([]resolver.Provider, error) 
 }
 
 // installedVersion is the version the solver knows an installed package
-// by: that of the port with the same upstream version string, which may
-// say semver = explicitly (openssh 9.9p2), else the version rule's.
+// by: the one recorded at install; for packages installed before lpm
+// recorded it, that of the port with the same upstream version string,
+// which may say semver = (openssh 9.9p2), else the version rule's.
 func installedVersion(tree *ports.Tree, p pkgdb.Package) (*semver.Version, error) {
+	if p.SemVer != "" {
+		return installer.Version(p)
+	}
 	for _, port := range tree.All(p.Name) {
 		if port.Version == p.Version {
 			return port.Ver, nil
 		}
 	}
 	return ports.ParseVersion(p.Version)
+}
+
+// VersionName implements resolver.VersionNamer: versions as the ports, or
+// the installed records, spell them.
+func (u *systemUniverse) VersionName(name string, v *semver.Version) string {
+	if p := u.tree.Port(name, v); p != nil {
+		return p.Version
+	}
+	if p, ok := u.installed[name]; ok {
+		if iv, err := installedVersion(u.tree, p); err == nil && iv.Equal(v) {
+			return p.Version
+		}
+	}
+	return v.String()
+}
+
+// request reads NAME[@CONSTRAINT]. A constraint that is exactly one of the
+// port's upstream versions ("ntp@4.2.8p18") asks for that port, whatever
+// semver it declares.
+func request(tree *ports.Tree, arg string) (resolver.Request, error) {
+	name, cons, _ := strings.Cut(arg, "@")
+	exact := strings.TrimPrefix(strings.TrimSpace(cons), "=")
+	for _, p := range tree.All(name) {
+		if exact != "" && p.Version == exact {
+			c, err := semver.NewConstraint("=" + p.Ver.String())
+			if err != nil {
+				return resolver.Request{}, fmt.Errorf("request %s: %w", arg, err)
+			}
+			return resolver.Request{Name: name, Constraint: c}, nil
+		}
+	}
+	return ports.ParseRequest(arg)
 }

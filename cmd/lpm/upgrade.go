@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/builder"
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
@@ -78,6 +80,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	heldNotes(installed, opts.Upgrade, steps, e)
 	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || !hasWork(steps) {
 		return e.showPlan(tree, steps)
 	}
@@ -102,7 +105,7 @@ func newerSlots(tree *ports.Tree, installed []pkgdb.Package, only []string) []re
 		if !slotted {
 			continue
 		}
-		v, err := ports.ParseVersion(p.Version)
+		v, err := installer.Version(p)
 		if err != nil {
 			continue
 		}
@@ -127,4 +130,18 @@ func newerSlots(tree *ports.Tree, installed []pkgdb.Package, only []string) []re
 		}
 	}
 	return reqs
+}
+
+// heldNotes names the holds that keep a named package where it is, so
+// that "nothing to do" is not the whole answer.
+func heldNotes(installed []pkgdb.Package, named map[string]bool, steps []resolver.Step, e *env) {
+	moved := map[string]bool{}
+	for _, s := range steps {
+		moved[s.Name] = true
+	}
+	for _, p := range installed {
+		if p.Held && named[p.Name] && !moved[p.Name] {
+			fmt.Fprintf(os.Stderr, "lpm: %s is held at %s; lpm hold --release %s lets it upgrade\n", p.Name, p.Version, p.Name)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/ports"
 	"github.com/lfs-lpm/lpm/resolver"
 )
@@ -48,13 +49,17 @@ func runWhy(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	tree, err := e.tree()
+	if err != nil {
+		tree, _ = ports.Load() // without the trees, versions follow the rule alone
+	}
 	// The installed set is its own universe and its own solution.
 	u := resolver.NewMemUniverse()
 	sol := &resolver.Solution{}
 	var reqs []resolver.Request
 	versions := map[string]string{}
 	for _, p := range pkgs {
-		v, err := ports.ParseVersion(p.Version)
+		v, err := installedVersion(tree, p)
 		if err != nil {
 			continue
 		}
@@ -77,8 +82,18 @@ func runWhy(cmd *cobra.Command, args []string) error {
 		}
 	}
 	sort.Slice(sol.Selected, func(i, j int) bool { return sol.Selected[i].Name < sol.Selected[j].Name })
+	// remove's rule, so that why and remove never disagree: the packages
+	// with a run dependency that nothing else installed satisfies.
+	users := installer.Dependents(pkgs, args[0], map[string]bool{args[0]: true})
 	chain, err := resolver.Why(u, sol, reqs, args[0])
 	if err != nil {
+		if len(users) > 0 {
+			if e.cfg.JSON {
+				return printJSON([]whyLink{{Name: args[0], Version: versions[args[0]], Reason: "run dep of " + strings.Join(users, ", ")}})
+			}
+			fmt.Printf("%s %s is needed at run time by %s, which you did not ask for; lpm remove refuses while they stay\n", args[0], versions[args[0]], strings.Join(users, ", "))
+			return nil
+		}
 		return fmt.Errorf("why %s: no installed package needs it at run time (it may have been a build dependency); lpm remove %s would be safe", args[0], args[0])
 	}
 	var links []whyLink
@@ -95,6 +110,9 @@ func runWhy(cmd *cobra.Command, args []string) error {
 	fmt.Println(strings.Join(parts, " -> "))
 	for _, l := range links {
 		fmt.Printf("  %s: %s\n", l.Name, l.Reason)
+	}
+	if len(chain) > 1 && len(users) == 0 {
+		fmt.Printf("  (another installed package satisfies the same dependencies: lpm remove %s would be allowed)\n", args[0])
 	}
 	return nil
 }
