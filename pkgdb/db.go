@@ -210,6 +210,26 @@ func OpenReadOnly(root string) (*DB, error) {
 	return db, nil
 }
 
+// OpenEmpty returns an empty database of the current schema, held in
+// memory and read-only: what a query sees on a root where nothing was ever
+// installed, without creating anything there.
+func OpenEmpty() (*DB, error) {
+	sqldb, err := sql.Open("sqlite3", "file::memory:?_foreign_keys=1")
+	if err != nil {
+		return nil, fmt.Errorf("empty database: %w", err)
+	}
+	// Each connection to :memory: is a database of its own: keep one.
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetConnMaxLifetime(0)
+	sqldb.SetConnMaxIdleTime(0)
+	version, err := migrate(context.Background(), sqldb, "(empty)", migrations)
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return &DB{sql: sqldb, path: "(no database yet)", readOnly: true, version: version}, nil
+}
+
 // open connects to file. Per-connection settings go into the DSN so that
 // every pooled connection gets them; none of them writes to the file.
 func open(file string, readOnly bool) (*DB, error) {

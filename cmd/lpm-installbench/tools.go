@@ -41,7 +41,17 @@ func lpmTool(bin string) *tool {
 	}
 	return &tool{
 		name:    colLpm,
-		prepare: func(root string) error { return os.MkdirAll(root, 0o755) },
+		// An empty directory is not a root lpm takes on without init, as
+		// dpkg and pacman need their admin directories made below.
+		prepare: func(root string) error {
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				return err
+			}
+			if out, err := exec.Command(bin, "--root", root, "init").CombinedOutput(); err != nil {
+				return fmt.Errorf("lpm init %s: %v: %s", root, err, out)
+			}
+			return nil
+		},
 		install: func(root string, pkgs []pkgFiles) []string {
 			args := g(root, "install", "--file")
 			for _, p := range pkgs {

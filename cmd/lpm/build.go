@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ into the package cache. The full log is kept under ROOT/var/log/lpm/build.
 Build dependencies are not installed by build; install does that. A second
 build of the same port waits for the first, then reuses its archive unless
 --rebuild is given.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsAtLeast(1),
 		RunE: runBuild,
 	}
 	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
@@ -37,6 +38,9 @@ func runBuild(cmd *cobra.Command, args []string) error {
 	}
 	tree, err := e.tree()
 	if err != nil {
+		return err
+	}
+	if err := e.mayBuild(); err != nil {
 		return err
 	}
 	rebuild, _ := cmd.Flags().GetBool("rebuild")
@@ -67,4 +71,19 @@ func buildFailure(err error) error {
 		fmt.Fprintf(os.Stderr, "--- last %d lines of %s ---\n%s\n---\n", len(be.Tail), be.Log, strings.Join(be.Tail, "\n"))
 	}
 	return err
+}
+
+// mayBuild refuses at once, in one line, a user who may not write where a
+// build writes: the work, log, source and package directories.
+func (e *env) mayBuild() error {
+	for _, d := range []string{e.cfg.BuildDir, e.cfg.LogDir, e.cfg.Distfiles, e.cfg.Packages} {
+		if mayWrite(d) {
+			continue
+		}
+		if rel, err := filepath.Rel(e.cfg.Root, d); err == nil && !strings.HasPrefix(rel, "..") {
+			return errNotWritable(e.cfg.Root)
+		}
+		return fmt.Errorf("%s is not writable by you: run as root, or set it to a directory you own in the config or environment", d)
+	}
+	return nil
 }

@@ -22,7 +22,7 @@ when something is missing.
 It also lists the libraries --preserve-libs kept (owned by lpm-preserved)
 and the installed files that still need each: rebuild or upgrade those,
 and the next lpm command that changes the root releases the library.`,
-		Args: cobra.NoArgs,
+		Args: argsExactly(0),
 		RunE: runCheckLibs,
 	}
 }

@@ -20,7 +20,7 @@ the pristine version the package installed, the file as it is now (your
 edits), and, when an upgrade left one, the new packaged version (NAME.lpmnew).
 It prints unified diffs of both changes against the pristine base; merge them
 with diff3 -m FILE PRISTINE FILE.lpmnew.`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExactly(1),
 		RunE: runDiffConfig,
 	}
 }

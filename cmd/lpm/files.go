@@ -12,7 +12,7 @@ func newFilesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "files PORT",
 		Short: "List the files an installed package owns",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExactly(1),
 		RunE:  runFiles,
 	}
 }

@@ -22,7 +22,7 @@ func newHistoryCmd() *cobra.Command {
 entry per command, however many transactions it took (an install builds
 between its packages), with what it did to each package. An entry's ID is
 what lpm undo takes.`,
-		Args: cobra.NoArgs,
+		Args: argsExactly(0),
 		RunE: runHistory,
 	}
 }

@@ -13,7 +13,7 @@ func newHoldCmd() *cobra.Command {
 		Long: `hold pins installed packages: the solver treats a held package's installed
 version as a requirement, so upgrades leave it alone and an install that
 needs another version of it fails with an explanation.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsAtLeast(1),
 		RunE: runHold,
 	}
 	cmd.Flags().Bool("release", false, "release the hold instead")

@@ -31,7 +31,7 @@ root = "PARTUUID=XXXXXXXX-01" in [bootloader] of ROOT/etc/lpm/lpm.toml, so the i
 matches the grub.cfg the bootloader hook wrote; otherwise it is random.`,
 		Example: `  lpm --root /mnt/lfs image --out lfs.img
   lpm --root /mnt/lfs image --out lfs.img --size 2G --disk-id 4c504d31`,
-		Args: cobra.NoArgs,
+		Args: argsExactly(0),
 		RunE: runImage,
 	}
 	cmd.Flags().String("out", "", "the image file to write (replaced if it exists)")

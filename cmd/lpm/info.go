@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -8,13 +9,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
 )
 
 func newInfoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "info PORT",
 		Short: "Show an installed package, or a port when it is not installed",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExactly(1),
 		RunE:  runInfo,
 	}
 }
@@ -38,27 +42,38 @@ type infoResult struct {
 }
 
 func runInfo(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
+	e, db, err := forQuery(cmd)
 	if err != nil {
 		return err
 	}
+	defer db.Close()
 	var r *infoResult
-	if db, err := e.readDB(); err == nil {
-		name, _ := installedName(db, args[0])
-		if p, err := db.Package(name); err == nil {
-			r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
-				License: p.License, Homepage: p.Homepage, Installed: true, Explicit: p.Explicit,
-				InstallTime: p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
-				Conflicts: p.Conflicts, Archive: p.ArchivePath}
+	name, err := installedName(db, args[0])
+	switch {
+	case err == nil:
+		p, err := db.Package(name)
+		if err != nil {
+			return fmt.Errorf("info %w", err)
 		}
-		db.Close()
-	}
-	if r == nil {
+		r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
+			License: p.License, Homepage: p.Homepage, Installed: true, Explicit: p.Explicit,
+			InstallTime: p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
+			Conflicts: p.Conflicts, Archive: p.ArchivePath}
+	case !errors.Is(err, pkgdb.ErrNotInstalled):
+		return fmt.Errorf("info: %w", err)
+	default:
+		req, err := ports.ParseRequest(args[0])
+		if err != nil {
+			return err
+		}
 		tree, err := e.tree()
 		if err != nil {
 			return err
 		}
-		p, err := tree.Lookup(args[0], nil)
+		p, err := tree.Lookup(req.Name, req.Constraint)
+		if errors.Is(err, ports.ErrNoPort) {
+			return unknownName(req.Name, tree, db)
+		}
 		if err != nil {
 			return fmt.Errorf("info %s: not installed, and %w", args[0], err)
 		}
@@ -91,7 +106,7 @@ func runInfo(cmd *cobra.Command, args []string) error {
 		row("Size", fmt.Sprintf("%.1f KiB", float64(r.Size)/1024))
 		row("Archive", r.Archive)
 	} else {
-		row("Installed", "no")
+		row("Installed", "not installed")
 	}
 	return w.Flush()
 }

@@ -30,6 +30,7 @@ the install and changes nothing (--overwrite GLOB takes such files over).`,
 		Example: `  lpm install zlib
   lpm install 'linux@~6.13' --dry-run
   lpm install --file /var/cache/lpm/packages/zlib-1.3.1-1.lpm`,
+		Args: argsAtLeast(1),
 		RunE: runInstall,
 	}
 	cmd.Flags().Bool("dry-run", false, "print the plan and change nothing")
@@ -41,9 +42,6 @@ the install and changes nothing (--overwrite GLOB takes such files over).`,
 }
 
 func runInstall(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("install: name at least one port (or archive with --file)")
-	}
 	e, err := newEnv(cmd)
 	if err != nil {
 		return err
@@ -65,7 +63,8 @@ func runInstall(cmd *cobra.Command, args []string) error {
 		reqs = append(reqs, r)
 		explicit[r.Name] = true
 	}
-	db, done, err := e.writer()
+	dry, _ := cmd.Flags().GetBool("dry-run")
+	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
 	}
@@ -82,7 +81,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
+	if dry {
 		return e.showPlan(tree, steps)
 	}
 	if !hasWork(steps) {
@@ -144,6 +143,13 @@ func (e *env) installFiles(files []string) error {
 				return fmt.Errorf("installing %s: it needs %s, which is not installed; install it first or add its archive", m.Name, d)
 			}
 		}
+	}
+	var names []string
+	for _, m := range manifests {
+		names = append(names, m.Name+" "+m.Version)
+	}
+	if !e.confirm(fmt.Sprintf("Install %s?", strings.Join(names, ", "))) {
+		return fmt.Errorf("install: cancelled; nothing was changed")
 	}
 	in := e.installer(db)
 	changed, err := in.Apply(changes)

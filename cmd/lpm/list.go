@@ -12,7 +12,7 @@ func newListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List installed packages",
-		Args:  cobra.NoArgs,
+		Args:  argsExactly(0),
 		RunE:  runList,
 	}
 }

@@ -4,13 +4,15 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -86,7 +88,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
-		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(),
+		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(), newInitCmd(),
 	)
 	return root
 }
@@ -100,7 +102,21 @@ type env struct {
 	installed map[string]pkgdb.Package
 }
 
+// newEnv loads the settings and refuses a root that is not a system lpm
+// may manage (see checkRoot).
 func newEnv(cmd *cobra.Command) (*env, error) {
+	e, err := loadEnv(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRoot(e.cfg.Root); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// loadEnv loads the settings and checks nothing of the root.
+func loadEnv(cmd *cobra.Command) (*env, error) {
 	cfg, err := config.Load(cmd.Flags())
 	if err != nil {
 		return nil, err
@@ -109,30 +125,82 @@ func newEnv(cmd *cobra.Command) (*env, error) {
 	return &env{cmd: cmd, cfg: cfg, out: out}, nil
 }
 
+// checkRoot refuses what a mistyped --root looks like: a directory that
+// does not exist, or one with no lpm database and neither usr/ nor etc/.
+// lpm init takes an empty directory on. Nothing is created here.
+func checkRoot(root string) error {
+	fi, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the root %s does not exist: check --root, or make it (mkdir -p %s) and run lpm --root %s init", root, root, root)
+	case err != nil:
+		return fmt.Errorf("the root %s: %w", root, err)
+	case !fi.IsDir():
+		return fmt.Errorf("the root %s is not a directory: check --root", root)
+	}
+	if _, err := os.Lstat(pkgdb.Path(root)); err == nil {
+		return nil
+	}
+	for _, d := range []string{"usr", "etc"} {
+		if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
+			return nil
+		}
+	}
+	return fmt.Errorf("the root %s has no lpm database and no usr/ or etc/, so it does not look like a system: check --root, or run lpm --root %s init to manage it", root, root)
+}
+
+// errNotWritable is the one line a user gets when they may not change the
+// root, whatever file told us first.
+func errNotWritable(root string) error {
+	return fmt.Errorf("the root %s is not writable by you: run as root (or use --root on a tree you own)", root)
+}
+
+// mayWrite reports whether this user may change p, or make it: the
+// nearest existing directory at or above p must be writable.
+func mayWrite(p string) bool {
+	for {
+		err := unix.Access(p, unix.W_OK)
+		if !errors.Is(err, unix.ENOENT) {
+			return err == nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return false
+		}
+		p = parent
+	}
+}
+
 func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
 
-// readDB opens the database for a query; it never blocks on a writer. A
-// transaction a crash left open is closed first, when no writer holds the
-// root, so that the query sees a root that matches its database.
+// readDB opens the database for a query; it never blocks on a writer and
+// creates nothing: a root without a database has nothing installed, and
+// gets an empty one in memory.
 //
-// A database a killed writer left with a hot WAL cannot be opened read-only
-// (SQLite must recover it first): then too it is opened once for writing,
-// under the lock, which recovers it.
+// A transaction a crash left open is closed first, when no writer holds
+// the root and this user may write it, so that the query sees a root that
+// matches its database. A database a killed writer left with a hot WAL
+// cannot be opened read-only (SQLite must recover it first): then too it
+// is opened once for writing, under the lock, which recovers it; a user
+// who may not write is told what is needed.
 func (e *env) readDB() (*pkgdb.DB, error) {
 	// SQLite makes its -shm file beside the database even for reading.
 	if err := installer.CheckStateDirs(e.cfg.Root); err != nil {
 		return nil, err
 	}
+	dbDir := filepath.Dir(pkgdb.Path(e.cfg.Root))
 	db, err := pkgdb.OpenReadOnly(e.cfg.Root)
 	switch {
 	case errors.Is(err, pkgdb.ErrNoDatabase):
-		return nil, err
+		return pkgdb.OpenEmpty()
 	case err == nil:
 		open, err := db.OpenTransactions()
-		if err != nil || len(open) == 0 {
+		if err != nil || len(open) == 0 || !mayWrite(dbDir) {
 			return db, err
 		}
 		db.Close()
+	case !mayWrite(dbDir):
+		return nil, fmt.Errorf("%w (if an lpm was interrupted, its database needs recovering, which needs write access to %s: run any lpm command as root once)", err, dbDir)
 	}
 	if lock, lerr := installer.AcquireLock(e.cfg.Root, false, nil); lerr == nil {
 		if wdb, werr := pkgdb.Open(e.cfg.Root); werr == nil {
@@ -146,14 +214,23 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 
 // writer takes the root's lock and opens the database for changes.
 func (e *env) writer() (*pkgdb.DB, func(), error) {
+	if !mayWrite(filepath.Dir(pkgdb.Path(e.cfg.Root))) {
+		return nil, nil, errNotWritable(e.cfg.Root)
+	}
 	noWait, _ := e.cmd.Flags().GetBool("no-wait")
 	lock, err := installer.AcquireLock(e.cfg.Root, !noWait, func() {
 		fmt.Fprintf(os.Stderr, "lpm: waiting for another lpm to finish with %s\n", e.cfg.Root)
 	})
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, nil, errNotWritable(e.cfg.Root)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	db, err := pkgdb.Open(e.cfg.Root)
+	if errors.Is(err, fs.ErrPermission) {
+		err = errNotWritable(e.cfg.Root)
+	}
 	if err != nil {
 		lock.Release()
 		return nil, nil, err
@@ -166,6 +243,20 @@ func (e *env) writer() (*pkgdb.DB, func(), error) {
 	// Whatever transactions this command makes are one history entry.
 	db.SetCommand(commandLine(e.cmd))
 	return db, func() { db.Close(); lock.Release() }, nil
+}
+
+// planDB opens the database for a plan: read-only for a dry run, which
+// must neither wait for a writer nor need write access, and under the
+// writer lock otherwise, so that the plan is still true when it runs.
+func (e *env) planDB(dry bool) (*pkgdb.DB, func(), error) {
+	if !dry {
+		return e.writer()
+	}
+	db, err := e.readDB()
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() { db.Close() }, nil
 }
 
 // forQuery opens what a query needs: the settings and the database,
@@ -197,15 +288,23 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// confirm asks before a change, unless --yes or no one is at a terminal.
+// confirm asks before a change, unless --yes. The answer is read from
+// standard input whatever it is, a terminal or a pipe: only y or yes goes
+// on; anything else, an empty line or no answer at all (end of input)
+// refuses, so that "echo n | lpm remove X" and a script without --yes
+// change nothing.
 func (e *env) confirm(question string) bool {
-	if e.cfg.Yes || !isatty.IsTerminal(os.Stdin.Fd()) {
+	if e.cfg.Yes {
 		return true
 	}
-	fmt.Fprintf(os.Stderr, "%s [Y/n] ", question)
-	var answer string
-	fmt.Scanln(&answer)
-	return answer == "" || strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
+	fmt.Fprintf(os.Stderr, "%s [y/N] ", question)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(os.Stderr)
+		return false
+	}
+	answer := strings.TrimSpace(line)
+	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
 }
 
 func addWriterFlags(cmd *cobra.Command) {

@@ -12,7 +12,7 @@ func newManCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "man DIR",
 		Short: "Write man pages for lpm and every subcommand into DIR",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExactly(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err

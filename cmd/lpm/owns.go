@@ -16,7 +16,7 @@ func newOwnsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "owns PATH...",
 		Short: "Name the package that owns each path",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  argsAtLeast(1),
 		RunE:  runOwns,
 	}
 }

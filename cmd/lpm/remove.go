@@ -17,7 +17,7 @@ func newRemoveCmd() *cobra.Command {
 they created once empty and owned by no other package. It refuses when an
 installed package still needs one of them. A config file you edited is kept
 as NAME.lpmsave.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsAtLeast(1),
 		RunE: runRemove,
 	}
 	addWriterFlags(cmd)

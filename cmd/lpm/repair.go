@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,7 @@ rewriting every file whatever the database says, as one transaction. It runs
 no program from the root (lpm is static, and no hook runs), so it works when
 the root's dynamic loader or C library is gone: repair glibc on a root where
 nothing else runs any more.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsAtLeast(1),
 		RunE: runRepair,
 	}
 	addWriterFlags(cmd)
@@ -41,11 +42,14 @@ func runRepair(cmd *cobra.Command, args []string) error {
 		}
 		changes = append(changes, installer.Change{Archive: p.ArchivePath, Explicit: p.Explicit})
 	}
+	if !e.confirm(fmt.Sprintf("Repair %s (rewrite every file from its archive)?", strings.Join(args, ", "))) {
+		return fmt.Errorf("repair: cancelled; nothing was changed")
+	}
 	in := e.installer(db)
 	in.Force = true
 	if _, err := in.Apply(changes); err != nil {
 		return fmt.Errorf("repair: %w", err)
 	}
-	e.out.Printf("repaired %v (hooks were not run; run lpm verify to check)", args)
+	e.out.Printf("repaired %s (hooks were not run; run lpm verify to check)", strings.Join(args, ", "))
 	return nil
 }

@@ -11,7 +11,7 @@ func newSearchCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "search TEXT",
 		Short: "Search the ports trees by name and description",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExactly(1),
 		RunE:  runSearch,
 	}
 }

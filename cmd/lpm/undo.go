@@ -27,7 +27,7 @@ or removed is reinstalled from the archive the old version came from
 it was, held if it was; a config file you had edited, kept as .lpmsave
 when its package was removed, goes back in place. ID is an entry of lpm history (or any of its
 transactions). The reversal is itself a command, and can be undone.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: argsAtMost(1),
 		RunE: runUndo,
 	}
 	addWriterFlags(cmd)

@@ -44,7 +44,8 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, done, err := e.writer()
+	dry, _ := cmd.Flags().GetBool("dry-run")
+	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	heldNotes(installed, opts.Upgrade, steps, e)
-	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || !hasWork(steps) {
+	if dry || !hasWork(steps) {
 		return e.showPlan(tree, steps)
 	}
 	if !e.cfg.Quiet && !e.cfg.JSON {

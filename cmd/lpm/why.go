@@ -16,7 +16,7 @@ func newWhyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "why PORT",
 		Short: "Show why an installed package is needed: the path from one you asked for",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsExactly(1),
 		RunE:  runWhy,
 	}
 }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+)
+
+// run says how to start lpm for a test: without --yes, with an answer on
+// standard input, as another user, with more environment.
+type run struct {
+	stdin *string  // nil: /dev/null
+	yes   bool     // pass --yes
+	uid   int      // run as this user when non-zero (needs root)
+	env   []string // added to the environment
+}
+
+// answer is a piped standard input.
+func answer(s string) *string { return &s }
+
+// lpmWith runs the binary against the root as run says, within a minute.
+func (r *testRoot) lpmWith(o run, args ...string) (string, string, int) {
+	r.t.Helper()
+	full := []string{"--root", r.dir}
+	if o.yes {
+		full = append(full, "--yes")
+	}
+	for _, p := range r.ports {
+		full = append(full, "--ports", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lpmBin, append(full, args...)...)
+	cmd.Env = append(append(os.Environ(), "LPM_CONFIG="), o.env...)
+	if o.stdin != nil {
+		cmd.Stdin = strings.NewReader(*o.stdin)
+	}
+	if o.uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.uid)}}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		r.t.Fatalf("lpm %s: still running after a minute\nstderr:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// nobody is the unprivileged user the non-root tests run as. The root's
+// parent directory and the test binary's are opened to it.
+const nobody = 65534
+
+func asNobody(t *testing.T, r *testRoot) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run lpm as another user")
+	}
+	for _, d := range []string{filepath.Dir(r.dir), r.dir, filepath.Dir(lpmBin)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestChangingCommandsRefuseOnAnythingButYes(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "libgreet@1.0.0", "mkbanner")
+	archive := strings.TrimSpace(r.ok("build", "libgreet@1.1.0"))
+	before := r.state()
+	for _, c := range []struct {
+		stdin *string
+		args  []string
+	}{
+		{answer("n\n"), []string{"install", "libgreet@1.1.0"}},
+		{answer("no\n"), []string{"upgrade"}},
+		{nil, []string{"remove", "mkbanner"}},
+		{answer("\n"), []string{"remove", "mkbanner"}},
+		{answer("yess\n"), []string{"undo"}},
+		{answer(""), []string{"install", "--file", archive}},
+		{nil, []string{"repair", "mkbanner"}},
+	} {
+		_, errOut, code := r.lpmWith(run{stdin: c.stdin}, c.args...)
+		if code != 1 || !strings.Contains(errOut, "cancelled; nothing was changed") {
+			t.Errorf("lpm %s with stdin %q: exit %d, want 1 and a cancellation\n%s", strings.Join(c.args, " "), derefOr(c.stdin, "</dev/null"), code, errOut)
+		}
+		r.unchanged(before)
+	}
+	// A yes is heard too.
+	if _, errOut, code := r.lpmWith(run{stdin: answer("yes\n")}, "remove", "mkbanner"); code != 0 {
+		t.Fatalf("remove with yes piped: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(r.path("usr/bin/mkbanner")); err == nil {
+		t.Error("remove with yes piped did not remove mkbanner")
+	}
+}
+
+func derefOr(s *string, or string) string {
+	if s == nil {
+		return or
+	}
+	return *s
+}
+
+func TestAMistypedRootIsRefusedUntilInitialised(t *testing.T) {
+	base := t.TempDir()
+	missing := &testRoot{t: t, dir: filepath.Join(base, "lsf"), ports: newRoot(t).ports}
+	for _, args := range [][]string{{"install", "hello"}, {"build", "mkbanner"}, {"list"}, {"install", "--dry-run", "hello"}} {
+		line := missing.fails([]string{missing.dir, "does not exist", "lpm --root " + missing.dir + " init"}, args...)
+		if strings.Contains(line, "\n") {
+			t.Errorf("not one line: %q", line)
+		}
+		if _, err := os.Lstat(missing.dir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("lpm %s created the mistyped root", strings.Join(args, " "))
+		}
+	}
+	// A directory with neither a database nor usr/ or etc/ is not a system.
+	empty := &testRoot{t: t, dir: filepath.Join(base, "empty"), ports: missing.ports}
+	os.Mkdir(empty.dir, 0o755)
+	for _, args := range [][]string{{"install", "hello"}, {"remove", "hello"}, {"list"}} {
+		empty.fails([]string{empty.dir, "no lpm database", "lpm --root " + empty.dir + " init"}, args...)
+		if entries, _ := os.ReadDir(empty.dir); len(entries) != 0 {
+			t.Fatalf("lpm %s wrote into the refused root: %v", strings.Join(args, " "), entries)
+		}
+	}
+	// init makes the state directories and an empty database; then the root
+	// is lpm's.
+	empty.ok("init")
+	if _, err := os.Stat(pkgdb.Path(empty.dir)); err != nil {
+		t.Fatalf("init made no database: %v", err)
+	}
+	if out := empty.ok("list"); out != "" {
+		t.Errorf("list after init: %q", out)
+	}
+	empty.ok("init") // again: nothing to do, no error
+	// init does not make a root that does not exist either: a typo there
+	// would be as bad.
+	missing.fails([]string{"does not exist", "mkdir"}, "init")
+}
+
+func TestReadOnlyCommandsCreateNothingAndDoNotWait(t *testing.T) {
+	r := newRoot(t)
+	before := r.state()
+	out := r.ok("install", "--dry-run", "hello")
+	if !strings.Contains(out, "install  hello") {
+		t.Errorf("dry-run plan: %q", out)
+	}
+	for _, args := range [][]string{{"list"}, {"history"}, {"verify"}, {"search", "greet"}, {"upgrade", "--dry-run"}, {"check-libs"}} {
+		r.ok(args...)
+	}
+	for _, p := range []string{pkgdb.Path(r.dir), installer.LockPath(r.dir), filepath.Dir(pkgdb.Path(r.dir))} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a read-only command made %s", p)
+		}
+	}
+	r.unchanged(before)
+
+	// With an install running (its lock held), a plan is shown at once.
+	r.ok("install", "libgreet@1.0.0")
+	lock, err := installer.AcquireLock(r.dir, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	start := time.Now()
+	out, errOut, code := r.lpmWith(run{}, "install", "--dry-run", "hello")
+	if code != 0 || !strings.Contains(out, "install  hello") || strings.Contains(errOut, "waiting") {
+		t.Errorf("dry-run while locked: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("dry-run took %v while another lpm held the lock", d)
+	}
+}
+
+func TestAUserWhoMayNotWriteTheRootSeesPlansAndAOneLineRefusal(t *testing.T) {
+	r := newRoot(t)
+	asNobody(t, r)
+	r.ok("install", "libgreet@1.0.0")
+	before := r.state()
+	out, errOut, code := r.lpmWith(run{uid: nobody}, "install", "--dry-run", "hello")
+	if code != 0 || !strings.Contains(out, "install  hello") {
+		t.Errorf("dry-run as nobody: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code := r.lpmWith(run{uid: nobody}, "list"); code != 0 || !strings.Contains(out, "libgreet") {
+		t.Errorf("list as nobody: exit %d\n%s\n%s", code, out, errOut)
+	}
+	want := "lpm: the root " + r.dir + " is not writable by you: run as root (or use --root on a tree you own)"
+	for _, args := range [][]string{{"install", "hello"}, {"remove", "libgreet"}, {"build", "mkbanner"}, {"hold", "libgreet"}} {
+		_, errOut, code := r.lpmWith(run{uid: nobody, yes: true}, args...)
+		if code != 1 || strings.TrimSpace(errOut) != want {
+			t.Errorf("lpm %s as nobody: exit %d, stderr %q, want %q", strings.Join(args, " "), code, errOut, want)
+		}
+	}
+	r.unchanged(before)
+}
+
+func TestInfoShowsAPortThatIsNotInstalledAndSuggestsCloseNames(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "libgreet")
+	out := r.ok("info", "hello")
+	if !strings.Contains(out, "Name           : hello") || !strings.Contains(out, "not installed") {
+		t.Errorf("info of a port not installed:\n%s", out)
+	}
+	var info infoResult
+	r.jsonOut(&info, "info", "hello")
+	if info.Name != "hello" || info.Installed || info.Version != "1.0.0" {
+		t.Errorf("info --json of a port not installed = %+v", info)
+	}
+	r.jsonOut(&info, "info", "libgreet")
+	if info.Name != "libgreet" || !info.Installed {
+		t.Errorf("info --json of an installed package = %+v", info)
+	}
+	r.fails([]string{"helo", "no port or installed package", "did you mean hello?"}, "info", "helo")
+	r.fails([]string{"libgret", "did you mean libgreet?"}, "--json", "info", "libgret")
+	r.fails([]string{"zzzzzz", "no port or installed package"}, "info", "zzzzzz")
+}
