@@ -40,7 +40,7 @@ func lpmTool(bin string) *tool {
 		return append([]string{bin, "--root", root, "--yes"}, args...)
 	}
 	return &tool{
-		name:    colLpm,
+		name: colLpm,
 		// An empty directory is not a root lpm takes on without init, as
 		// dpkg and pacman need their admin directories made below.
 		prepare: func(root string) error {
