@@ -2,7 +2,9 @@
 # broken libc on the target cannot stop it.
 GO      ?= go
 TAGS    := osusergo netgo sqlite_omit_load_extension
-LDFLAGS := -s -w -extldflags "-static"
+# lpm --version: the commit described by git, else what Go recorded.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := -s -w -extldflags "-static" $(if $(VERSION),-X main.version=$(VERSION))
 
 .PHONY: lpm test test-slow demo clean
 

@@ -9,13 +9,16 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -35,6 +38,7 @@ type Config struct {
 	Quiet     bool
 	JSON      bool
 	Verbose   bool
+	Color     string // auto, always, never: ANSI colour on a terminal
 	Build     Build
 
 	// Provided lists NAME=VERSION packages the system supplies outside
@@ -66,6 +70,7 @@ var defaults = map[string]any{
 	"mirrors":         []string{},
 	"overwrite":       []string{},
 	"provided":        []string{},
+	"color":           "auto",
 	"build.jobs":      runtime.NumCPU(),
 	"build.cflags":    "-O2 -pipe",
 	"build.cxxflags":  "-O2 -pipe",
@@ -90,7 +95,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	if flags != nil {
-		for _, name := range []string{"root", "ports", "yes", "quiet", "json", "verbose", "overwrite"} {
+		for _, name := range []string{"root", "ports", "yes", "quiet", "json", "verbose", "overwrite", "color"} {
 			if f := flags.Lookup(name); f != nil {
 				if err := v.BindPFlag(name, f); err != nil {
 					return nil, err
@@ -116,10 +121,15 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	if file == "" {
 		file = filepath.Join(root, "etc/lpm/lpm.toml")
 	}
-	v.SetConfigFile(file)
 	v.SetConfigType("toml")
-	switch err := v.ReadInConfig(); {
+	switch data, err := os.ReadFile(file); {
 	case err == nil:
+		if err := checkFile(file, data); err != nil {
+			return nil, err
+		}
+		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
 		c.File = file
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 	default:
@@ -128,10 +138,8 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 
 	// Where a path came from decides whether it is inside the root.
 	fromHost := func(key string) bool {
-		if flags != nil {
-			if f := flags.Lookup(key); f != nil && f.Changed {
-				return true
-			}
+		if flagChanged(flags, key) {
+			return true
 		}
 		_, env := os.LookupEnv("LPM_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")))
 		return env
@@ -143,7 +151,17 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		}
 		return filepath.Join(root, p)
 	}
-	for _, p := range v.GetStringSlice("ports") {
+	portsList := v.GetStringSlice("ports")
+	if env, ok := os.LookupEnv("LPM_PORTS"); ok && !flagChanged(flags, "ports") {
+		// A list of directories in one variable splits as PATH does.
+		portsList = nil
+		for _, p := range filepath.SplitList(env) {
+			if p != "" {
+				portsList = append(portsList, p)
+			}
+		}
+	}
+	for _, p := range portsList {
 		c.Ports = append(c.Ports, inRoot("ports", p))
 	}
 	for _, key := range pathKeys {
@@ -174,6 +192,12 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		}
 	}
 	c.Yes, c.Quiet, c.JSON, c.Verbose = v.GetBool("yes"), v.GetBool("quiet"), v.GetBool("json"), v.GetBool("verbose")
+	c.Color = v.GetString("color")
+	switch c.Color {
+	case "auto", "always", "never":
+	default:
+		return nil, fmt.Errorf("color is %q (in %s, LPM_COLOR or --color); use auto, always or never", c.Color, file)
+	}
 	c.Build = Build{
 		Jobs:      v.GetInt("build.jobs"),
 		CFlags:    v.GetString("build.cflags"),
@@ -196,4 +220,101 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		return nil, fmt.Errorf("config %s: build.chroot is %q; use auto, always or never", file, c.Build.Chroot)
 	}
 	return c, nil
+}
+
+func flagChanged(flags *pflag.FlagSet, name string) bool {
+	if flags == nil {
+		return false
+	}
+	f := flags.Lookup(name)
+	return f != nil && f.Changed
+}
+
+// ownTables are tables of lpm.toml that other packages read, strictly,
+// themselves: [bootloader] is the hooks'.
+var ownTables = map[string]bool{"bootloader": true}
+
+// checkFile refuses a config file that does not parse, naming its line,
+// and one with a key lpm does not know, naming the key and its line: a
+// misspelt setting silently ignored is a setting the user thinks is on.
+func checkFile(file string, data []byte) error {
+	var doc map[string]any
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return fmt.Errorf("%s:%d:%d: %s", file, row, col, strings.TrimPrefix(de.Error(), "toml: "))
+		}
+		return fmt.Errorf("config %s: %w", file, err)
+	}
+	var unknown []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, val := range m {
+			key := prefix + k
+			if prefix == "" && ownTables[k] {
+				continue
+			}
+			if sub, ok := val.(map[string]any); ok {
+				walk(key+".", sub)
+				continue
+			}
+			if _, known := defaults[key]; !known {
+				unknown = append(unknown, key)
+			}
+		}
+	}
+	walk("", doc)
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Slice(unknown, func(i, j int) bool { return keyLine(data, unknown[i]) < keyLine(data, unknown[j]) })
+	key := unknown[0]
+	table, _, nested := strings.Cut(key, ".")
+	var known []string
+	for k := range defaults {
+		t, leaf, sub := strings.Cut(k, ".")
+		switch {
+		case nested && sub && t == table:
+			known = append(known, leaf)
+		case !nested && !sub:
+			known = append(known, k)
+		}
+	}
+	sort.Strings(known)
+	where := "the top-level keys are"
+	if nested {
+		where = "the keys of [" + table + "] are"
+	}
+	if len(known) == 0 {
+		where, known = "there is no table", []string{"[" + table + "]"}
+	}
+	return fmt.Errorf("%s:%d: unknown key %s; %s %s", file, keyLine(data, key), key, where, strings.Join(known, ", "))
+}
+
+// keyLine is the line where key ("build.jobs") is set in a TOML file, 0
+// when it cannot be found.
+func keyLine(data []byte, key string) int {
+	table := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "[") {
+			if end := strings.Index(l, "]"); end > 0 {
+				table = strings.TrimSpace(strings.Trim(l[:end], "["))
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(l, "=")
+		if !ok || strings.HasPrefix(l, "#") {
+			continue
+		}
+		full := strings.Trim(strings.TrimSpace(k), `"'`)
+		if table != "" {
+			full = table + "." + full
+		}
+		if full == key {
+			return i + 1
+		}
+	}
+	return 0
 }

@@ -114,3 +114,57 @@ func TestProvidedPackagesComeFromTheFileTheEnvironmentAndFlags(t *testing.T) {
 		t.Errorf("a provided package without a version: %v", err)
 	}
 }
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/lpm"), 0o755)
+	if err := os.WriteFile(filepath.Join(root, "etc/lpm/lpm.toml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestAConfigSyntaxErrorNamesTheFileAndLine(t *testing.T) {
+	root := writeConfig(t, "mirrors = []\n[build]\njobs = = 3\n")
+	_, err := Load(flagSet("--root", root))
+	file := filepath.Join(root, "etc/lpm/lpm.toml")
+	if err == nil || !strings.Contains(err.Error(), file+":3:") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("syntax error: %v, want one line naming %s:3", err, file)
+	}
+}
+
+func TestAnUnknownConfigKeyIsAnErrorNamingTheFileLineAndKey(t *testing.T) {
+	root := writeConfig(t, "mirrors = []\n\n[build]\njobs = 2\njbos = 3\n[bootloader]\nroot = \"/dev/sda1\"\n")
+	_, err := Load(flagSet("--root", root))
+	file := filepath.Join(root, "etc/lpm/lpm.toml")
+	if err == nil || !strings.Contains(err.Error(), file+":5: unknown key build.jbos") {
+		t.Errorf("unknown key: %v, want %s:5: unknown key build.jbos", err, file)
+	}
+	root = writeConfig(t, "prots = [\"/usr/ports\"]\n")
+	if _, err := Load(flagSet("--root", root)); err == nil || !strings.Contains(err.Error(), ":1: unknown key prots") {
+		t.Errorf("unknown top-level key: %v", err)
+	}
+	// The [bootloader] table belongs to the hooks, which read it strictly.
+	root = writeConfig(t, "[bootloader]\nroot = \"/dev/sda1\"\ncmdline = \"rw\"\n")
+	if _, err := Load(flagSet("--root", root)); err != nil {
+		t.Errorf("[bootloader] refused: %v", err)
+	}
+}
+
+func TestLPMPortsSplitsOnColonsLikePATH(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("LPM_PORTS", "/a/ports:/b/my ports")
+	c, err := Load(flagSet("--root", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Ports) != 2 || c.Ports[0] != "/a/ports" || c.Ports[1] != "/b/my ports" {
+		t.Errorf("LPM_PORTS=/a/ports:/b/my ports gave %q", c.Ports)
+	}
+	// A flag still wins.
+	c, err = Load(flagSet("--root", root, "--ports", "/c"))
+	if err != nil || len(c.Ports) != 1 || c.Ports[0] != "/c" {
+		t.Errorf("--ports with LPM_PORTS set: %q, %v", c.Ports, err)
+	}
+}

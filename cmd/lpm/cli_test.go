@@ -231,3 +231,76 @@ func TestInfoShowsAPortThatIsNotInstalledAndSuggestsCloseNames(t *testing.T) {
 	r.fails([]string{"libgret", "did you mean libgreet?"}, "--json", "info", "libgret")
 	r.fails([]string{"zzzzzz", "no port or installed package"}, "info", "zzzzzz")
 }
+
+func TestVersionComesFromTheBuild(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "lpm")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=9.8.7-test", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "--version").Output(); err != nil || string(out) != "lpm 9.8.7-test\n" {
+		t.Errorf("lpm --version built with a version: %q, %v", out, err)
+	}
+	// Without one, Go's build information gives at least "devel".
+	if out, err := exec.Command(lpmBin, "--version").Output(); err != nil || !strings.HasPrefix(string(out), "lpm ") || len(strings.TrimSpace(string(out))) <= len("lpm ") {
+		t.Errorf("lpm --version: %q, %v", out, err)
+	}
+}
+
+func TestUsageErrorsAreOneLineNamingWhatIsMissing(t *testing.T) {
+	r := newRoot(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"instal", "hello"}, `lpm: unknown command "instal"; did you mean install?`},
+		{[]string{"info"}, "lpm: info: missing PORT (usage: lpm info PORT)"},
+		{[]string{"install"}, "lpm: install: missing PORT (usage: lpm install PORT[@CONSTRAINT]... | --file ARCHIVE...)"},
+		{[]string{"owns"}, "lpm: owns: missing PATH (usage: lpm owns PATH...)"},
+		{[]string{"list", "hello"}, "lpm: list takes no arguments, but was given hello (usage: lpm list)"},
+		{[]string{"undo", "1", "2"}, "lpm: undo: too many arguments: 2 (usage: lpm undo [TX])"},
+	} {
+		_, errOut, code := r.lpm(c.args...)
+		if code != 1 || strings.TrimSpace(errOut) != c.want {
+			t.Errorf("lpm %s: exit %d, stderr %q, want %q", strings.Join(c.args, " "), code, errOut, c.want)
+		}
+	}
+}
+
+func TestMessagesListNamesWithoutGoSyntax(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "mkbanner", "libgreet")
+	_, errOut, code := r.lpm("repair", "mkbanner", "libgreet")
+	if code != 0 || !strings.Contains(errOut, "repaired mkbanner, libgreet (") {
+		t.Errorf("repair: exit %d\n%s", code, errOut)
+	}
+	tree := t.TempDir()
+	writePort(t, tree, "broken", "name = \"broken\"\nversion = \n")
+	_, errOut, _ = r.lpm("lint", tree)
+	if !strings.Contains(errOut, "lpm: lint: 1 error(s) in "+tree+"\n") {
+		t.Errorf("lint summary: %q", errOut)
+	}
+	if strings.Contains(errOut, "[") {
+		t.Errorf("Go slice syntax in %q", errOut)
+	}
+}
+
+func TestSearchWarnsNamingEachPortThatDoesNotParse(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "greetless", "name = \"greetless\"\nversion = \n")
+	writePort(t, tree, "greetmore", "name = \"greetmore\"\nversoin = \"1.0\"\n")
+	r := newRoot(t, tree)
+	out, errOut, code := r.lpm("search", "greet")
+	if code != 0 || !strings.Contains(out, "libgreet") {
+		t.Fatalf("search: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, name := range []string{"greetless", "greetmore"} {
+		if !strings.Contains(errOut, "lpm: warning: port "+name+" does not parse") {
+			t.Errorf("search said nothing of the broken port %s:\n%s", name, errOut)
+		}
+	}
+	// The warnings go to standard error, so JSON on standard output stays
+	// clean.
+	var found []searchResult
+	r.jsonOut(&found, "search", "greet")
+}

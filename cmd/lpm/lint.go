@@ -59,7 +59,7 @@ func runLint(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if errs > 0 {
-		fmt.Fprintf(os.Stderr, "lpm: lint: %d error(s) in %v\n", errs, dirs)
+		fmt.Fprintf(os.Stderr, "lpm: lint: %d error(s) in %s\n", errs, strings.Join(dirs, ", "))
 		return exitError{}
 	}
 	return nil

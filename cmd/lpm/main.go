@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,8 @@ func main() {
 	var unsat *resolver.UnsatError
 	verbose, _ := root.PersistentFlags().GetBool("verbose")
 	switch {
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		fmt.Fprintln(os.Stderr, "lpm: "+unknownCommand(err.Error()))
 	case errors.As(err, &ex) && ex.msg == "":
 		// Already reported.
 	case errors.As(err, &unsat) || verbose:
@@ -67,6 +70,51 @@ func oneLine(s string) string {
 	return s
 }
 
+// unknownCommand turns cobra's several lines (the command, then "Did you
+// mean this?" and the suggestions, one a line) into one.
+func unknownCommand(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	first := strings.TrimSuffix(lines[0], ` for "lpm"`)
+	var close []string
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "\t") {
+			close = append(close, strings.TrimSpace(l))
+		}
+	}
+	if len(close) > 0 {
+		return first + "; did you mean " + strings.Join(close, " or ") + "?"
+	}
+	return first + "; lpm --help lists the commands"
+}
+
+// version is set by the build (make lpm: -ldflags "-X main.version=...");
+// without it, Go's own build information says what was built.
+var version string
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = "-" + s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	return "devel" + rev + dirty
+}
+
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lpm",
@@ -75,7 +123,9 @@ func newRootCmd() *cobra.Command {
 every file in a database so it can be queried, verified, upgraded and removed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
+	root.SetVersionTemplate("lpm {{.Version}}\n")
 	f := root.PersistentFlags()
 	f.String("root", "/", "the system to manage (env LPM_ROOT)")
 	f.String("config", "", "config file (default ROOT/etc/lpm/lpm.toml)")
@@ -279,6 +329,12 @@ func forChange(cmd *cobra.Command) (*env, *pkgdb.DB, func(), error) {
 	}
 	db, done, err := e.writer()
 	return e, db, done, err
+}
+
+// warn prints a warning on standard error, in quiet and JSON modes too:
+// a warning is for the person, not for the output.
+func (e *env) warn(format string, args ...any) {
+	fmt.Fprintln(os.Stderr, "lpm: warning: "+oneLine(fmt.Sprintf(format, args...)))
 }
 
 // printJSON writes v as indented JSON to standard output.

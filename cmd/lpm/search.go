@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,14 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	tree, err := e.tree()
 	if err != nil {
 		return err
+	}
+	var broken []string
+	for name := range tree.Broken() {
+		broken = append(broken, name)
+	}
+	sort.Strings(broken)
+	for _, name := range broken {
+		e.warn("port %s does not parse, so search skipped it: %v (lpm lint shows every problem)", name, tree.Broken()[name][0])
 	}
 	installed := map[string]string{}
 	if db, err := e.readDB(); err == nil {
