@@ -40,7 +40,7 @@ func runFiles(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var results []fileResult
+	results := []fileResult{}
 	for _, f := range files {
 		results = append(results, fileResult{Path: "/" + f.Path, Type: f.Type, Mode: fmt.Sprintf("%04o", f.Mode), Size: f.Size, SHA256: f.SHA256, Link: f.Link})
 	}

@@ -24,21 +24,21 @@ func newInfoCmd() *cobra.Command {
 }
 
 type infoResult struct {
-	Name        string    `json:"name"`
-	Version     string    `json:"version"`
-	Release     int       `json:"release"`
-	Description string    `json:"description"`
-	License     string    `json:"license"`
-	Homepage    string    `json:"homepage"`
-	Installed   bool      `json:"installed"`
-	Explicit    bool      `json:"explicit,omitempty"`
-	InstallTime time.Time `json:"install_time,omitempty"`
-	Size        int64     `json:"size,omitempty"`
-	Depends     []string  `json:"depends"`
-	BuildDeps   []string  `json:"build_depends,omitempty"`
-	Provides    []string  `json:"provides"`
-	Conflicts   []string  `json:"conflicts"`
-	Archive     string    `json:"archive,omitempty"`
+	Name        string     `json:"name"`
+	Version     string     `json:"version"`
+	Release     int        `json:"release"`
+	Description string     `json:"description"`
+	License     string     `json:"license"`
+	Homepage    string     `json:"homepage"`
+	Installed   bool       `json:"installed"`
+	Explicit    *bool      `json:"explicit,omitempty"`     // installed packages only
+	InstallTime *time.Time `json:"install_time,omitempty"` // installed packages only
+	Size        int64      `json:"size,omitempty"`         // installed packages only
+	Depends     []string   `json:"depends"`
+	BuildDeps   []string   `json:"build_depends,omitempty"` // ports not installed only
+	Provides    []string   `json:"provides"`
+	Conflicts   []string   `json:"conflicts"`
+	Archive     string     `json:"archive,omitempty"` // installed packages only
 }
 
 func runInfo(cmd *cobra.Command, args []string) error {
@@ -56,8 +56,8 @@ func runInfo(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("info %w", err)
 		}
 		r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
-			License: p.License, Homepage: p.Homepage, Installed: true, Explicit: p.Explicit,
-			InstallTime: p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
+			License: p.License, Homepage: p.Homepage, Installed: true, Explicit: &p.Explicit,
+			InstallTime: &p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
 			Conflicts: p.Conflicts, Archive: p.ArchivePath}
 	case !errors.Is(err, pkgdb.ErrNotInstalled):
 		return fmt.Errorf("info: %w", err)
@@ -80,7 +80,11 @@ func runInfo(cmd *cobra.Command, args []string) error {
 		r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
 			License: p.License, Homepage: p.Homepage, Depends: p.Depends.Run, BuildDeps: p.Depends.Build,
 			Provides: p.Provides, Conflicts: p.Conflicts}
+		if r.BuildDeps == nil {
+			r.BuildDeps = []string{}
+		}
 	}
+	r.Depends, r.Provides, r.Conflicts = orEmpty(r.Depends), orEmpty(r.Provides), orEmpty(r.Conflicts)
 	if e.cfg.JSON {
 		return printJSON(r)
 	}
@@ -99,7 +103,7 @@ func runInfo(cmd *cobra.Command, args []string) error {
 	row("Conflicts with", list(r.Conflicts))
 	if r.Installed {
 		reason := "explicitly installed"
-		if !r.Explicit {
+		if !*r.Explicit {
 			reason = "installed as a dependency"
 		}
 		row("Installed", r.InstallTime.Local().Format(time.RFC1123)+", "+reason)
@@ -109,6 +113,15 @@ func runInfo(cmd *cobra.Command, args []string) error {
 		row("Installed", "not installed")
 	}
 	return w.Flush()
+}
+
+// orEmpty makes a missing list an empty one: JSON shows [] for it, never
+// null.
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func list(s []string) string {

@@ -22,6 +22,13 @@ warnings (md5-only sources) do not fail it.`,
 	}
 }
 
+type lintResult struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"` // 0: the problem is of the whole file or port
+	Message string `json:"message"`
+	Warning bool   `json:"warning"`
+}
+
 func runLint(cmd *cobra.Command, args []string) error {
 	e, err := newEnv(cmd)
 	if err != nil {
@@ -47,10 +54,11 @@ func runLint(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if e.cfg.JSON {
-		if probs == nil {
-			probs = []ports.Problem{}
+		results := []lintResult{}
+		for _, p := range probs {
+			results = append(results, lintResult{File: p.File, Line: p.Line, Message: p.Message, Warning: p.Warning})
 		}
-		if err := printJSON(probs); err != nil {
+		if err := printJSON(results); err != nil {
 			return err
 		}
 	} else {

@@ -35,7 +35,7 @@ func runList(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var results []listResult
+	results := []listResult{}
 	for _, p := range pkgs {
 		results = append(results, listResult{Name: p.Name, Version: p.Version, Release: p.Release, Explicit: p.Explicit, Held: p.Held})
 	}

@@ -341,6 +341,7 @@ func (e *env) warn(format string, args ...any) {
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a -> b", not "a -\u003e b"
 	return enc.Encode(v)
 }
 

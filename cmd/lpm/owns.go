@@ -65,10 +65,13 @@ func runOwns(cmd *cobra.Command, args []string) error {
 			owners[resolved[j]] = more[resolved[j]]
 		}
 	}
-	var results []ownsResult
+	results := []ownsResult{}
 	var missing []string
 	for i, a := range args {
 		o := owners[rels[i]]
+		if o == nil {
+			o = []string{}
+		}
 		results = append(results, ownsResult{Path: "/" + rels[i], Owners: o})
 		if len(o) == 0 {
 			missing = append(missing, a)

@@ -114,9 +114,9 @@ func provide(u *systemUniverse, opts *resolver.Options, provided []string, reque
 
 type stepResult struct {
 	Action     string `json:"action"`
-	Port       string `json:"port"`
-	Old        string `json:"old,omitempty"`
-	New        string `json:"new,omitempty"`
+	Port       string `json:"name"`
+	Old        string `json:"old_version,omitempty"`
+	New        string `json:"new_version,omitempty"`
 	OldRelease int    `json:"old_release,omitempty"`
 	NewRelease int    `json:"new_release,omitempty"`
 	Reason     string `json:"reason"`

@@ -21,7 +21,7 @@ type searchResult struct {
 	Name        string `json:"name"`
 	Version     string `json:"version"`
 	Description string `json:"description"`
-	Installed   string `json:"installed,omitempty"` // installed version
+	Installed   string `json:"installed_version,omitempty"`
 }
 
 func runSearch(cmd *cobra.Command, args []string) error {
@@ -50,7 +50,7 @@ func runSearch(cmd *cobra.Command, args []string) error {
 		db.Close()
 	}
 	text := strings.ToLower(args[0])
-	var results []searchResult
+	results := []searchResult{}
 	for _, name := range tree.Names() {
 		p := tree.All(name)[0]
 		if strings.Contains(name, text) || strings.Contains(strings.ToLower(p.Description), text) {

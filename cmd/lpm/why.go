@@ -96,7 +96,7 @@ func runWhy(cmd *cobra.Command, args []string) error {
 		}
 		return fmt.Errorf("why %s: no installed package needs it at run time (it may have been a build dependency); lpm remove %s would be safe", args[0], args[0])
 	}
-	var links []whyLink
+	links := []whyLink{}
 	for _, l := range chain {
 		links = append(links, whyLink{Name: l.Name, Version: versions[l.Name], Reason: l.Reason})
 	}
