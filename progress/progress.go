@@ -36,6 +36,7 @@ type Printer struct {
 	Out        io.Writer
 	Quiet      bool // print nothing at all
 	ForcePlain bool // plain lines even on a terminal
+	Color      bool // "warning:" in yellow (the caller decides: a terminal, no NO_COLOR)
 
 	mu  sync.Mutex       // keeps lines from concurrent tasks whole
 	now func() time.Time // tests pin the clock; nil means time.Now
@@ -203,7 +204,11 @@ func (p *Printer) Printf(format string, args ...any) {
 func (p *Printer) line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	io.WriteString(p.out(), oneLine(s)+"\n")
+	s = oneLine(s)
+	if rest, ok := strings.CutPrefix(s, "warning: "); ok && p.Color {
+		s = "\033[1;33mwarning:\033[0m " + rest
+	}
+	io.WriteString(p.out(), s+"\n")
 }
 
 func oneLine(s string) string {

@@ -217,3 +217,16 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestWarningsAreYellowOnlyWhenColorIsOn(t *testing.T) {
+	var plain, colored bytes.Buffer
+	(&Printer{Out: &plain}).Printf("warning: %s is weak", "md5")
+	(&Printer{Out: &colored, Color: true}).Printf("warning: %s is weak", "md5")
+	(&Printer{Out: &colored, Color: true}).Printf("fetched z.tar")
+	if plain.String() != "warning: md5 is weak\n" {
+		t.Errorf("without colour: %q", plain.String())
+	}
+	if colored.String() != "\033[1;33mwarning:\033[0m md5 is weak\nfetched z.tar\n" {
+		t.Errorf("with colour: %q", colored.String())
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,8 +74,7 @@ func runCheckLibs(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "lpm: check-libs: %d needed librar(ies) missing; rebuild the packages named, or reinstall what provided them\n", len(missing))
-		return exitError{}
+		return fmt.Errorf("check-libs: %d needed librar(ies) missing; rebuild the packages named, or reinstall what provided them", len(missing))
 	}
 	return nil
 }

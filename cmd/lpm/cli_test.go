@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -303,4 +307,90 @@ func TestSearchWarnsNamingEachPortThatDoesNotParse(t *testing.T) {
 	// clean.
 	var found []searchResult
 	r.jsonOut(&found, "search", "greet")
+}
+
+// onTerminal runs lpm with standard output and error on a new
+// pseudo-terminal and returns what it printed there.
+func (r *testRoot) onTerminal(env []string, args ...string) string {
+	r.t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		r.t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		r.t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	full := []string{"--root", r.dir}
+	for _, p := range r.ports {
+		full = append(full, "--ports", p)
+	}
+	cmd := exec.Command(lpmBin, append(full, args...)...)
+	cmd.Env = append(append(os.Environ(), "LPM_CONFIG=", "NO_COLOR="), env...)
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, master); close(done) }() // ends with EIO once lpm is gone
+	cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("reading the terminal did not end")
+	}
+	return out.String()
+}
+
+func TestColourOnATerminalUnlessNoColorOrNever(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "greetless", "name = \"greetless\"\nversion = \n")
+	r := newRoot(t, tree)
+	const red, green, yellow = "\033[1;31mlpm:\033[0m", "\033[1;32minstall\033[0m", "\033[1;33mwarning:\033[0m"
+	plan := r.onTerminal(nil, "install", "--dry-run", "hello")
+	if !strings.Contains(plan, green) || !strings.Contains(plan, "\033[1mACTION") {
+		t.Errorf("a plan on a terminal has no colour: %q", plan)
+	}
+	if got := r.onTerminal(nil, "info", "helo"); !strings.Contains(got, red+" no port") {
+		t.Errorf("an error on a terminal is not red: %q", got)
+	}
+	if got := r.onTerminal(nil, "search", "greet"); !strings.Contains(got, "lpm: "+yellow+" port greetless") {
+		t.Errorf("a warning on a terminal is not yellow: %q", got)
+	}
+	for _, c := range []struct {
+		env  []string
+		args []string
+	}{
+		{[]string{"NO_COLOR=1"}, []string{"install", "--dry-run", "hello"}},
+		{[]string{"NO_COLOR=1"}, []string{"info", "helo"}},
+		{nil, []string{"--color=never", "install", "--dry-run", "hello"}},
+		{nil, []string{"--color", "never", "search", "greet"}},
+		{[]string{"LPM_COLOR=never"}, []string{"info", "helo"}},
+	} {
+		if got := r.onTerminal(c.env, c.args...); strings.Contains(got, "\033[") {
+			t.Errorf("lpm %s with %v: colour: %q", strings.Join(c.args, " "), c.env, got)
+		}
+	}
+	// Not a terminal: no colour, unless asked for.
+	out, errOut, _ := r.lpm("install", "--dry-run", "hello")
+	if strings.Contains(out+errOut, "\033[") {
+		t.Errorf("colour into a pipe: %q", out)
+	}
+	out, _, _ = r.lpm("--color=always", "install", "--dry-run", "hello")
+	if !strings.Contains(out, green) {
+		t.Errorf("--color=always into a pipe: %q", out)
+	}
+	if _, errOut, _ := r.lpm("--color=sometimes", "list"); !strings.Contains(errOut, "use auto, always or never") {
+		t.Errorf("--color=sometimes: %q", errOut)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -67,8 +66,7 @@ func runLint(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if errs > 0 {
-		fmt.Fprintf(os.Stderr, "lpm: lint: %d error(s) in %s\n", errs, strings.Join(dirs, ", "))
-		return exitError{}
+		return fmt.Errorf("lint: %d error(s) in %s", errs, strings.Join(dirs, ", "))
 	}
 	return nil
 }

@@ -36,9 +36,10 @@ func main() {
 	var ex exitError
 	var unsat *resolver.UnsatError
 	verbose, _ := root.PersistentFlags().GetBool("verbose")
+	color := colorForErrors(root)
 	switch {
 	case strings.HasPrefix(err.Error(), "unknown command "):
-		fmt.Fprintln(os.Stderr, "lpm: "+unknownCommand(err.Error()))
+		fmt.Fprintln(os.Stderr, errorLine(color, unknownCommand(err.Error())))
 	case errors.As(err, &ex) && ex.msg == "":
 		// Already reported.
 	case errors.As(err, &unsat) || verbose:
@@ -48,9 +49,9 @@ func main() {
 		for _, l := range lines[:len(lines)-1] {
 			fmt.Fprintln(os.Stderr, l)
 		}
-		fmt.Fprintln(os.Stderr, "lpm: "+lines[len(lines)-1])
+		fmt.Fprintln(os.Stderr, errorLine(color, lines[len(lines)-1]))
 	default:
-		fmt.Fprintln(os.Stderr, "lpm: "+oneLine(err.Error()))
+		fmt.Fprintln(os.Stderr, errorLine(color, oneLine(err.Error())))
 	}
 	os.Exit(1)
 }
@@ -135,6 +136,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	f.Bool("json", false, "print results as JSON")
 	f.BoolP("verbose", "v", false, "print details of errors")
 	f.StringArray("assume-installed", nil, "NAME=VERSION is provided by the system, repeatable (adds to provided in lpm.toml)")
+	f.String("color", "auto", "colour on a terminal: auto, always or never (env NO_COLOR turns auto off)")
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
@@ -171,7 +173,9 @@ func loadEnv(cmd *cobra.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &progress.Printer{Out: os.Stderr, Quiet: cfg.Quiet || cfg.JSON}
+	color := colorFor(cfg.Color, os.Stderr)
+	errColor = &color
+	out := &progress.Printer{Out: os.Stderr, Quiet: cfg.Quiet || cfg.JSON, Color: color}
 	return &env{cmd: cmd, cfg: cfg, out: out}, nil
 }
 
@@ -334,7 +338,7 @@ func forChange(cmd *cobra.Command) (*env, *pkgdb.DB, func(), error) {
 // warn prints a warning on standard error, in quiet and JSON modes too:
 // a warning is for the person, not for the output.
 func (e *env) warn(format string, args ...any) {
-	fmt.Fprintln(os.Stderr, "lpm: warning: "+oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(os.Stderr, warningLine(colorFor(e.cfg.Color, os.Stderr), oneLine(fmt.Sprintf(format, args...))))
 }
 
 // printJSON writes v as indented JSON to standard output.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -149,7 +151,8 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		fmt.Fprintln(os.Stderr, "lpm: nothing to do")
 		return nil
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	var table bytes.Buffer
+	w := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ACTION\tPORT\tVERSION\tREASON")
 	for _, r := range rows {
 		ver := r.New
@@ -161,7 +164,11 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Action, r.Port, ver, r.Reason)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(os.Stdout, paintPlan(colorFor(e.cfg.Color, os.Stdout), table.String()))
+	return err
 }
 
 // hasWork reports whether a plan builds or installs anything.

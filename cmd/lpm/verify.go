@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -53,8 +52,7 @@ func runVerify(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(os.Stderr, "lpm: verify: %d file(s) differ from their packages\n", failed)
-		return exitError{}
+		return fmt.Errorf("verify: %d file(s) differ from their packages", failed)
 	}
 	return nil
 }
