@@ -10,8 +10,9 @@
 // setup.sh (run by the test) installs what the host needs and stages the
 // source tarballs in a local mirror. Built packages are cached per port,
 // keyed by the port's files (its sources' sha256 included), in
-// LPM_BOOT_CACHE (default /var/tmp/lpm-boot-cache): a warm run builds
-// nothing. Console logs of every boot are kept there in logs/.
+// LPM_BOOT_CACHE (default $LPM_TEST_CACHE/boot, LPM_TEST_CACHE defaulting
+// to /var/tmp/lpm-test-cache, where every test cache lives): a warm run
+// builds nothing. Console logs of every boot are kept there in logs/.
 package boot
 
 import (
@@ -48,7 +49,7 @@ func TestSlowBootsInQEMU(t *testing.T) {
 	start := time.Now()
 	cache := os.Getenv("LPM_BOOT_CACHE")
 	if cache == "" {
-		cache = "/var/tmp/lpm-boot-cache"
+		cache = filepath.Join(testCache(), "boot")
 	}
 	tmp := t.TempDir()
 	step := stepper(t)
@@ -525,4 +526,14 @@ func readFile(t *testing.T, file string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// testCache is the one directory the slow suites keep their caches in
+// (LPM_TEST_CACHE, default /var/tmp/lpm-test-cache); removing it frees
+// them all.
+func testCache() string {
+	if d := os.Getenv("LPM_TEST_CACHE"); d != "" {
+		return d
+	}
+	return "/var/tmp/lpm-test-cache"
 }

@@ -5,12 +5,16 @@
 # tarballs with their sha256 in sources.env, which the test's ports fetch
 # from through lpm's normal fetch path.
 #
-# Usage: sh boot/setup.sh [CACHE]     (default /var/tmp/lpm-boot-cache)
+# Usage: sh boot/setup.sh [CACHE]     (default /var/tmp/lpm-test-cache/boot)
+#
+# On a machine whose apt sources have no deb-src entry it adds one, as
+# /etc/apt/sources.list.d/lpm-boot-src.sources (or .list), and leaves it
+# there so that later runs need no apt work; remove it when done.
 #
 # A warm machine does no apt work at all. Debian point releases change the
 # tarballs, which is why the sums are computed here and not written down.
 set -eu
-cache=${1:-/var/tmp/lpm-boot-cache}
+cache=${1:-${LPM_TEST_CACHE:-/var/tmp/lpm-test-cache}/boot}
 export DEBIAN_FRONTEND=noninteractive
 export PATH="$PATH:/usr/sbin:/sbin"
 updated=0

@@ -1,9 +1,24 @@
 #!/bin/sh
 # Runs every test: vet, the slow suites, then the unit and end-to-end suites
 # (real gcc builds, real archives and SQLite files under temp roots).
+#
+# What it leaves on the host: the slow suites' caches (a debootstrapped
+# Debian root, the boot test's sources, builds and packages; about 1 GB),
+# all under LPM_TEST_CACHE (default /var/tmp/lpm-test-cache), which can be
+# removed at any time (the next run is then cold, so slower); and,
+# when the host's apt sources had no deb-src entry, the one boot/setup.sh
+# adds (/etc/apt/sources.list.d/lpm-boot-src.*), which it says when it does.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+export LPM_TEST_CACHE="${LPM_TEST_CACHE:-/var/tmp/lpm-test-cache}"
+mkdir -p "$LPM_TEST_CACHE"
+# Caches of older versions of this script, moved under the one directory.
+for old in /var/tmp/lpm-boot-cache:boot /var/tmp/lpm-test-debootstrap:debootstrap; do
+	if [ -d "${old%%:*}" ] && [ ! -e "$LPM_TEST_CACHE/${old#*:}" ]; then
+		mv "${old%%:*}" "$LPM_TEST_CACHE/${old#*:}" 2>/dev/null || true
+	fi
+done
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt needed: $unformatted" >&2

@@ -290,11 +290,12 @@ func chrootTempDir(t *testing.T) string {
 // or absent. Tests copy it and never change it.
 func debootstrapCache(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("XDG_CACHE_HOME")
+	// The one directory of the test caches (as in boot_test.go).
+	base := os.Getenv("LPM_TEST_CACHE")
 	if base == "" {
-		base = "/var/tmp"
+		base = "/var/tmp/lpm-test-cache"
 	}
-	parent := filepath.Join(base, "lpm-test-debootstrap")
+	parent := filepath.Join(base, "debootstrap")
 	cache := filepath.Join(parent, chrootSuite+"-"+chrootInclude)
 	if _, err := os.Stat(filepath.Join(cache, "usr/bin/make")); err == nil {
 		t.Logf("using the cached root %s", cache)
