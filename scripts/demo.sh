@@ -56,6 +56,9 @@ echo tampered >> "$root/usr/bin/hello"
 run verify hello || echo "(verify exited $? as it should)"
 
 run remove --yes libgreet || echo "(remove exited $? as it should: hello needs libgreet)"
+say "echo n | lpm remove hello    # without --yes, lpm asks; a no is heard"
+echo n | ./lpm remove hello || echo "(remove exited $? as it should: nothing was changed)"
+run --root "$out/rot" list || echo "(lpm exited $? as it should: a mistyped root is refused)"
 run remove --yes hello
 run remove --yes libgreet mkbanner
 run list || true

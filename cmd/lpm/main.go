@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -360,11 +361,19 @@ func (e *env) confirm(question string) bool {
 	}
 	fmt.Fprintf(os.Stderr, "%s [y/N] ", question)
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	answer := strings.TrimSpace(line)
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
+		// Nothing echoed the piped answer: show it, so that a log reads
+		// as a conversation.
+		fmt.Fprint(os.Stderr, answer)
+	}
 	if err != nil && line == "" {
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(os.Stderr, "(end of input)")
 		return false
 	}
-	answer := strings.TrimSpace(line)
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
+		fmt.Fprintln(os.Stderr)
+	}
 	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
 }
 
