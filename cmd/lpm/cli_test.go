@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -392,5 +393,54 @@ func TestColourOnATerminalUnlessNoColorOrNever(t *testing.T) {
 	}
 	if _, errOut, _ := r.lpm("--color=sometimes", "list"); !strings.Contains(errOut, "use auto, always or never") {
 		t.Errorf("--color=sometimes: %q", errOut)
+	}
+}
+
+func TestAUserWhoMayNotWriteIsToldAnInterruptedDatabaseNeedsRecovering(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	// A database a killed writer left: committed pages still only in the
+	// WAL, no shared-memory index. A copy taken while a connection holds
+	// the WAL unfolded is exactly that.
+	db, err := sql.Open("sqlite3", "file:"+pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"PRAGMA wal_autocheckpoint = 0", "UPDATE packages SET description = 'changed in the WAL'"} {
+		if _, err := conn.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := newRoot(t)
+	asNobody(t, crashed)
+	os.MkdirAll(filepath.Dir(pkgdb.Path(crashed.dir)), 0o755)
+	for _, f := range []string{"", "-wal"} {
+		data, err := os.ReadFile(pkgdb.Path(r.dir) + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "-wal" && len(data) == 0 {
+			t.Fatal("the WAL is empty: nothing to recover")
+		}
+		if err := os.WriteFile(pkgdb.Path(crashed.dir)+f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "lpm: the database " + pkgdb.Path(crashed.dir) + " needs recovering after an interrupted lpm, which needs write access to " + filepath.Dir(pkgdb.Path(crashed.dir)) + ": run any lpm command as root once (lpm list)"
+	if _, errOut, code := crashed.lpmWith(run{uid: nobody}, "list"); code != 1 || strings.TrimSpace(errOut) != want {
+		t.Errorf("list as nobody on a database to recover: exit %d\n%q\nwant %q", code, errOut, want)
+	}
+	// Root recovers it, and then anyone may read it.
+	if out := crashed.ok("info", "mkbanner"); !strings.Contains(out, "changed in the WAL") {
+		t.Errorf("after recovery: %s", out)
+	}
+	if out, errOut, code := crashed.lpmWith(run{uid: nobody}, "list"); code != 0 || !strings.Contains(out, "mkbanner") {
+		t.Errorf("list as nobody after recovery: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -255,7 +255,10 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 		}
 		db.Close()
 	case !mayWrite(dbDir):
-		return nil, fmt.Errorf("%w (if an lpm was interrupted, its database needs recovering, which needs write access to %s: run any lpm command as root once)", err, dbDir)
+		if wal, werr := os.Stat(pkgdb.Path(e.cfg.Root) + "-wal"); werr == nil && wal.Size() > 0 {
+			return nil, fmt.Errorf("the database %s needs recovering after an interrupted lpm, which needs write access to %s: run any lpm command as root once (lpm list)", pkgdb.Path(e.cfg.Root), dbDir)
+		}
+		return nil, err
 	}
 	if lock, lerr := installer.AcquireLock(e.cfg.Root, false, nil); lerr == nil {
 		if wdb, werr := pkgdb.Open(e.cfg.Root); werr == nil {
