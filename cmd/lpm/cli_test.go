@@ -177,8 +177,16 @@ func TestReadOnlyCommandsCreateNothingAndDoNotWait(t *testing.T) {
 	}
 	r.unchanged(before)
 
-	// With an install running (its lock held), a plan is shown at once.
+	// A dry run of archives installs nothing either.
 	r.ok("install", "libgreet@1.0.0")
+	archive := strings.TrimSpace(r.ok("build", "libgreet@1.1.0"))
+	before = r.state()
+	if out := r.ok("install", "--dry-run", "--file", archive); !strings.Contains(out, "upgrade  libgreet  1.0.0 -> 1.1.0  archive "+archive) {
+		t.Errorf("install --dry-run --file: %q", out)
+	}
+	r.unchanged(before)
+
+	// With an install running (its lock held), a plan is shown at once.
 	lock, err := installer.AcquireLock(r.dir, false, nil)
 	if err != nil {
 		t.Fatal(err)

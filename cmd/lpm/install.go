@@ -46,8 +46,9 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	dry, _ := cmd.Flags().GetBool("dry-run")
 	if file, _ := cmd.Flags().GetBool("file"); file {
-		return e.installFiles(args)
+		return e.installFiles(args, dry)
 	}
 	tree, err := e.tree()
 	if err != nil {
@@ -63,7 +64,6 @@ func runInstall(cmd *cobra.Command, args []string) error {
 		reqs = append(reqs, r)
 		explicit[r.Name] = true
 	}
-	dry, _ := cmd.Flags().GetBool("dry-run")
 	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
@@ -117,8 +117,8 @@ func markExplicit(db *pkgdb.DB, names map[string]bool) error {
 
 // installFiles installs archives as they are, like pacman -U: their run
 // dependencies must already be installed or among the archives.
-func (e *env) installFiles(files []string) error {
-	db, done, err := e.writer()
+func (e *env) installFiles(files []string, dry bool) error {
+	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
 	}
@@ -143,6 +143,9 @@ func (e *env) installFiles(files []string) error {
 				return fmt.Errorf("installing %s: it needs %s, which is not installed; install it first or add its archive", m.Name, d)
 			}
 		}
+	}
+	if dry {
+		return e.printPlan(archivePlan(installed, manifests, files))
 	}
 	var names []string
 	for _, m := range manifests {
@@ -181,4 +184,32 @@ func depMet(d string, installed []pkgdb.Package, incoming []*archive.Manifest) b
 		}
 	}
 	return false
+}
+
+// archivePlan is what installing archives as they are would do, as plan
+// rows: each archive installs, upgrades, downgrades or reinstalls its
+// package.
+func archivePlan(installed []pkgdb.Package, manifests []*archive.Manifest, files []string) []stepResult {
+	have := map[string]string{}
+	for _, p := range installed {
+		have[p.Name] = p.Version
+	}
+	var rows []stepResult
+	for i, m := range manifests {
+		r := stepResult{Action: "install", Port: m.Name, Old: have[m.Name], New: m.Version, Reason: "archive " + files[i]}
+		if r.Old != "" {
+			r.Action = "reinstall"
+			oldV, err1 := ports.ParseVersion(r.Old)
+			newV, err2 := ports.ParseVersion(r.New)
+			switch {
+			case err1 != nil || err2 != nil:
+			case newV.GreaterThan(oldV):
+				r.Action = "upgrade"
+			case newV.LessThan(oldV):
+				r.Action = "downgrade"
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }

@@ -141,13 +141,22 @@ func (e *env) showPlan(tree *ports.Tree, steps []resolver.Step) error {
 		}
 		rows = append(rows, r)
 	}
+	return e.printPlan(rows)
+}
+
+// printPlan prints plan rows as a table, or as JSON.
+func (e *env) printPlan(rows []stepResult) error {
 	if e.cfg.JSON {
 		if rows == nil {
 			rows = []stepResult{}
 		}
 		return printJSON(rows)
 	}
-	if !hasWork(steps) {
+	work := false
+	for _, r := range rows {
+		work = work || r.Action != "keep" && r.Action != "provided"
+	}
+	if !work {
 		fmt.Fprintln(os.Stderr, "lpm: nothing to do")
 		return nil
 	}
