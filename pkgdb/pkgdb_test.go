@@ -992,3 +992,24 @@ func TestForeignDirsAreRemembered(t *testing.T) {
 		t.Errorf("ForeignDirs = %v", got)
 	}
 }
+
+func TestOpenEmptyIsAnEmptyDatabaseThatWritesNothing(t *testing.T) {
+	db, err := OpenEmpty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pkgs, err := db.Packages()
+	if err != nil || len(pkgs) != 0 {
+		t.Errorf("packages of the empty database: %v, %v", pkgs, err)
+	}
+	if _, err := db.Package("zlib"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("a package of the empty database: %v", err)
+	}
+	if db.SchemaVersion() != len(migrations) {
+		t.Errorf("schema %d, want %d", db.SchemaVersion(), len(migrations))
+	}
+	if err := db.SetHeld("zlib", true); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a change to the empty database: %v", err)
+	}
+}
