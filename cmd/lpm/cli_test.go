@@ -222,6 +222,21 @@ func TestAUserWhoMayNotWriteTheRootSeesPlansAndAOneLineRefusal(t *testing.T) {
 		}
 	}
 	r.unchanged(before)
+
+	// A user who owns lpm's state but not usr/ gets the same line when the
+	// install reaches usr/.
+	mine := newRoot(t)
+	asNobody(t, mine)
+	for _, d := range []string{"etc", "var"} {
+		if out, err := exec.Command("chown", "-R", "nobody:", mine.path(d)).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+	}
+	_, errOut, code = mine.lpmWith(run{uid: nobody, yes: true, env: []string{"LPM_BUILD_SANDBOX=false"}}, "install", "mkbanner")
+	last := strings.Split(strings.TrimSpace(errOut), "\n")
+	if want := "lpm: the root " + mine.dir + " is not writable by you: run as root (or use --root on a tree you own)"; code != 1 || last[len(last)-1] != want {
+		t.Errorf("install as nobody into a root whose usr/ is root's: exit %d\n%s\nwant %q", code, errOut, want)
+	}
 }
 
 func TestInfoShowsAPortThatIsNotInstalledAndSuggestsCloseNames(t *testing.T) {

@@ -43,6 +43,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(color, unknownCommand(err.Error())))
 	case errors.As(err, &ex) && ex.msg == "":
 		// Already reported.
+	case !verbose && notYours(err) != "":
+		fmt.Fprintln(os.Stderr, errorLine(color, notYours(err)))
 	case errors.As(err, &unsat) || verbose:
 		// An explanation is the answer: print it whole, its conclusion
 		// last as the one-line error.
@@ -55,6 +57,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(color, oneLine(err.Error())))
 	}
 	os.Exit(1)
+}
+
+// loadedRoot is the root of the command, once its settings are loaded.
+var loadedRoot string
+
+// notYours is, for a user other than root, the one line that says what is
+// needed when an error is a write refused inside the root ("" otherwise):
+// the raw "open ...: permission denied" is behind -v.
+func notYours(err error) string {
+	var pe *fs.PathError
+	if os.Geteuid() == 0 || loadedRoot == "" || !errors.Is(err, fs.ErrPermission) || !errors.As(err, &pe) {
+		return ""
+	}
+	rel, rerr := filepath.Rel(loadedRoot, pe.Path)
+	if rerr != nil || strings.HasPrefix(rel, "..") || mayWrite(filepath.Dir(pe.Path)) && mayWrite(pe.Path) {
+		return ""
+	}
+	return errNotWritable(loadedRoot).Error()
 }
 
 // exitError ends lpm with status 1; its message was already printed when
@@ -176,6 +196,7 @@ func loadEnv(cmd *cobra.Command) (*env, error) {
 	}
 	color := colorFor(cfg.Color, os.Stderr)
 	errColor = &color
+	loadedRoot = cfg.Root
 	out := &progress.Printer{Out: os.Stderr, Quiet: cfg.Quiet || cfg.JSON, Color: color}
 	return &env{cmd: cmd, cfg: cfg, out: out}, nil
 }
