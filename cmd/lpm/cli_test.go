@@ -467,3 +467,27 @@ func TestAUserWhoMayNotWriteIsToldAnInterruptedDatabaseNeedsRecovering(t *testin
 		t.Errorf("list as nobody after recovery: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestARootOnAReadOnlyFilesystemIsRefusedInOneLine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	want := "lpm: the root " + r.dir + " is on a read-only filesystem: remount it read-write to change it (mount -o remount,rw)"
+	for _, args := range [][]string{{"remove", "mkbanner"}, {"install", "hello"}, {"build", "libgreet"}} {
+		if _, errOut, code := r.lpm(args...); code != 1 || strings.TrimSpace(errOut) != want {
+			t.Errorf("lpm %s on a read-only root: exit %d, %q, want %q", strings.Join(args, " "), code, errOut, want)
+		}
+	}
+	if out := r.ok("list"); !strings.Contains(out, "mkbanner") {
+		t.Errorf("list on a read-only root: %q", out)
+	}
+}

@@ -228,6 +228,10 @@ func checkRoot(root string) error {
 // errNotWritable is the one line a user gets when they may not change the
 // root, whatever file told us first.
 func errNotWritable(root string) error {
+	var st unix.Statfs_t
+	if unix.Statfs(root, &st) == nil && st.Flags&unix.ST_RDONLY != 0 {
+		return fmt.Errorf("the root %s is on a read-only filesystem: remount it read-write to change it (mount -o remount,rw)", root)
+	}
 	return fmt.Errorf("the root %s is not writable by you: run as root (or use --root on a tree you own)", root)
 }
 
