@@ -228,11 +228,16 @@ func checkRoot(root string) error {
 // errNotWritable is the one line a user gets when they may not change the
 // root, whatever file told us first.
 func errNotWritable(root string) error {
-	var st unix.Statfs_t
-	if unix.Statfs(root, &st) == nil && st.Flags&unix.ST_RDONLY != 0 {
+	if readOnlyFS(root) {
 		return fmt.Errorf("the root %s is on a read-only filesystem: remount it read-write to change it (mount -o remount,rw)", root)
 	}
 	return fmt.Errorf("the root %s is not writable by you: run as root (or use --root on a tree you own)", root)
+}
+
+// readOnlyFS reports whether p is on a filesystem mounted read-only.
+func readOnlyFS(p string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(p, &st) == nil && st.Flags&unix.ST_RDONLY != 0
 }
 
 // mayWrite reports whether this user may change p, or make it: the
@@ -281,7 +286,11 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 		db.Close()
 	case !mayWrite(dbDir):
 		if wal, werr := os.Stat(pkgdb.Path(e.cfg.Root) + "-wal"); werr == nil && wal.Size() > 0 {
-			return nil, fmt.Errorf("the database %s needs recovering after an interrupted lpm, which needs write access to %s: run any lpm command as root once (lpm list)", pkgdb.Path(e.cfg.Root), dbDir)
+			fix := "run any lpm command as root once (lpm list)"
+			if readOnlyFS(dbDir) {
+				fix = "remount it read-write and run any lpm command (lpm list)"
+			}
+			return nil, fmt.Errorf("the database %s needs recovering after an interrupted lpm, which needs write access to %s: %s", pkgdb.Path(e.cfg.Root), dbDir, fix)
 		}
 		return nil, err
 	}
