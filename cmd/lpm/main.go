@@ -231,6 +231,9 @@ func errNotWritable(root string) error {
 	if readOnlyFS(root) {
 		return fmt.Errorf("the root %s is on a read-only filesystem: remount it read-write to change it (mount -o remount,rw)", root)
 	}
+	if os.Geteuid() == 0 {
+		return fmt.Errorf("the root %s is not writable, even by root: check its mount options and attributes (lsattr)", root)
+	}
 	return fmt.Errorf("the root %s is not writable by you: run as root (or use --root on a tree you own)", root)
 }
 
