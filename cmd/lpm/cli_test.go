@@ -287,6 +287,7 @@ func TestUsageErrorsAreOneLineNamingWhatIsMissing(t *testing.T) {
 		{[]string{"owns"}, "lpm: owns: missing PATH (usage: lpm owns PATH...)"},
 		{[]string{"list", "hello"}, "lpm: list takes no arguments, but was given hello (usage: lpm list)"},
 		{[]string{"undo", "1", "2"}, "lpm: undo: too many arguments: 2 (usage: lpm undo [TX])"},
+		{[]string{"install", "--dryrun", "hello"}, "lpm: unknown flag: --dryrun (lpm install --help lists the flags)"},
 	} {
 		_, errOut, code := r.lpm(c.args...)
 		if code != 1 || strings.TrimSpace(errOut) != c.want {

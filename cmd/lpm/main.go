@@ -148,6 +148,9 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 		Version:       buildVersion(),
 	}
 	root.SetVersionTemplate("lpm {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%v (%s --help lists the flags)", err, cmd.CommandPath())
+	})
 	f := root.PersistentFlags()
 	f.String("root", "/", "the system to manage (env LPM_ROOT)")
 	f.String("config", "", "config file (default ROOT/etc/lpm/lpm.toml)")
