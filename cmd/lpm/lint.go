@@ -29,7 +29,13 @@ type lintResult struct {
 }
 
 func runLint(cmd *cobra.Command, args []string) error {
-	e, err := newEnv(cmd)
+	// Trees named on the command line need no root; the configured ones
+	// are the root's.
+	load := newEnv
+	if len(args) > 0 {
+		load = loadEnv
+	}
+	e, err := load(cmd)
 	if err != nil {
 		return err
 	}
