@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand"
@@ -234,16 +235,16 @@ func crashTrial(t *testing.T, root string, sc crashScenario, d time.Duration, rn
 	}
 	// Any command recovers; verify is the one that checks too.
 	out, err := exec.Command(lpmBin, "--root", root, "verify").CombinedOutput()
-	if err != nil && sc.before == "" && strings.Contains(string(out), "no package database") {
-		// Killed while the database was first created: nothing may be
-		// installed then.
+	if err != nil {
+		return how, fmt.Sprintf("verify after recovery: %v\n%s", err, out)
+	}
+	if _, err := pkgdb.OpenReadOnly(root); sc.before == "" && errors.Is(err, pkgdb.ErrNoDatabase) {
+		// Killed while the database was first created (a query sees
+		// nothing installed): nothing may be installed then.
 		if _, err := os.Stat(filepath.Join(root, "usr/share")); err == nil {
 			return how, "no database, but package files are on disk"
 		}
 		return how + ", before the database existed", ""
-	}
-	if err != nil {
-		return how, fmt.Sprintf("verify after recovery: %v\n%s", err, out)
 	}
 	if strings.Contains(string(out), "rolled it back") {
 		how += ", rolled back"
