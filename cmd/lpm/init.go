@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -49,7 +50,7 @@ func runInit(cmd *cobra.Command, args []string) error {
 		if !mayWrite(d) {
 			return errNotWritable(root)
 		}
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := installer.MakeStateDir(root, d); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
