@@ -284,7 +284,7 @@ func TestUsageErrorsAreOneLineNamingWhatIsMissing(t *testing.T) {
 		{[]string{"install"}, "lpm: install: missing PORT (usage: lpm install PORT[@CONSTRAINT]... | --file ARCHIVE...)"},
 		{[]string{"owns"}, "lpm: owns: missing PATH (usage: lpm owns PATH...)"},
 		{[]string{"list", "hello"}, "lpm: list takes no arguments, but was given hello (usage: lpm list)"},
-		{[]string{"undo", "1", "2"}, "lpm: undo: too many arguments: 2 (usage: lpm undo [TX])"},
+		{[]string{"undo", "1", "2"}, "lpm: undo: too many arguments: 2 (usage: lpm undo [ID])"},
 		{[]string{"install", "--dryrun", "hello"}, "lpm: unknown flag: --dryrun (lpm install --help lists the flags)"},
 	} {
 		_, errOut, code := r.lpm(c.args...)

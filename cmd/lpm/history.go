@@ -45,10 +45,10 @@ type historyPackage struct {
 	Transaction int64  `json:"transaction"`
 	Name        string `json:"name"`
 	Action      string `json:"action"`
-	OldVersion  string `json:"old_version"`
-	NewVersion  string `json:"new_version"`
-	OldRelease  int    `json:"old_release"`
-	NewRelease  int    `json:"new_release"`
+	OldVersion  string `json:"old_version,omitempty"` // none for an install
+	NewVersion  string `json:"new_version,omitempty"` // none for a removal
+	OldRelease  int    `json:"old_release,omitempty"`
+	NewRelease  int    `json:"new_release,omitempty"`
 	OldExplicit bool   `json:"old_explicit"`
 	NewExplicit bool   `json:"new_explicit"`
 }
