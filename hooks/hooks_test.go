@@ -29,6 +29,9 @@ func TestShippedHooksTriggerOnTheirPaths(t *testing.T) {
 	if !byName["info-dir"].Triggered([]string{"usr/share/info/gzip.info.gz"}) {
 		t.Error("info-dir does not trigger on a manual")
 	}
+	if sh := byName["shadow"]; !sh.Triggered([]string{"usr/sbin/pwconv"}) || sh.Triggered([]string{"usr/sbin/useradd"}) {
+		t.Error("the shadow hook should trigger on pwconv and nothing else of shadow's")
+	}
 }
 
 func TestLocalHooksReplaceAndAdd(t *testing.T) {
@@ -45,7 +48,7 @@ func TestLocalHooksReplaceAndAdd(t *testing.T) {
 	for _, h := range hooks {
 		names = append(names, h.Name+":"+h.Description)
 	}
-	if got := strings.Join(names, " "); got != "info-dir:rebuilding the info directory ldconfig:mine stamp:stamp" {
+	if got := strings.Join(names, " "); got != "info-dir:rebuilding the info directory ldconfig:mine shadow:shadowing passwords and group passwords (pwconv, grpconv) stamp:stamp" {
 		t.Errorf("hooks = %s", got)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.toml"), []byte("paths = [\"x\"]\nexce = [\"typo\"]\n"), 0o644)
