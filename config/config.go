@@ -46,6 +46,10 @@ type Config struct {
 	// dependencies as if installed, and lpm never builds, installs,
 	// upgrades or removes them on its own. Flags add to the file's list.
 	Provided []string
+
+	// DefaultPorts is set when no flag, variable or config file names
+	// the trees: then the shipped LFS tree lies under Ports.
+	DefaultPorts bool
 }
 
 // Build holds the build settings.
@@ -151,6 +155,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		}
 		return filepath.Join(root, p)
 	}
+	c.DefaultPorts = !fromHost("ports") && !v.InConfig("ports")
 	portsList := v.GetStringSlice("ports")
 	if env, ok := os.LookupEnv("LPM_PORTS"); ok && !flagChanged(flags, "ports") {
 		// A list of directories in one variable splits as PATH does.

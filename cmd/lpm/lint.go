@@ -41,7 +41,9 @@ func runLint(cmd *cobra.Command, args []string) error {
 	}
 	dirs := args
 	if len(dirs) == 0 {
-		dirs = e.cfg.Ports
+		if dirs, err = e.portDirs(); err != nil {
+			return err
+		}
 	}
 	provided := map[string]bool{}
 	for _, p := range e.cfg.Provided {

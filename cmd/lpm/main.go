@@ -262,7 +262,32 @@ func mayWrite(p string) bool {
 	}
 }
 
-func (e *env) tree() (*ports.Tree, error) { return ports.Load(e.cfg.Ports...) }
+func (e *env) tree() (*ports.Tree, error) {
+	dirs, err := e.portDirs()
+	if err != nil {
+		return nil, err
+	}
+	return ports.Load(dirs...)
+}
+
+// portDirs lists the trees to load, earliest first. With no ports setting,
+// ROOT/usr/ports (when it exists) lies over the shipped LFS tree.
+func (e *env) portDirs() ([]string, error) {
+	if !e.cfg.DefaultPorts {
+		return e.cfg.Ports, nil
+	}
+	var dirs []string
+	for _, d := range e.cfg.Ports {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	shipped, err := ports.Shipped(e.cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	return append(dirs, shipped), nil
+}
 
 // readDB opens the database for a query; it never blocks on a writer and
 // creates nothing: a root without a database has nothing installed, and
