@@ -55,10 +55,14 @@ func lfsTable(t *testing.T, name string) []map[string]string {
 // TestLFSChapter8PlanFollowsAppendixC asks, on an empty root with the
 // shipped chroot profile, for every chapter-8 port of the SysV book at once,
 // and checks the plan's order against the book: whatever a package's build
-// needs (Appendix C "Installation depends on", and "Test suite depends on"
-// since the profile runs the tests) and whatever "Must be installed before"
-// it is installed before that package is built, unless the temporary tools
-// of chapters 5 to 7 provide it.
+// needs (Appendix C "Installation depends on") and whatever "Must be
+// installed before" it is installed before that package is built, unless
+// the temporary tools of chapters 5 to 7 provide it.
+//
+// The plan is made with the tests off. The book's "Test suite depends on"
+// lists close cycles (autoconf's tests need automake, which needs autoconf;
+// acl's and attr's need libtool and automake, built after them), which the
+// book breaks by running each test suite with what is installed by then.
 func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 	pkgs := lfsTable(t, "packages.tsv")
 	profile := filepath.Join(repo(t), "config/lfs/chroot.toml")
@@ -97,6 +101,7 @@ func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 	}
 
 	r := shippedRoot(t)
+	t.Setenv("LPM_BUILD_CHECK", "false")
 	var plan []stepResult
 	r.jsonOut(&plan, append([]string{"--config", profile, "install", "--dry-run"}, chapter8...)...)
 
@@ -129,7 +134,7 @@ func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 		// first must be installed before then is built.
 		var first, then string
 		switch e["kind"] {
-		case "install", "test":
+		case "install":
 			first, then = e["depends_on"], e["package"]
 		case "before":
 			first, then = e["package"], e["depends_on"]
@@ -148,6 +153,7 @@ func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 			t.Errorf("Appendix C: %s %s %s, but the plan builds %s (step %d) before it installs %s (step %d)", e["package"], e["kind"], e["depends_on"], then, b+1, first, i+1)
 		}
 	}
+	t.Logf("%d steps; %d Appendix C edges checked (the others are on provided packages)", len(plan), checked)
 	if checked < 100 {
 		t.Errorf("only %d Appendix C edges were checked; the plan or the tables are not what this test expects", checked)
 	}
