@@ -59,10 +59,9 @@ func lfsTable(t *testing.T, name string) []map[string]string {
 // installed before" it is installed before that package is built, unless
 // the temporary tools of chapters 5 to 7 provide it.
 //
-// The plan is made with the tests off. The book's "Test suite depends on"
-// lists close cycles (autoconf's tests need automake, which needs autoconf;
-// acl's and attr's need libtool and automake, built after them), which the
-// book breaks by running each test suite with what is installed by then.
+// The profile has the tests off: the book's "Test suite depends on" lists
+// close cycles (autoconf's tests need automake, which needs autoconf), which
+// the book breaks by running each test suite with what is installed by then.
 func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 	pkgs := lfsTable(t, "packages.tsv")
 	profile := filepath.Join(repo(t), "config/lfs/chroot.toml")
@@ -101,7 +100,6 @@ func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 	}
 
 	r := shippedRoot(t)
-	t.Setenv("LPM_BUILD_CHECK", "false")
 	var plan []stepResult
 	r.jsonOut(&plan, append([]string{"--config", profile, "install", "--dry-run"}, chapter8...)...)
 
@@ -156,5 +154,39 @@ func TestLFSChapter8PlanFollowsAppendixC(t *testing.T) {
 	t.Logf("%d steps; %d Appendix C edges checked (the others are on provided packages)", len(plan), checked)
 	if checked < 100 {
 		t.Errorf("only %d Appendix C edges were checked; the plan or the tables are not what this test expects", checked)
+	}
+}
+
+// TestLFSCriticalTestSuitesPlanInTheChroot: the test suites the book calls
+// critical (glibc, binutils, gmp, mpfr) can run in the chroot, as the
+// profile says: with checks on, each plans without a cycle and waits for
+// what its tests need.
+func TestLFSCriticalTestSuitesPlanInTheChroot(t *testing.T) {
+	lfsTable(t, "packages.tsv") // skip where the book's tables are not
+	profile := filepath.Join(repo(t), "config/lfs/chroot.toml")
+	r := shippedRoot(t)
+	t.Setenv("LPM_BUILD_CHECK", "true")
+	var plan []stepResult
+	r.jsonOut(&plan, "--config", profile, "install", "--dry-run", "glibc", "binutils", "gmp", "mpfr")
+	built, installed := map[string]int{}, map[string]int{}
+	for i, s := range plan {
+		switch s.Action {
+		case "build":
+			built[s.Port] = i
+		case "install":
+			installed[s.Port] = i
+		}
+	}
+	// binutils' tests need dejagnu and expect, which need tcl: not
+	// temporary tools, so they are built and installed first.
+	for _, need := range []string{"dejagnu", "expect", "tcl"} {
+		if i, ok := installed[need]; !ok || i > built["binutils"] {
+			t.Errorf("with checks on, the plan builds binutils before it installs %s, which its test suite needs", need)
+		}
+	}
+	for _, p := range []string{"glibc", "binutils", "gmp", "mpfr"} {
+		if _, ok := installed[p]; !ok {
+			t.Errorf("the plan does not install %s", p)
+		}
 	}
 }
