@@ -48,9 +48,14 @@ type Config struct {
 	Provided []string
 
 	// DefaultPorts is set when no flag, variable or config file names
-	// the trees: then the shipped LFS tree lies under Ports.
+	// the trees: then the shipped LFS tree lies under Ports, which need
+	// not exist.
 	DefaultPorts bool
 }
+
+// ShippedPorts in a list of ports trees stands for the LFS tree built into
+// lpm, so that a list can keep it: ports = ["/usr/ports", "shipped"].
+const ShippedPorts = "shipped"
 
 // Build holds the build settings.
 type Build struct {
@@ -167,6 +172,10 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		}
 	}
 	for _, p := range portsList {
+		if p == ShippedPorts {
+			c.Ports = append(c.Ports, p)
+			continue
+		}
 		c.Ports = append(c.Ports, inRoot("ports", p))
 	}
 	for _, key := range pathKeys {

@@ -168,3 +168,43 @@ func TestLPMPortsSplitsOnColonsLikePATH(t *testing.T) {
 		t.Errorf("--ports with LPM_PORTS set: %q, %v", c.Ports, err)
 	}
 }
+
+func TestPortsAreDefaultOnlyWhenNothingNamesThem(t *testing.T) {
+	root := t.TempDir()
+	c, err := Load(flagSet("--root", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DefaultPorts {
+		t.Error("no ports flag, variable or file: DefaultPorts is false")
+	}
+	if c, _ := Load(flagSet("--root", root, "--ports", "/srv/ports")); c.DefaultPorts {
+		t.Error("--ports given: DefaultPorts is true")
+	}
+	t.Setenv("LPM_PORTS", "/srv/ports")
+	if c, _ := Load(flagSet("--root", root)); c.DefaultPorts {
+		t.Error("LPM_PORTS set: DefaultPorts is true")
+	}
+	os.Unsetenv("LPM_PORTS")
+	os.MkdirAll(filepath.Join(root, "etc/lpm"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/lpm/lpm.toml"), []byte("ports = [\"/usr/ports\"]\n"), 0o644)
+	if c, _ := Load(flagSet("--root", root)); c.DefaultPorts {
+		t.Error("ports in lpm.toml: DefaultPorts is true")
+	}
+}
+
+func TestPortsListKeepsTheShippedTreeByName(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/lpm"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/lpm/lpm.toml"), []byte("ports = [\"/srv/ports\", \"shipped\"]\n"), 0o644)
+	c, err := Load(flagSet("--root", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Ports) != 2 || c.Ports[0] != filepath.Join(root, "srv/ports") || c.Ports[1] != ShippedPorts {
+		t.Errorf("ports = %v, want [%s %s]", c.Ports, filepath.Join(root, "srv/ports"), ShippedPorts)
+	}
+	if c, _ := Load(flagSet("--root", root, "--ports", "shipped")); len(c.Ports) != 1 || c.Ports[0] != ShippedPorts {
+		t.Errorf("--ports shipped: ports = %v", c.Ports)
+	}
+}

@@ -270,23 +270,32 @@ func (e *env) tree() (*ports.Tree, error) {
 	return ports.Load(dirs...)
 }
 
-// portDirs lists the trees to load, earliest first. With no ports setting,
-// ROOT/usr/ports (when it exists) lies over the shipped LFS tree.
+// portDirs lists the trees to load, earliest first, with "shipped" as the
+// directory of the shipped LFS tree. With no ports setting, ROOT/usr/ports
+// (when it exists) lies over the shipped tree.
 func (e *env) portDirs() ([]string, error) {
-	if !e.cfg.DefaultPorts {
-		return e.cfg.Ports, nil
-	}
 	var dirs []string
 	for _, d := range e.cfg.Ports {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			dirs = append(dirs, d)
+		if e.cfg.DefaultPorts {
+			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+				continue
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	if e.cfg.DefaultPorts {
+		dirs = append(dirs, config.ShippedPorts)
+	}
+	for i, d := range dirs {
+		if d == config.ShippedPorts {
+			shipped, err := ports.Shipped(e.cfg.Root)
+			if err != nil {
+				return nil, err
+			}
+			dirs[i] = shipped
 		}
 	}
-	shipped, err := ports.Shipped(e.cfg.Root)
-	if err != nil {
-		return nil, err
-	}
-	return append(dirs, shipped), nil
+	return dirs, nil
 }
 
 // readDB opens the database for a query; it never blocks on a writer and

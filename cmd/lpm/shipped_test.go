@@ -62,3 +62,12 @@ func TestConfiguredPortsLeaveTheShippedTreeOut(t *testing.T) {
 		t.Error("the shipped tree was written although the user named the trees")
 	}
 }
+
+func TestNamedTreesCanKeepTheShippedTree(t *testing.T) {
+	r := newRoot(t) // --ports demo/ports
+	r.ports = append(r.ports, "shipped")
+	out := r.ok("search", "e")
+	if !strings.Contains(out, "hello 1.0.0") || !strings.Contains(out, "gcc 14.2.0") {
+		t.Errorf("--ports demo/ports --ports shipped: lpm search e says\n%s\nwant the demo's hello and the shipped gcc", out)
+	}
+}
