@@ -44,11 +44,15 @@ func TestLocalHooksReplaceAndAdd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shipped hooks other than ldconfig stay; which they are is not
+	// this test's business.
 	var names []string
 	for _, h := range hooks {
-		names = append(names, h.Name+":"+h.Description)
+		if h.Name == "info-dir" || h.Name == "ldconfig" || h.Name == "stamp" {
+			names = append(names, h.Name+":"+h.Description)
+		}
 	}
-	if got := strings.Join(names, " "); got != "info-dir:rebuilding the info directory ldconfig:mine shadow:shadowing passwords and group passwords (pwconv, grpconv) stamp:stamp" {
+	if got := strings.Join(names, " "); got != "info-dir:rebuilding the info directory ldconfig:mine stamp:stamp" {
 		t.Errorf("hooks = %s", got)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.toml"), []byte("paths = [\"x\"]\nexce = [\"typo\"]\n"), 0o644)
