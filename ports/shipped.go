@@ -59,7 +59,7 @@ func Shipped(root string) (string, error) {
 		return dir, err
 	}
 	cache, cerr := os.UserCacheDir()
-	if cerr != nil {
+	if cerr != nil || os.MkdirAll(cache, 0o700) != nil {
 		return "", err
 	}
 	if dir, cerr := writeShipped(cache, "lpm/ports"); cerr == nil {

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -69,5 +71,44 @@ func TestNamedTreesCanKeepTheShippedTree(t *testing.T) {
 	out := r.ok("search", "e")
 	if !strings.Contains(out, "hello 1.0.0") || !strings.Contains(out, "gcc 14.2.0") {
 		t.Errorf("--ports demo/ports --ports shipped: lpm search e says\n%s\nwant the demo's hello and the shipped gcc", out)
+	}
+}
+
+func TestUnwritableRootReadsTheShippedTreeFromTheUsersCache(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run lpm as another user")
+	}
+	// Everything the other user reaches must be readable by it.
+	top, err := os.MkdirTemp("", "lpm-shipped-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	root, cache := filepath.Join(top, "root"), filepath.Join(top, "home/.cache")
+	// The user's cache directory does not exist yet.
+	for _, d := range []string{root + "/etc", root + "/usr", root + "/var", filepath.Join(top, "home")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(top, 0o755)
+	os.Chmod(filepath.Join(top, "home"), 0o777)
+	bin := filepath.Join(top, "lpm")
+	data, err := os.ReadFile(lpmBin)
+	if err != nil || os.WriteFile(bin, data, 0o755) != nil {
+		t.Fatalf("copying lpm: %v", err)
+	}
+	cmd := exec.Command(bin, "--root", root, "search", "gcc")
+	cmd.Env = []string{"HOME=" + filepath.Join(top, "home"), "XDG_CACHE_HOME=" + cache, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "gcc 14.2.0") {
+		t.Fatalf("lpm search gcc as an ordinary user on a root it cannot write: %v\n%s", err, out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cache, "lpm/ports/lfs-*/gcc/port.toml")); len(m) != 1 {
+		t.Errorf("the shipped tree is not in the user's cache (%v)", m)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/cache")); err == nil {
+		t.Error("lpm wrote into a root it may not write")
 	}
 }
