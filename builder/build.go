@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -290,10 +291,8 @@ func (b *Builder) unpack(ctx context.Context, p *ports.Port, src, files string) 
 		if err != nil {
 			return "", err
 		}
-		for _, e := range entries {
-			if err := os.Rename(filepath.Join(into, e.Name()), filepath.Join(src, e.Name())); err != nil {
-				return "", fmt.Errorf("unpacking %s: %s is in two sources", s.FileName(), e.Name())
-			}
+		if err := mergeInto(into, src); err != nil {
+			return "", fmt.Errorf("unpacking %s: %w", s.FileName(), err)
 		}
 		os.Remove(into)
 		if top == "" {
@@ -316,6 +315,39 @@ func (b *Builder) unpack(ctx context.Context, p *ports.Port, src, files string) 
 		top = src
 	}
 	return top, nil
+}
+
+// mergeInto moves every entry of from into to. A directory both hold is
+// merged (tcl's documentation tarball unpacks into the source's own top
+// directory, as the book's --strip-components does); any other name both
+// hold is an error. It descends only through real directories, so a link
+// one source ships cannot lead another source's files out of the tree.
+func mergeInto(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(from, e.Name()), filepath.Join(to, e.Name())
+		have, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.Rename(src, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !have.IsDir() || !e.IsDir() {
+			return fmt.Errorf("%s is in two sources", e.Name())
+		}
+		if err := mergeInto(src, dst); err != nil {
+			return fmt.Errorf("%s/%w", e.Name(), err)
+		}
+		os.Remove(src)
+	}
+	return nil
 }
 
 func isArchiveName(name string) bool {
@@ -396,6 +428,15 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: b.Cfg.Root}
 		}
 	}
+	// The phase runs in a process group of its own, so that what it left
+	// running in the background (a test suite's stray daemon, `sleep &`)
+	// is killed when it ends instead of holding its output open and lpm
+	// with it, or writing into staging after the phase is over.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.WaitDelay = 2 * time.Second
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.Stdin = nil
@@ -411,6 +452,14 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 		io.Copy(log, pr)
 	}()
 	err := cmd.Run()
+	if cmd.Process != nil {
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The phase itself ended well; only its leftovers were cut off.
+		fmt.Fprintln(log, "lpm: the phase left processes running in the background; they were killed")
+		err = nil
+	}
 	pw.Close()
 	<-done
 	return err

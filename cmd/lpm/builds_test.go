@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lfs-lpm/lpm/archive"
 )
@@ -292,4 +293,100 @@ func TestAnAdvisoryCheckThatFailsIsAWarningAndTheBuildGoesOn(t *testing.T) {
 	before := strict.state()
 	strict.fails([]string{"building suite-1.0-1: phase check failed"}, "install", "suite")
 	strict.unchanged(before)
+}
+
+func TestAPhaseThatLeavesABackgroundProcessEndsWithIt(t *testing.T) {
+	tree := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "late")
+	// The background job would keep the phase's output open for a minute,
+	// and then write where the build no longer looks.
+	writePort(t, tree, "stray", `name = "stray"
+version = "1.0"
+[build]
+install = '''
+mkdir -p "$DESTDIR/usr/share/stray"
+echo ok > "$DESTDIR/usr/share/stray/ok"
+( sleep 60; echo late > `+marker+` ) &
+'''
+`)
+	r := newRoot(t, tree)
+	done := make(chan struct{})
+	var errOut string
+	var code int
+	go func() {
+		_, errOut, code = r.lpm("install", "stray")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(45 * time.Second):
+		t.Fatal("lpm waited for a process the install phase left in the background")
+	}
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if _, err := os.Stat(r.path("usr/share/stray/ok")); err != nil {
+		t.Errorf("the package was not installed: %v", err)
+	}
+	log, _ := os.ReadFile(r.path("var/log/lpm/build/stray-1.0.log"))
+	if !strings.Contains(string(log), "left processes running in the background") {
+		t.Errorf("the log does not say the leftovers were killed:\n%s", log)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "echo late > "+marker).Output(); len(out) > 0 {
+		t.Errorf("the background process is still running: pid %s", out)
+	}
+}
+
+func TestTwoSourcesSharingATopDirectoryUnpackTogether(t *testing.T) {
+	tree, dist := t.TempDir(), t.TempDir()
+	// As tcl's source and its documentation tarball: both unpack into
+	// tcl8.6.16/.
+	srcSum := writeTarGz(t, filepath.Join(dist, "two-1-src.tar.gz"), []tarEntry{
+		{name: "two-1/", typ: '5'},
+		{name: "two-1/main.c", body: "int main(void) { return 0; }\n"},
+	})
+	docSum := writeTarGz(t, filepath.Join(dist, "two-1-html.tar.gz"), []tarEntry{
+		{name: "two-1/", typ: '5'},
+		{name: "two-1/html/", typ: '5'},
+		{name: "two-1/html/index.html", body: "<p>two</p>\n"},
+	})
+	writePort(t, tree, "two", `name = "two"
+version = "1"
+[[source]]
+url = "file://`+dist+`/two-1-src.tar.gz"
+sha256 = "`+srcSum+`"
+[[source]]
+url = "file://`+dist+`/two-1-html.tar.gz"
+sha256 = "`+docSum+`"
+[build]
+install = '''
+test -f main.c
+mkdir -p "$DESTDIR/usr/share/doc/two"
+cp html/index.html "$DESTDIR/usr/share/doc/two/"
+'''
+`)
+	r := newRoot(t, tree)
+	r.ok("install", "two")
+	if _, err := os.Stat(r.path("usr/share/doc/two/index.html")); err != nil {
+		t.Errorf("the second source did not join the first's directory: %v", err)
+	}
+
+	// A file both sources hold is still refused, naming it.
+	clash := writeTarGz(t, filepath.Join(dist, "two-1-html.tar.gz"), []tarEntry{
+		{name: "two-1/", typ: '5'},
+		{name: "two-1/main.c", body: "other\n"},
+	})
+	writePort(t, tree, "two", `name = "two"
+version = "1"
+release = 2
+[[source]]
+url = "file://`+dist+`/two-1-src.tar.gz"
+sha256 = "`+srcSum+`"
+[[source]]
+url = "file://`+dist+`/two-1-html.tar.gz"
+sha256 = "`+clash+`"
+[build]
+install = 'true'
+`)
+	r.fails([]string{"two-1/main.c is in two sources"}, "build", "two")
 }
