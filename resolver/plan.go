@@ -33,6 +33,7 @@ type solutionGraph struct {
 	chosen    map[string]int // name -> index in s.Selected; lookup only
 	runDeps   [][]string
 	buildDeps [][]string
+	checkDeps [][]string // when checks run; a build prefers to wait for them
 	afterDeps [][]string // selected packages named in After
 	// runHeld[i][j]: the installed system already satisfies runDeps[i][j]
 	// (the installed version of a real package matches the dependency).
@@ -47,6 +48,7 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 	n := len(s.Selected)
 	g.runDeps = make([][]string, n)
 	g.buildDeps = make([][]string, n)
+	g.checkDeps = make([][]string, n)
 	g.afterDeps = make([][]string, n)
 	g.runHeld = make([][]bool, n)
 	for i, sel := range s.Selected {
@@ -66,8 +68,13 @@ func newSolutionGraph(u Universe, s *Solution, opts Options) (*solutionGraph, er
 			}
 		}
 		if sel.Build {
-			if g.buildDeps[i], err = g.resolveDeps(sel, p.buildDeps(opts), "build"); err != nil {
+			if g.buildDeps[i], err = g.resolveDeps(sel, p.Build, "build"); err != nil {
 				return nil, err
+			}
+			if opts.Check {
+				if g.checkDeps[i], err = g.resolveDeps(sel, p.Check, "check"); err != nil {
+					return nil, err
+				}
 			}
 		}
 		for _, a := range p.After {
@@ -177,6 +184,7 @@ func (g *solutionGraph) reasons(reqs []Request) ([]string, []int) {
 		}
 		visit(g.runDeps[i], "run dep")
 		visit(g.buildDeps[i], "build dep")
+		visit(g.checkDeps[i], "check dep")
 	}
 	return reasons, parent
 }
@@ -263,9 +271,15 @@ const (
 	edgeAfter                    // X's first step after install(A): X lists A in After
 	edgeRun                      // install(X) after install(R): R is a run dep (breakable)
 	edgeBuildRun                 // build(X) after install(R): R is a run dep (breakable)
+	edgeCheck                    // build(X) after install(C) and C's run closure: C is a check dep (breakable)
 )
 
-func (k edgeKind) breakable() bool { return k == edgeRun || k == edgeBuildRun }
+// breakable edges are waits a cycle may skip. A check dependency is one:
+// the book runs each test suite with whatever is installed by then
+// (autoconf's tests want automake, which needs autoconf to build), so a
+// build waits for its check deps when it can and goes ahead when only
+// they close a cycle.
+func (k edgeKind) breakable() bool { return k == edgeRun || k == edgeBuildRun || k == edgeCheck }
 
 type planEdge struct {
 	to   int // prerequisite node
@@ -347,6 +361,18 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 			for _, r := range runDeps[i] {
 				if r != s.Selected[i].Name {
 					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeBuildRun})
+				}
+			}
+			for _, c := range g.checkDeps[i] {
+				if opts.Provided[c] || c == s.Selected[i].Name {
+					continue
+				}
+				nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[c], kind: edgeCheck})
+				if _, ok := closures[c]; !ok {
+					closures[c] = g.runClosure(c, inPlace, opts.Provided)
+				}
+				for _, r := range closures[c] {
+					nodes[b].prereqs = append(nodes[b].prereqs, planEdge{to: chosen[r], kind: edgeCheck, via: c})
 				}
 			}
 		}

@@ -222,10 +222,30 @@ upgrade binutils 2.43.0 -> 2.44.0 (explicit)`,
 				build:   "app",
 				check:   true,
 			},
-			want: `install dejagnu - -> 1.6.3 (build dep of app)
+			want: `install dejagnu - -> 1.6.3 (check dep of app)
 install make - -> 4.4.1 (build dep of app)
 build app - -> 1.0.0 (explicit)
 install app - -> 1.0.0 (explicit)`,
+		},
+		{
+			// autoconf's tests want automake, and automake builds with
+			// autoconf: the book runs autoconf's suite with what is there.
+			name: "a cycle closed only by check dependencies is broken at them",
+			c: solveCase{
+				universe: `
+					autoconf 2.72; build: m4; check: automake
+					automake 1.17; build: autoconf
+					m4 1.4.19`,
+				request: "autoconf, automake",
+				build:   "*",
+				check:   true,
+			},
+			want: `build m4 - -> 1.4.19 (build dep of autoconf)
+install m4 - -> 1.4.19 (build dep of autoconf)
+build autoconf - -> 2.72.0 (explicit)
+install autoconf - -> 2.72.0 (explicit)
+build automake - -> 1.17.0 (explicit)
+install automake - -> 1.17.0 (explicit)`,
 		},
 		{
 			name: "check dependencies are ignored when checks do not run",
