@@ -99,59 +99,6 @@ type tx struct {
 	readers   []*archive.Reader     // closed when Apply returns
 }
 
-// Apply runs the changes as one transaction and returns every path it
-// wrote or removed (relative to the root), which is what hooks trigger on.
-func (in *Installer) Apply(changes []Change) ([]string, error) {
-	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
-	defer func() {
-		for _, r := range t.readers {
-			r.Close()
-		}
-	}()
-	if err := t.plan(changes); err != nil {
-		return nil, err
-	}
-	if err := t.check(); err != nil {
-		return nil, err
-	}
-	if err := t.checkLibs(); err != nil {
-		return nil, err
-	}
-	if err := t.journal(); err != nil {
-		return nil, err
-	}
-	if err := t.checkSpace(); err != nil {
-		return nil, err
-	}
-	if err := t.run(); err != nil {
-		return nil, err
-	}
-	return t.touched(), nil
-}
-
-// touched lists the paths the transaction wrote or removed, sorted.
-func (t *tx) touched() []string {
-	seen := map[string]bool{}
-	for _, pc := range t.changes {
-		for p, f := range pc.newFiles {
-			if f.Type != "dir" && !pc.skip[p] {
-				seen[p] = true
-			}
-		}
-		for p, f := range pc.oldFiles {
-			if _, kept := pc.newFiles[p]; !kept && f.Type != "dir" {
-				seen[p] = true
-			}
-		}
-	}
-	paths := make([]string, 0, len(seen))
-	for p := range seen {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	return paths
-}
-
 // plan reads manifests and the database and decides what every path
 // becomes.
 func (t *tx) plan(changes []Change) error {

@@ -21,27 +21,8 @@ import (
 	"github.com/lfs-lpm/lpm/progress"
 )
 
-// How a transaction changes the root, and how a crash is survived.
-//
-//  1. journal: every change (directories to make, paths to replace with
-//     their temp and backup names, paths to remove) is written to the
-//     database, durably, before the first file changes.
-//  2. stage: directories are made, new content is written under temp names
-//     beside its destination, and every file about to be replaced gets a
-//     hard link under a backup name. One syncfs makes it all durable. No
-//     live path has changed yet.
-//  3. apply: temps are renamed over live paths (rename is atomic, so a
-//     path that exists before and after never goes missing, not even
-//     ld-linux.so or libc.so.6). Another syncfs.
-//  4. commit: one SQLite transaction records the packages and marks the
-//     journal committed. This is the moment the transaction happened.
-//  5. finish: obsolete paths are removed (edited config files renamed to
-//     .lpmsave), backups and emptied directories go; the journal is closed.
-//
-// A crash before 4 is rolled back by Recover from the journal (backups are
-// renamed back over new files, new paths removed, temps deleted; nothing
-// was removed yet); a crash after 4 is finished. Either way the database
-// matches the disk.
+// The journal: what a transaction will do, decided before it starts, and
+// how a crash is rolled back or finished from it (see transaction.go).
 
 // op is one journaled change, with what stage needs to produce it.
 type op struct {
@@ -59,8 +40,9 @@ const (
 	opRmdir   = "rmdir"   // a directory to remove once empty, after commit
 )
 
-// journal decides every change and its temp and backup names.
-func (t *tx) journal() error {
+// decideOps decides every change and its temp and backup names: the
+// journal, in the order it is applied.
+func (t *tx) decideOps() error {
 	var token [4]byte
 	rand.Read(token[:])
 	tag := hex.EncodeToString(token[:])
@@ -248,90 +230,6 @@ func (t *tx) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// run carries the journaled transaction out.
-func (t *tx) run() error {
-	var pkgs []pkgdb.TxPackage
-	for _, pc := range t.changes {
-		tp := pkgdb.TxPackage{Name: pc.name, NewArchive: pc.archive}
-		if pc.old != nil {
-			tp.OldVersion, tp.OldArchive = pc.old.Version, pc.old.ArchivePath
-		}
-		switch {
-		case pc.manifest == nil:
-			tp.Action = "remove"
-		case pc.old == nil:
-			tp.Action, tp.NewVersion = "install", pc.manifest.Version
-		default:
-			tp.Action, tp.NewVersion = "upgrade", pc.manifest.Version
-		}
-		pkgs = append(pkgs, tp)
-	}
-	for _, pc := range t.changes {
-		if pc.manifest != nil {
-			// Recorded with the package; hashed beside the staging work.
-			pc.archiveSum = make(chan string, 1)
-			go func(pc *pkgChange) {
-				sum, _ := archive.FileSHA256(pc.archive)
-				pc.archiveSum <- sum
-			}(pc)
-		}
-	}
-	entries := make([]pkgdb.JournalEntry, len(t.ops))
-	for i, o := range t.ops {
-		entries[i] = o.JournalEntry
-	}
-	id, err := t.in.DB.BeginJournal(t.summary(), pkgs, entries)
-	if err != nil {
-		return err
-	}
-	t.id = id
-	crashPoint("journaled")
-	if err := t.stage(); err != nil {
-		return t.fail(err)
-	}
-	if err := t.in.DB.SetTxState(id, pkgdb.StateApplying); err != nil {
-		return t.fail(err)
-	}
-	crashPoint("staged")
-	if err := t.apply(); err != nil {
-		return t.fail(err)
-	}
-	crashPoint("applied")
-	// repair (Force) runs nothing from the root: it is for roots that
-	// cannot run anything.
-	if t.touchesLoader() && !t.in.Force {
-		if err := smokeTest(t.in.Root); err != nil {
-			return t.fail(fmt.Errorf("%s: %w; rolled back", t.summary(), err))
-		}
-	}
-	if err := t.record(); err != nil {
-		return t.fail(err)
-	}
-	crashPoint("committed")
-	t.keepPristine()
-	finish(t.in.Root, entries)
-	for _, o := range t.ops {
-		if o.Op == opSave {
-			t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
-		}
-	}
-	return t.in.DB.SetTxState(id, pkgdb.StateDone)
-}
-
-// fail rolls back after an error before the commit point.
-func (t *tx) fail(err error) error {
-	t.dropPristine()
-	entries := make([]pkgdb.JournalEntry, len(t.ops))
-	for i, o := range t.ops {
-		entries[i] = o.JournalEntry
-	}
-	rollback(t.in.Root, entries)
-	if serr := t.in.DB.SetTxState(t.id, pkgdb.StateRolledBack); serr != nil {
-		return fmt.Errorf("%w (and closing its journal failed: %v; the next lpm will finish that)", err, serr)
-	}
-	return err
-}
-
 // stage makes directories, writes temps and links backups; the live
 // paths are untouched. One syncfs makes it durable.
 func (t *tx) stage() error {
@@ -466,9 +364,9 @@ func (t *tx) apply() error {
 	return syncRoot(t.in.Root)
 }
 
-// record is the commit point: the package records and the journal's state
+// commit is the commit point: the package records and the journal's state
 // change in one SQLite transaction.
-func (t *tx) record() error {
+func (t *tx) commit() error {
 	dbtx, err := t.in.DB.Begin()
 	if err != nil {
 		return err

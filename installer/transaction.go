@@ -1,0 +1,214 @@
+package installer
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/pkgdb"
+)
+
+// How a transaction changes the root, and how a crash is survived. Apply
+// below is the whole sequence; each step is one function.
+//
+//  1. plan and check (install.go, libs.go): manifests and the database
+//     decide what every path becomes; a conflict, a library still needed
+//     or too little free space refuses the transaction. Nothing is
+//     written.
+//  2. journal (journal.go): every change (directories to make, paths to
+//     replace with their temp and backup names, paths to remove) is
+//     written to the database, durably, before the first file changes.
+//  3. stage: directories are made, new content is written under temp names
+//     beside its destination, and every file about to be replaced gets a
+//     hard link under a backup name. One syncfs makes it all durable. No
+//     live path has changed yet.
+//  4. apply: temps are renamed over live paths (rename is atomic, so a
+//     path that exists before and after never goes missing, not even
+//     ld-linux.so or libc.so.6). Another syncfs.
+//  5. smoke test (libs.go): when the loader or libc changed, a program of
+//     the root must still run, or the transaction rolls back.
+//  6. commit: one SQLite transaction records the packages and marks the
+//     journal committed. This is the moment the transaction happened.
+//  7. finish: obsolete paths are removed (edited config files renamed to
+//     .lpmsave), backups and emptied directories go; the journal is closed.
+//  8. hooks: the caller runs them (package hooks) on the paths Apply
+//     returns, once the transaction is done.
+//
+// A crash before 6 is rolled back by Recover from the journal (backups are
+// renamed back over new files, new paths removed, temps deleted; nothing
+// was removed yet); a crash after 6 is finished. Either way the database
+// matches the disk.
+
+// Apply runs the changes as one transaction and returns every path it
+// wrote or removed (relative to the root), which is what hooks trigger on.
+func (in *Installer) Apply(changes []Change) ([]string, error) {
+	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
+	defer t.closeArchives()
+
+	// 1. Decide and check; nothing is written.
+	if err := t.plan(changes); err != nil {
+		return nil, err
+	}
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if err := t.checkLibs(); err != nil {
+		return nil, err
+	}
+	if err := t.decideOps(); err != nil {
+		return nil, err
+	}
+	if err := t.checkSpace(); err != nil {
+		return nil, err
+	}
+
+	// 2. The journal: from here on, a crash is rolled back or finished.
+	t.hashArchives()
+	if err := t.beginJournal(); err != nil {
+		return nil, err
+	}
+	crashPoint("journaled")
+
+	// 3-5. Stage, apply, smoke test; a failure rolls back.
+	if err := t.stage(); err != nil {
+		return nil, t.fail(err)
+	}
+	if err := t.in.DB.SetTxState(t.id, pkgdb.StateApplying); err != nil {
+		return nil, t.fail(err)
+	}
+	crashPoint("staged")
+	if err := t.apply(); err != nil {
+		return nil, t.fail(err)
+	}
+	crashPoint("applied")
+	if err := t.smokeTest(); err != nil {
+		return nil, t.fail(err)
+	}
+
+	// 6. The commit point.
+	if err := t.commit(); err != nil {
+		return nil, t.fail(err)
+	}
+	crashPoint("committed")
+
+	// 7. Finish; 8 (hooks) is the caller's, on what Apply returns.
+	if err := t.finish(); err != nil {
+		return nil, err
+	}
+	return t.touched(), nil
+}
+
+func (t *tx) closeArchives() {
+	for _, r := range t.readers {
+		r.Close()
+	}
+}
+
+// hashArchives starts hashing each archive, for its package record,
+// beside the staging work.
+func (t *tx) hashArchives() {
+	for _, pc := range t.changes {
+		if pc.manifest != nil {
+			pc.archiveSum = make(chan string, 1)
+			go func(pc *pkgChange) {
+				sum, _ := archive.FileSHA256(pc.archive)
+				pc.archiveSum <- sum
+			}(pc)
+		}
+	}
+}
+
+// beginJournal records the transaction, its packages and every op in the
+// database, durably, before the first file changes.
+func (t *tx) beginJournal() error {
+	var pkgs []pkgdb.TxPackage
+	for _, pc := range t.changes {
+		tp := pkgdb.TxPackage{Name: pc.name, NewArchive: pc.archive}
+		if pc.old != nil {
+			tp.OldVersion, tp.OldArchive = pc.old.Version, pc.old.ArchivePath
+		}
+		switch {
+		case pc.manifest == nil:
+			tp.Action = "remove"
+		case pc.old == nil:
+			tp.Action, tp.NewVersion = "install", pc.manifest.Version
+		default:
+			tp.Action, tp.NewVersion = "upgrade", pc.manifest.Version
+		}
+		pkgs = append(pkgs, tp)
+	}
+	id, err := t.in.DB.BeginJournal(t.summary(), pkgs, t.entries())
+	if err != nil {
+		return err
+	}
+	t.id = id
+	return nil
+}
+
+// entries is the journal as the database keeps it.
+func (t *tx) entries() []pkgdb.JournalEntry {
+	entries := make([]pkgdb.JournalEntry, len(t.ops))
+	for i, o := range t.ops {
+		entries[i] = o.JournalEntry
+	}
+	return entries
+}
+
+// smokeTest runs a program of the root when the transaction replaced the
+// loader or libc. repair (Force) runs nothing from the root: it is for
+// roots that cannot run anything.
+func (t *tx) smokeTest() error {
+	if !t.touchesLoader() || t.in.Force {
+		return nil
+	}
+	if err := smokeTest(t.in.Root); err != nil {
+		return fmt.Errorf("%s: %w; rolled back", t.summary(), err)
+	}
+	return nil
+}
+
+// finish completes the committed transaction on disk and closes its
+// journal.
+func (t *tx) finish() error {
+	t.keepPristine()
+	finish(t.in.Root, t.entries())
+	for _, o := range t.ops {
+		if o.Op == opSave {
+			t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
+		}
+	}
+	return t.in.DB.SetTxState(t.id, pkgdb.StateDone)
+}
+
+// fail rolls back after an error before the commit point.
+func (t *tx) fail(err error) error {
+	t.dropPristine()
+	rollback(t.in.Root, t.entries())
+	if serr := t.in.DB.SetTxState(t.id, pkgdb.StateRolledBack); serr != nil {
+		return fmt.Errorf("%w (and closing its journal failed: %v; the next lpm will finish that)", err, serr)
+	}
+	return err
+}
+
+// touched lists the paths the transaction wrote or removed, sorted.
+func (t *tx) touched() []string {
+	seen := map[string]bool{}
+	for _, pc := range t.changes {
+		for p, f := range pc.newFiles {
+			if f.Type != "dir" && !pc.skip[p] {
+				seen[p] = true
+			}
+		}
+		for p, f := range pc.oldFiles {
+			if _, kept := pc.newFiles[p]; !kept && f.Type != "dir" {
+				seen[p] = true
+			}
+		}
+	}
+	paths := make([]string, 0, len(seen))
+	for p := range seen {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
