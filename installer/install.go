@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -155,7 +156,13 @@ func (t *tx) planFiles(pc *pkgChange) error {
 	}
 	pc.newFiles, pc.entryPath = map[string]pkgdb.File{}, map[string]string{}
 	pc.keepNew, pc.skip = map[string]bool{}, map[string]bool{}
+	var total int64
 	for _, e := range m.Entries {
+		if e.Size < 0 || e.Size > maxEntrySize || addSize(total, e.Size) == math.MaxInt64 {
+			return fmt.Errorf("installing %s: archive %s declares /%s of %d bytes, more than any real package holds; the archive is damaged or hostile, rebuild it; nothing was changed",
+				m.Name, pc.archive, e.Path, e.Size)
+		}
+		total = addSize(total, e.Size)
 		p, err := t.paths.resolve(e.Path)
 		if err != nil {
 			return fmt.Errorf("installing %s: entry /%s: %w", m.Name, e.Path, err)
@@ -382,7 +389,7 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 	m := pc.manifest
 	var size int64
 	for _, e := range m.Entries {
-		size += e.Size
+		size = addSize(size, e.Size)
 	}
 	provides := m.Provides
 	if m.Slot {

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -137,7 +138,11 @@ func (t *tx) beginJournal() error {
 		}
 		pkgs = append(pkgs, tp)
 	}
+	releaseReserve(t.in.Root)
 	id, err := t.in.DB.BeginJournal(t.summary(), pkgs, t.entries())
+	if errors.Is(err, pkgdb.ErrDiskFull) {
+		return fmt.Errorf("%s: no space left on %s even for its journal; nothing was changed; free some space (lpm's package cache is var/cache/lpm/packages) and try again", t.summary(), t.in.Root)
+	}
 	if err != nil {
 		return err
 	}
@@ -177,7 +182,11 @@ func (t *tx) finish() error {
 			t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)
 		}
 	}
-	return t.in.DB.SetTxState(t.id, pkgdb.StateDone)
+	if err := t.in.DB.SetTxState(t.id, pkgdb.StateDone); err != nil {
+		return err
+	}
+	keepReserve(t.in.Root)
+	return nil
 }
 
 // fail rolls back after an error before the commit point.

@@ -84,7 +84,19 @@ func lockError(file string, err error) error {
 	if errors.As(err, &se) && se.Code == sqlite3.ErrBusy {
 		return fmt.Errorf("database %s is locked by another lpm process; wait for it to finish and try again: %w", file, err)
 	}
+	if full(err) {
+		return fmt.Errorf("database %s: %w (%v)", file, ErrDiskFull, err)
+	}
 	return fmt.Errorf("database %s: %w", file, err)
+}
+
+// ErrDiskFull is wrapped by errors of writes that found no space left on
+// the database's filesystem.
+var ErrDiskFull = errors.New("no space left on the filesystem")
+
+func full(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrFull
 }
 
 func (tx *Tx) exec(name string, args ...any) (sql.Result, error) {
@@ -261,6 +273,9 @@ func (tx *Tx) Commit() error {
 	}
 	if _, err := tx.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
 		tx.Rollback()
+		if full(err) {
+			return fmt.Errorf("database %s: committing: %w (%v)", tx.db.path, ErrDiskFull, err)
+		}
 		return fmt.Errorf("database %s: committing: %w", tx.db.path, err)
 	}
 	tx.finish()

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// Tests of the transaction engine as a user meets it: full disks, type
+// changes, a damaged database, a read-only root after a crash.
+
+// packDir packs the staging directory stage as package name at version.
+func packDir(t *testing.T, stage, name, version string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+"-"+version+".lpm")
+	if _, err := archive.Create(out, stage, archive.Manifest{Name: name, Version: version, Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// smallDisk turns the root into a tmpfs of size (e.g. "16m").
+func smallDisk(t *testing.T, r *testRoot, size string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", r.dir).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
+	for _, d := range []string{"etc/lpm", "usr/lib", "var/lib"} {
+		os.MkdirAll(r.path(d), 0o755)
+	}
+}
+
+// fill writes a file until the filesystem has no block left.
+func fill(t *testing.T, file string) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	block := make([]byte, 64<<10)
+	for len(block) > 0 {
+		if _, err := f.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			block = block[:len(block)/2]
+		}
+	}
+	var st syscall.Statfs_t
+	syscall.Statfs(filepath.Dir(file), &st)
+	if st.Bavail != 0 {
+		t.Fatalf("the disk still has %d blocks free", st.Bavail)
+	}
+}
+
+func TestRemoveWorksOnAFullDisk(t *testing.T) {
+	r := newRoot(t)
+	smallDisk(t, r, "16m")
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "usr/share/big"), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/share/big/blob"), make([]byte, 4<<20), 0o644)
+	for _, f := range []string{"a", "b", "c"} {
+		os.WriteFile(filepath.Join(stage, "usr/share/big", f), []byte(f+"\n"), 0o644)
+	}
+	r.ok("install", "--file", packDir(t, stage, "big", "1.0"))
+	fill(t, r.path("filler"))
+
+	r.ok("remove", "big")
+	if _, err := os.Stat(r.path("usr/share/big")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/usr/share/big after remove: %v", err)
+	}
+	if out := r.ok("list"); out != "" {
+		t.Errorf("list after remove: %q", out)
+	}
+	r.ok("verify")
+}
