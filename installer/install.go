@@ -98,11 +98,32 @@ type tx struct {
 	preserved map[string]pkgdb.File // libraries kept by --preserve-libs
 	pristine  []string              // packaged config files, staged
 	readers   []*archive.Reader     // closed when Apply returns
+	// Type changes (typechange.go): a non-directory of a leaving package
+	// that becomes a directory (toDir), a directory that becomes a
+	// non-directory (fromDir). Each is swapped in one atomic exchange.
+	toDir, fromDir map[string]bool
+	toDirTemp      map[string]string // where a new directory is staged
 }
 
 // plan reads manifests and the database and decides what every path
 // becomes.
 func (t *tx) plan(changes []Change) error {
+	if err := t.planPackages(changes); err != nil {
+		return err
+	}
+	t.findTypeChanges()
+	for _, pc := range t.changes {
+		if pc.manifest != nil {
+			if err := t.planFiles(pc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// planPackages opens the archives and reads what each package has now.
+func (t *tx) planPackages(changes []Change) error {
 	for _, c := range changes {
 		pc := &pkgChange{archive: c.Archive, explicit: c.Explicit, held: c.Held, name: c.Remove}
 		if c.Archive != "" {
@@ -136,11 +157,6 @@ func (t *tx) plan(changes []Change) error {
 			pc.oldFiles = map[string]pkgdb.File{}
 			for _, f := range files {
 				pc.oldFiles[f.Path] = f
-			}
-		}
-		if pc.manifest != nil {
-			if err := t.planFiles(pc); err != nil {
-				return err
 			}
 		}
 		t.changes = append(t.changes, pc)
@@ -189,11 +205,11 @@ func (t *tx) planFiles(pc *pkgChange) error {
 		pc.newFiles[p] = f
 		old, had := pc.oldFiles[p]
 		if !t.in.Force && e.Type == "file" && had && old.Type == "file" && old.SHA256 == e.SHA256 && old.Mode == e.Mode && old.UID == e.UID && old.GID == e.GID {
-			if fi, err := os.Lstat(t.abs(p)); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
+			if fi, err := t.lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
 				pc.skip[p] = true
 			}
 		}
-		if f.Backup && e.Type == "file" {
+		if f.Backup && e.Type == "file" && !t.belowToDir(p) {
 			onDisk, err := archive.FileSHA256(t.abs(p))
 			switch {
 			case err != nil:
@@ -241,7 +257,7 @@ func (t *tx) check() error {
 					others = append(others, o)
 				}
 			}
-			fi, statErr := os.Lstat(t.abs(p))
+			fi, statErr := t.lstat(p)
 			if f.Type == "dir" {
 				if statErr == nil && fi.IsDir() && len(owners[p]) == 0 {
 					t.foreign = append(t.foreign, p)
@@ -256,6 +272,9 @@ func (t *tx) check() error {
 			if other, dup := claimed[p]; dup {
 				conflicts = append(conflicts, fmt.Sprintf("/%s (also in %s)", p, other))
 				continue
+			}
+			if t.fromDir[p] {
+				conflicts = append(conflicts, t.checkFromDir(pc, p, owners[p], leaving)...)
 			}
 			claimed[p] = pc.name
 			if len(others) > 0 {

@@ -30,6 +30,9 @@ type op struct {
 	pkgdb.JournalEntry
 	pc    *pkgChange
 	entry archive.Entry // what replace and mkdir write
+	// carried: staged below a new directory's temp name, it arrives with
+	// that directory's exchange; apply has nothing to do for it.
+	carried bool
 }
 
 // Journal ops.
@@ -39,6 +42,10 @@ const (
 	opRemove  = "remove"  // a path to remove (kept under Backup until commit)
 	opSave    = "save"    // an edited config file of a removed package: kept as Backup (.lpmsave)
 	opRmdir   = "rmdir"   // a directory to remove once empty, after commit
+	// Type changes (typechange.go): the new one is staged whole at Temp
+	// and exchanged with the live path; then the old one is at Temp.
+	opToDir   = "todir"   // a non-directory becomes a directory
+	opFromDir = "fromdir" // a directory becomes a non-directory
 )
 
 // decideOps decides every change and its temp and backup names: the
@@ -55,8 +62,14 @@ func (t *tx) decideOps() error {
 		return path.Join(dir, fmt.Sprintf(".lpm-%s.%s-%d.%s", kind, tag, len(t.ops), base))
 	}
 	exists := func(p string) bool {
-		_, err := os.Lstat(t.abs(p))
+		_, err := t.lstat(p)
 		return err == nil
+	}
+	// A new directory in place of a non-directory is staged whole under
+	// its temp name, children included.
+	t.toDirTemp = map[string]string{}
+	for p := range t.toDir {
+		t.toDirTemp[p] = beside("dir", p)
 	}
 	var links []op // hard links come last: their targets must be in place
 	making := map[string]bool{}
@@ -66,12 +79,24 @@ func (t *tx) decideOps() error {
 		}
 		for _, e := range pc.manifest.Entries {
 			p := pc.entryPath[e.Path]
+			staged, below := t.stagedBelow(p)
 			switch e.Type {
 			case "dir":
-				if fi, err := os.Stat(t.abs(p)); (err != nil || !fi.IsDir()) && !making[p] {
-					making[p] = true // several packages of the transaction may share it
+				if making[p] {
+					continue // several packages of the transaction may share it
+				}
+				switch {
+				case t.toDir[p]:
+					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opToDir, Path: p, Temp: t.toDirTemp[p]}, pc: pc, entry: e})
+				case below:
+					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p, Temp: staged}, pc: pc, entry: e, carried: true})
+				default:
+					if fi, err := os.Stat(t.abs(p)); err == nil && fi.IsDir() {
+						continue
+					}
 					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p}, pc: pc, entry: e})
 				}
+				making[p] = true
 				continue
 			case "file":
 				if pc.skip[p] {
@@ -81,7 +106,7 @@ func (t *tx) decideOps() error {
 					p += ".lpmnew"
 				}
 			case "symlink":
-				if cur, err := os.Readlink(t.abs(p)); err == nil && cur == e.Link {
+				if cur, err := os.Readlink(t.abs(p)); err == nil && cur == e.Link && !below {
 					continue
 				}
 			}
@@ -90,9 +115,14 @@ func (t *tx) decideOps() error {
 			// old content kept as a backup until the commit. A new path
 			// cannot go missing: it is written in place, and a rollback
 			// removes it.
-			if exists(p) {
+			switch {
+			case t.fromDir[p]:
+				o.Op, o.Temp = opFromDir, beside("new", p)
+			case below && e.Type != "hardlink":
+				o.Temp, o.carried = staged, true
+			case exists(p):
 				o.Temp, o.Backup = beside("new", p), beside("old", p)
-			} else if e.Type == "hardlink" {
+			case e.Type == "hardlink":
 				o.Temp = beside("new", p)
 			}
 			if e.Type == "hardlink" {
@@ -176,12 +206,22 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 		}
 		return out
 	}
+	// What lies below a directory that becomes a non-directory goes with
+	// it (checkFromDir made sure it is all obsolete).
+	belowFromDir := func(p string) bool {
+		for q := path.Dir(p); q != "." && q != "/"; q = path.Dir(q) {
+			if t.fromDir[q] {
+				return true
+			}
+		}
+		return false
+	}
 	gone = keep(gone, func(p string) bool {
 		_, err := os.Lstat(t.abs(p))
 		_, kept := t.preserved[p]
-		return stillOwned(p) || err != nil || kept
+		return stillOwned(p) || err != nil || kept || belowFromDir(p)
 	})
-	dirs = keep(dirs, func(d string) bool { return stillOwned(d) || foreign[d] })
+	dirs = keep(dirs, func(d string) bool { return stillOwned(d) || foreign[d] || belowFromDir(d) })
 	sort.Strings(gone)
 	sort.Slice(dirs, func(i, j int) bool {
 		di, dj := strings.Count(dirs[i], "/"), strings.Count(dirs[j], "/")
@@ -330,11 +370,11 @@ func (t *tx) stage() error {
 				return nil
 			}
 			switch {
-			case o.Op == opMkdir:
-				if err := os.Mkdir(t.abs(o.Path), 0o700); err != nil {
+			case e.Type == "dir":
+				if err := os.Mkdir(t.abs(o.target()), 0o700); err != nil {
 					return fmt.Errorf("creating /%s: %w", o.Path, err)
 				}
-				return setOwnerMode(t.abs(o.Path), e, false)
+				return setOwnerMode(t.abs(o.target()), e, false)
 			case e.Type == "file":
 				// A kept, edited config file keeps its base: the pristine
 				// copy changes only when the live file is replaced.
@@ -411,8 +451,11 @@ func writeFile(p string, e archive.Entry, content io.Reader) error {
 // apply renames temps over live paths and obsolete paths to backups.
 func (t *tx) apply() error {
 	for _, o := range t.ops {
+		if o.carried {
+			continue // arrives with its directory's exchange
+		}
 		switch o.Op {
-		case opReplace:
+		case opReplace, opFromDir:
 			if o.entry.Type == "hardlink" {
 				target := o.pc.entryPath[o.entry.Link]
 				if err := os.Link(t.abs(target), t.abs(o.Temp)); err != nil {
@@ -422,10 +465,22 @@ func (t *tx) apply() error {
 			if o.Temp == "" {
 				continue // written in place: the path is new
 			}
+			if o.Op == opFromDir {
+				if err := exchange(t.in.Root, o.Temp, o.Path); err != nil {
+					return err
+				}
+				crashPoint("swapped")
+				continue
+			}
 			if err := os.Rename(t.abs(o.Temp), t.abs(o.Path)); err != nil {
 				return fmt.Errorf("replacing /%s: %w", o.Path, err)
 			}
 			crashPoint("rename")
+		case opToDir:
+			if err := exchange(t.in.Root, o.Temp, o.Path); err != nil {
+				return err
+			}
+			crashPoint("swapped")
 		}
 	}
 	for _, pc := range t.changes {
@@ -477,9 +532,15 @@ func (t *tx) commit() error {
 // back, removes what was new, and deletes temps; it runs no program.
 func rollback(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
+	belowSwap := swapped(entries)
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
+		if belowSwap(e.Path) {
+			continue // staged below a type change: undone with it
+		}
 		switch e.Op {
+		case opToDir, opFromDir:
+			rollbackSwap(root, e)
 		case opReplace:
 			cur, curErr := os.Lstat(abs(e.Path))
 			_, tempErr := os.Lstat(abs(e.Temp))
@@ -512,8 +573,14 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 // again by Recover.
 func finish(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
+	belowSwap := swapped(entries)
 	for _, e := range entries {
+		if belowSwap(e.Path) {
+			continue // in place with its directory, or gone with it
+		}
 		switch e.Op {
+		case opToDir, opFromDir:
+			finishSwap(root, e)
 		case opReplace:
 			if e.Temp != "" {
 				os.Remove(abs(e.Temp))

@@ -20,6 +20,19 @@ import (
 type rootPaths struct {
 	root  string
 	cache map[string]string // parent dir -> resolved parent dir
+	// becomeDirs are non-directories on disk that the transaction turns
+	// into directories: paths below them are new, never reached through
+	// what is there now.
+	becomeDirs map[string]bool
+}
+
+// becomesDir makes paths below p resolve as below a new directory.
+func (r *rootPaths) becomesDir(p string) {
+	if r.becomeDirs == nil {
+		r.becomeDirs = map[string]bool{}
+	}
+	r.becomeDirs[p] = true
+	clear(r.cache)
 }
 
 func newRootPaths(root string) *rootPaths {
@@ -63,6 +76,9 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 			continue
 		}
 		next := path.Join(cur, elem)
+		if r.becomeDirs[next] {
+			return path.Join(append([]string{next}, todo...)...), nil
+		}
 		fi, err := os.Lstat(filepath.Join(r.root, next))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

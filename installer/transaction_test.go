@@ -90,3 +90,166 @@ func TestAddSizeStopsAtTheLargestNumber(t *testing.T) {
 		}
 	}
 }
+
+// stageTree makes a staging directory from a description: "d/" a
+// directory, "l -> target" a symlink, anything else a file holding its
+// own name.
+func stageTree(t *testing.T, paths ...string) string {
+	t.Helper()
+	stage := t.TempDir()
+	for _, p := range paths {
+		full := filepath.Join(stage, strings.TrimSuffix(strings.Split(p, " -> ")[0], "/"))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		var err error
+		switch {
+		case strings.HasSuffix(p, "/"):
+			err = os.MkdirAll(full, 0o755)
+		case strings.Contains(p, " -> "):
+			err = os.Symlink(strings.Split(p, " -> ")[1], full)
+		default:
+			err = os.WriteFile(full, []byte(p+"\n"), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return stage
+}
+
+func pack(t *testing.T, stage, name, version string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+"-"+version+".lpm")
+	if _, err := archive.Create(out, stage, archive.Manifest{Name: name, Version: version, Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// typeOf says what is at p, without following a final symlink.
+func typeOf(t *testing.T, p string) string {
+	fi, err := os.Lstat(p)
+	switch {
+	case err != nil:
+		return "missing"
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, _ := os.Readlink(p)
+		return "symlink -> " + target
+	case fi.IsDir():
+		return "dir"
+	}
+	data, _ := os.ReadFile(p)
+	return "file " + strings.TrimSpace(string(data))
+}
+
+func TestUpgradesChangeAPathsTypeInPlace(t *testing.T) {
+	const s = "usr/share/p/"
+	tests := []struct {
+		name     string
+		old, new []string
+		want     map[string]string // path -> typeOf after the upgrade
+	}{
+		{"a symlink becomes a directory",
+			[]string{s + "real/", s + "real/r", s + "swap -> real"},
+			[]string{s + "swap/", s + "swap/x", s + "swap/sub/", s + "swap/sub/y", s + "swap/l -> x"},
+			map[string]string{s + "swap": "dir", s + "swap/x": "file " + s + "swap/x", s + "swap/sub/y": "file " + s + "swap/sub/y",
+				s + "swap/l": "symlink -> x", s + "real": "missing"}},
+		{"a file becomes a directory",
+			[]string{s + "thing"},
+			[]string{s + "thing/", s + "thing/inner"},
+			map[string]string{s + "thing": "dir", s + "thing/inner": "file " + s + "thing/inner"}},
+		{"a directory becomes a symlink",
+			[]string{s + "d/", s + "d/a", s + "d/deep/", s + "d/deep/b", s + "other/"},
+			[]string{s + "d -> other", s + "other/", s + "other/o"},
+			map[string]string{s + "d": "symlink -> other", s + "other/o": "file " + s + "other/o"}},
+		{"a directory becomes a file",
+			[]string{s + "d/", s + "d/a"},
+			[]string{s + "d"},
+			map[string]string{s + "d": "file " + s + "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, root := newTestInstaller(t)
+			if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, tt.old...), "p", "1.0"), Explicit: true}}); err != nil {
+				t.Fatal(err)
+			}
+			v2 := pack(t, stageTree(t, tt.new...), "p", "2.0")
+			if _, err := in.Apply([]Change{{Archive: v2}}); err != nil {
+				t.Fatalf("upgrade: %v", err)
+			}
+			for p, want := range tt.want {
+				if got := typeOf(t, filepath.Join(root, p)); got != want {
+					t.Errorf("/%s is %q, want %q", p, got, want)
+				}
+			}
+			if diffs, err := Verify(root, in.DB, nil); err != nil || len(diffs) != 0 {
+				t.Errorf("verify after the upgrade: %v %v", diffs, err)
+			}
+			if left := strays(root); len(left) > 0 {
+				t.Errorf("temp or backup files left: %v", left)
+			}
+			// And back again: the reverse change.
+			if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, tt.old...), "p", "3.0")}}); err != nil {
+				t.Fatalf("changing back: %v", err)
+			}
+			if diffs, err := Verify(root, in.DB, nil); err != nil || len(diffs) != 0 {
+				t.Errorf("verify after changing back: %v %v", diffs, err)
+			}
+			if left := strays(root); len(left) > 0 {
+				t.Errorf("temp or backup files left after changing back: %v", left)
+			}
+		})
+	}
+}
+
+// strays lists temp and backup names left under root.
+func strays(root string) []string {
+	var left []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if d != nil && strings.Contains(d.Name(), ".lpm-") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	return left
+}
+
+func TestADirectoryHoldingSomeoneElsesFileDoesNotBecomeASymlink(t *testing.T) {
+	in, root := newTestInstaller(t)
+	const s = "usr/share/p/"
+	if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, s+"d/", s+"d/a", s+"other/"), "p", "1.0"), Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, s+"d/mine"), []byte("the user's\n"), 0o644)
+	before := listing(t, root)
+	_, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, s+"d -> other", s+"other/"), "p", "2.0")}})
+	if err == nil || !strings.Contains(err.Error(), "/"+s+"d/mine") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("upgrade over a directory holding an unowned file: %v", err)
+	}
+	if after := listing(t, root); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the root changed:\n%v\n%v", before, after)
+	}
+}
+
+func TestVerifyReportsAFileReachedThroughASymlink(t *testing.T) {
+	in, root := newTestInstaller(t)
+	const s = "usr/share/p/"
+	if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, s+"d/", s+"d/a"), "p", "1.0"), Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone moves the directory away and leaves a link: the content is
+	// still readable at the recorded path, but not where it was put.
+	os.Rename(filepath.Join(root, s+"d"), filepath.Join(root, s+"moved"))
+	os.Symlink("moved", filepath.Join(root, s+"d"))
+	diffs, err := Verify(root, in.DB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range diffs {
+		got = append(got, d.Path+": "+d.Problem)
+	}
+	want := "/" + s + "d/a: reached through the symlink /" + s + "d, where a directory should be"
+	if !strings.Contains(strings.Join(got, "\n"), want) {
+		t.Errorf("verify: %v; want %q", got, want)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"path/filepath"
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -31,6 +33,7 @@ func Verify(root string, db *pkgdb.DB, names []string) ([]Difference, error) {
 		}
 	}
 	var diffs []Difference
+	parents := parentCheck{root: root, seen: map[string]string{}}
 	for _, name := range names {
 		if _, err := db.Package(name); err != nil {
 			return nil, err
@@ -40,12 +43,47 @@ func Verify(root string, db *pkgdb.DB, names []string) ([]Difference, error) {
 			return nil, err
 		}
 		for _, f := range files {
-			if problem := verifyFile(root, f); problem != "" {
+			problem := parents.problem(path.Dir(f.Path))
+			if problem == "" {
+				problem = verifyFile(root, f)
+			}
+			if problem != "" {
 				diffs = append(diffs, Difference{Package: name, Path: "/" + f.Path, Problem: problem, Config: f.Backup && problem == "content differs"})
 			}
 		}
 	}
 	return diffs, nil
+}
+
+// parentCheck finds recorded paths whose parent directories are not real
+// directories: the database records where a file really is, so a symlink
+// (or a file) in its place means what verify would read is something else.
+type parentCheck struct {
+	root string
+	seen map[string]string // directory -> its problem, "" when none
+}
+
+func (c *parentCheck) problem(dir string) string {
+	if dir == "." || dir == "/" || dir == "" {
+		return ""
+	}
+	if p, ok := c.seen[dir]; ok {
+		return p
+	}
+	p := c.problem(path.Dir(dir))
+	if p == "" {
+		fi, err := os.Lstat(filepath.Join(c.root, dir))
+		switch {
+		case err != nil:
+			p = "missing"
+		case fi.Mode()&fs.ModeSymlink != 0:
+			p = fmt.Sprintf("reached through the symlink /%s, where a directory should be", dir)
+		case !fi.IsDir():
+			p = fmt.Sprintf("/%s, where a directory should be, is not one", dir)
+		}
+	}
+	c.seen[dir] = p
+	return p
 }
 
 func verifyFile(root string, f pkgdb.File) string {

@@ -75,6 +75,17 @@ func makeCrashSet(t *testing.T, dir string) crashSet {
 						write(fmt.Sprintf("usr/share/%s/new/f%03d", name, i), "added\n")
 					}
 				}
+				// Type changes: in 2.0.0 a symlink becomes a directory
+				// and a directory becomes a symlink.
+				swap, blk := filepath.Join(stage, "usr/share", name, "swap"), filepath.Join(stage, "usr/share", name, "blk")
+				if version == "1.0.0" {
+					os.Symlink("d0", swap)
+					write(fmt.Sprintf("usr/share/%s/blk/inner/f", name), "inner\n")
+					write(fmt.Sprintf("usr/share/%s/blk/g", name), "g\n")
+				} else {
+					write(fmt.Sprintf("usr/share/%s/swap/f", name), "in the new directory\n")
+					os.Symlink("d1", blk)
+				}
 			}
 			out := filepath.Join(dir, name+"-"+version+".lpm")
 			m := archive.Manifest{Name: name, Version: version, Release: 1}
@@ -188,10 +199,11 @@ func runCrashTrials(t *testing.T, trials int, seed int64) {
 func crashTrial(t *testing.T, root string, sc crashScenario, d time.Duration, rng *rand.Rand) (string, string) {
 	cmd := exec.Command(lpmBin, append([]string{"--root", root, "--yes", "-q"}, sc.args(root)...)...)
 	// Half the trials die at a random moment; the others at a named point
-	// (after the journal, after staging, during the renames, after the
-	// renames, after the commit), so that the short windows are covered.
+	// (after the journal, after staging, during the renames, after a type
+	// change's exchange, after the renames, after the commit), so that the
+	// short windows are covered.
 	if rng.Intn(2) == 1 {
-		points := []string{"journaled:1", "staged:1", "applied:1", "committed:1", fmt.Sprintf("rename:%d", 1+rng.Intn(400))}
+		points := []string{"journaled:1", "staged:1", "applied:1", "committed:1", fmt.Sprintf("rename:%d", 1+rng.Intn(400)), fmt.Sprintf("swapped:%d", 1+rng.Intn(4))}
 		cmd.Env = append(os.Environ(), "LPM_TEST_CRASH="+points[rng.Intn(len(points))])
 	}
 	var missing atomic.Int64

@@ -1,0 +1,242 @@
+package installer
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/pkgdb"
+)
+
+// Type changes. An upgrade may turn a symlink or a file into a directory,
+// or a directory into a symlink or a file. rename(2) cannot put a
+// directory over a non-directory or the reverse, and removing the old one
+// first would leave the path missing. So the new one is staged whole under
+// a temp name beside the path (a directory with everything below it, or
+// the new file or link), and one renameat2(RENAME_EXCHANGE) swaps the two
+// atomically: the path always exists, and the old one ends up under the
+// temp name until the commit (then it goes) or a rollback (then it is
+// swapped back).
+//
+// Nothing is ever written or removed through the old thing: paths below a
+// non-directory that becomes a directory resolve below the new directory
+// (rootPaths.becomesDir), and a directory that becomes a non-directory may
+// hold only what the transaction removes anyway, which goes with it.
+
+// findTypeChanges finds the paths whose type the transaction changes
+// between directory and non-directory, where the old one belongs to a
+// package the transaction replaces or removes.
+func (t *tx) findTypeChanges() {
+	leavingDir, leavingOther := map[string]bool{}, map[string]bool{}
+	for _, pc := range t.changes {
+		for p, f := range pc.oldFiles {
+			if f.Type == "dir" {
+				leavingDir[p] = true
+			} else {
+				leavingOther[p] = true
+			}
+		}
+	}
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			p, err := t.paths.resolve(e.Path)
+			if err != nil {
+				continue // planFiles reports it
+			}
+			fi, err := t.lstat(p)
+			if err != nil {
+				continue
+			}
+			switch {
+			case e.Type == "dir" && leavingOther[p] && !fi.IsDir():
+				if t.toDir == nil {
+					t.toDir = map[string]bool{}
+				}
+				t.toDir[p] = true
+				t.paths.becomesDir(p)
+			case e.Type != "dir" && leavingDir[p] && fi.IsDir():
+				if t.fromDir == nil {
+					t.fromDir = map[string]bool{}
+				}
+				t.fromDir[p] = true
+			}
+		}
+	}
+}
+
+// toDirAbove returns the path at or above p that becomes a directory, if
+// any.
+func (t *tx) toDirAbove(p string) (string, bool) {
+	if len(t.toDir) == 0 {
+		return "", false
+	}
+	for q := p; q != "." && q != "/" && q != ""; q = path.Dir(q) {
+		if t.toDir[q] {
+			return q, true
+		}
+	}
+	return "", false
+}
+
+// belowToDir reports whether p is, or lies below, a path that becomes a
+// directory: what is on disk there now is not what p will be.
+func (t *tx) belowToDir(p string) bool {
+	_, ok := t.toDirAbove(p)
+	return ok
+}
+
+// lstat is os.Lstat of a path as the transaction sees the root: nothing
+// is at or below a non-directory that becomes a directory.
+func (t *tx) lstat(p string) (fs.FileInfo, error) {
+	if t.belowToDir(p) {
+		return nil, fs.ErrNotExist
+	}
+	return os.Lstat(t.abs(p))
+}
+
+// stagedBelow is where stage writes p, which lies strictly below a path
+// that becomes a directory: below that directory's temp name.
+func (t *tx) stagedBelow(p string) (string, bool) {
+	top, ok := t.toDirAbove(p)
+	if !ok || top == p {
+		return "", false
+	}
+	return t.toDirTemp[top] + strings.TrimPrefix(p, top), true
+}
+
+// checkFromDir refuses to turn directory p into a non-directory while
+// anything in it stays: a file of a package that stays, an unowned file,
+// an edited config file, or a new path of this transaction.
+func (t *tx) checkFromDir(pc *pkgChange, p string, owners []string, leaving map[string]bool) []string {
+	for _, o := range owners {
+		if !leaving[o] {
+			return []string{fmt.Sprintf("/%s (a directory of %s, which stays; it cannot become a %s of %s)", p, o, pc.newFiles[p].Type, pc.name)}
+		}
+	}
+	old := map[string]pkgdb.File{}
+	claimed := map[string]bool{}
+	for _, c := range t.changes {
+		for q, f := range c.oldFiles {
+			old[q] = f
+		}
+		for q := range c.newFiles {
+			claimed[q] = true
+		}
+	}
+	var inside []string
+	filepath.WalkDir(t.abs(p), func(full string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(t.in.Root, full)
+		rel = filepath.ToSlash(rel)
+		if rel != p {
+			inside = append(inside, rel)
+		}
+		return nil
+	})
+	sort.Strings(inside)
+	owned, err := t.in.DB.Owners(inside)
+	if err != nil {
+		return []string{fmt.Sprintf("/%s (reading its owners: %v)", p, err)}
+	}
+	for _, q := range inside {
+		f, had := old[q]
+		why := ""
+		switch {
+		case claimed[q]:
+			why = "a path this transaction installs"
+		case !had:
+			why = "owned by no package leaving"
+			for _, o := range owned[q] {
+				if !leaving[o] {
+					why = "owned by " + o
+				}
+			}
+		case f.Backup && f.Type == "file":
+			if h, err := archive.FileSHA256(t.abs(q)); err != nil || h != f.SHA256 {
+				why = "an edited config file"
+			}
+		}
+		if why != "" {
+			return []string{fmt.Sprintf("/%s (a directory that becomes a %s in %s, but /%s in it stays: %s; move it away first)", p, pc.newFiles[p].Type, pc.name, q, why)}
+		}
+	}
+	return nil
+}
+
+// exchange swaps two paths of the root atomically, whatever their types.
+func exchange(root, a, b string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, a), unix.AT_FDCWD, filepath.Join(root, b), unix.RENAME_EXCHANGE)
+	if err != nil {
+		return fmt.Errorf("swapping /%s for its new version: %w (the filesystem of %s must support renameat2 RENAME_EXCHANGE to change a path's type)", b, err, root)
+	}
+	return nil
+}
+
+// swapped lists the paths of a journal whose type it changes; paths below
+// them are staged and undone with them, never one by one.
+func swapped(entries []pkgdb.JournalEntry) func(p string) bool {
+	var tops []string
+	for _, e := range entries {
+		if e.Op == opToDir || e.Op == opFromDir {
+			tops = append(tops, e.Path+"/")
+		}
+	}
+	return func(p string) bool {
+		for _, top := range tops {
+			if strings.HasPrefix(p, top) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func isDir(p string) (exists, dir bool) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return false, false
+	}
+	return true, fi.IsDir()
+}
+
+// rollbackSwap undoes a type change: swapped back if the exchange
+// happened, then the staged new one (now under the temp name) removed.
+func rollbackSwap(root string, e pkgdb.JournalEntry) {
+	abs := func(p string) string { return filepath.Join(root, p) }
+	_, liveDir := isDir(abs(e.Path))
+	tempThere, tempDir := isDir(abs(e.Temp))
+	newIsDir := e.Op == opToDir
+	if tempThere && liveDir == newIsDir && tempDir != newIsDir {
+		exchange(root, e.Temp, e.Path)
+	}
+	switch there, dir := isDir(abs(e.Temp)); {
+	case there && dir && newIsDir:
+		os.RemoveAll(abs(e.Temp))
+	case there && !dir && !newIsDir:
+		os.Remove(abs(e.Temp))
+	}
+}
+
+// finishSwap removes the old one of a committed type change, now under
+// the temp name.
+func finishSwap(root string, e pkgdb.JournalEntry) {
+	abs := func(p string) string { return filepath.Join(root, p) }
+	switch there, dir := isDir(abs(e.Temp)); {
+	case there && dir && e.Op == opFromDir:
+		os.RemoveAll(abs(e.Temp)) // only what the transaction removed (checkFromDir)
+	case there && !dir && e.Op == opToDir:
+		os.Remove(abs(e.Temp))
+	}
+}
