@@ -96,7 +96,6 @@ type tx struct {
 	ops       []op                  // the journal, in the order it is applied
 	id        int64                 // the transaction's id in the database
 	preserved map[string]pkgdb.File // libraries kept by --preserve-libs
-	pristine  []string              // packaged config files, staged
 	readers   []*archive.Reader     // closed when Apply returns
 	// Type changes (typechange.go): a non-directory of a leaving package
 	// that becomes a directory (toDir), a directory that becomes a

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -33,6 +34,9 @@ type op struct {
 	// carried: staged below a new directory's temp name, it arrives with
 	// that directory's exchange; apply has nothing to do for it.
 	carried bool
+	// pristine: for a config file, where stage writes the packaged copy
+	// (the target of its own replace op, see pristineOps).
+	pristine string
 }
 
 // Journal ops.
@@ -132,6 +136,7 @@ func (t *tx) decideOps() error {
 			t.ops = append(t.ops, o)
 		}
 	}
+	t.pristineOps(beside)
 	t.ops = append(t.ops, links...)
 	gone, dirs, saved, err := t.obsolete()
 	if err != nil {
@@ -348,8 +353,18 @@ func (t *tx) stage() error {
 	byKey := map[string]*op{}
 	for i := range t.ops {
 		o := &t.ops[i]
-		if o.pc != nil {
+		switch {
+		case o.pc != nil:
 			byKey[o.pc.name+"\x00"+o.entry.Path] = o
+		case o.Op == opMkdir:
+			// lpm's own directories (pristine copies), in order, never
+			// made through a link.
+			if err := CheckStatePath(t.in.Root, t.abs(path.Dir(o.Path))); err != nil {
+				return err
+			}
+			if err := os.Mkdir(t.abs(o.Path), 0o755); err != nil {
+				return fmt.Errorf("creating /%s: %w", o.Path, err)
+			}
 		}
 	}
 	for _, pc := range t.changes {
@@ -378,7 +393,7 @@ func (t *tx) stage() error {
 			case e.Type == "file":
 				// A kept, edited config file keeps its base: the pristine
 				// copy changes only when the live file is replaced.
-				if o.pc.newFiles[o.pc.entryPath[e.Path]].Backup && !strings.HasSuffix(o.Path, ".lpmnew") {
+				if o.pristine != "" {
 					return t.writeConfig(o, e, content)
 				}
 				if e.Size > 4<<20 {
@@ -680,46 +695,115 @@ func parseCrashSpec(s string) crashAt {
 
 // Config files: the pristine packaged version of each is kept beside the
 // database (PristinePath), so that diff-config can show the user's edits
-// and the package's changes against the same base. They are lpm's own
-// state: written next to the new ones during staging, put in place after
-// the commit, dropped on rollback.
+// and the package's changes against the same base. The copies are part of
+// the transaction like any file: staged under a temp name while the live
+// file is written, renamed into place with the rest, rolled back or
+// finished from the journal.
 
 // PristinePath is where the packaged version of a package's config file
 // is kept.
 func PristinePath(root, pkg, file string) string {
-	return filepath.Join(root, "var/lib/lpm/pristine", pkg, file)
+	return filepath.Join(root, pristineRel(pkg, file))
 }
 
+const pristineDir = "var/lib/lpm/pristine"
+
+func pristineRel(pkg, file string) string { return path.Join(pristineDir, pkg, file) }
+
+// pristineOps journals the pristine copies: a replace for each config
+// file the transaction writes (its directories made first), a remove for
+// each copy of a config file that goes, and the removed packages'
+// directories of copies.
+func (t *tx) pristineOps(beside func(kind, p string) string) {
+	making := map[string]bool{}
+	var mkdirs, copies []op
+	mkdirAll := func(dir string) {
+		var chain []string
+		for d := dir; d != path.Dir(pristineDir) && !making[d]; d = path.Dir(d) {
+			if fi, err := os.Lstat(t.abs(d)); err == nil && fi.IsDir() {
+				break
+			}
+			making[d] = true
+			chain = append(chain, d)
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			mkdirs = append(mkdirs, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: chain[i]}})
+		}
+	}
+	kept := map[string]bool{} // copies that stay or are rewritten
+	for i := range t.ops {
+		o := &t.ops[i]
+		if o.pc == nil || o.Op != opReplace || o.entry.Type != "file" || strings.HasSuffix(o.Path, ".lpmnew") {
+			continue
+		}
+		live := o.pc.entryPath[o.entry.Path]
+		if !o.pc.newFiles[live].Backup {
+			continue
+		}
+		rel := pristineRel(o.pc.name, live)
+		mkdirAll(path.Dir(rel))
+		c := op{JournalEntry: pkgdb.JournalEntry{Op: opReplace, Path: rel}, entry: o.entry}
+		if _, err := os.Lstat(t.abs(rel)); err == nil {
+			c.Temp, c.Backup = beside("new", rel), beside("old", rel)
+		}
+		o.pristine = c.target()
+		copies = append(copies, c)
+	}
+	for _, c := range copies {
+		kept[c.Path] = true
+	}
+	for _, pc := range t.changes {
+		for p, f := range pc.newFiles {
+			if f.Backup {
+				kept[pristineRel(pc.name, p)] = true
+			}
+		}
+	}
+	var gone, dirs []op
+	for _, pc := range t.changes {
+		for p, f := range pc.oldFiles {
+			rel := pristineRel(pc.name, p)
+			if _, err := os.Lstat(t.abs(rel)); err == nil && f.Backup && !kept[rel] {
+				gone = append(gone, op{JournalEntry: pkgdb.JournalEntry{Op: opRemove, Path: rel}})
+			}
+		}
+		if pc.manifest == nil {
+			// The removed package's directories of copies, deepest first.
+			top := path.Join(pristineDir, pc.name)
+			var found []string
+			filepath.WalkDir(t.abs(top), func(full string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					rel, _ := filepath.Rel(t.in.Root, full)
+					found = append(found, filepath.ToSlash(rel))
+				}
+				return nil
+			})
+			for i := len(found) - 1; i >= 0; i-- {
+				dirs = append(dirs, op{JournalEntry: pkgdb.JournalEntry{Op: opRmdir, Path: found[i]}})
+			}
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].Path < gone[j].Path })
+	t.ops = append(t.ops, mkdirs...)
+	t.ops = append(t.ops, copies...)
+	t.ops = append(t.ops, gone...)
+	t.ops = append(t.ops, dirs...)
+}
+
+// writeConfig writes a config file and, from the same stream, its
+// pristine copy.
 func (t *tx) writeConfig(o *op, e archive.Entry, content io.Reader) error {
-	pristine := PristinePath(t.in.Root, o.pc.name, o.pc.entryPath[e.Path]) + ".lpm-new"
-	if err := MakeStateDir(t.in.Root, filepath.Dir(pristine)); err != nil {
+	// lpm's own state is never reached through a link (rootpath.go).
+	if err := CheckStatePath(t.in.Root, t.abs(o.pristine)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(pristine, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(t.abs(o.pristine), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
-		return fmt.Errorf("pristine copy %s: %w", pristine, err)
+		return fmt.Errorf("pristine copy %s: %w", t.abs(o.pristine), err)
 	}
 	defer f.Close()
 	if err := writeFile(t.abs(o.target()), e, io.TeeReader(content, f)); err != nil {
 		return err
 	}
-	t.pristine = append(t.pristine, pristine)
 	return f.Close()
-}
-
-func (t *tx) keepPristine() {
-	for _, p := range t.pristine {
-		os.Rename(p, strings.TrimSuffix(p, ".lpm-new"))
-	}
-	for _, pc := range t.changes {
-		if pc.manifest == nil {
-			os.RemoveAll(filepath.Join(t.in.Root, "var/lib/lpm/pristine", pc.name))
-		}
-	}
-}
-
-func (t *tx) dropPristine() {
-	for _, p := range t.pristine {
-		os.Remove(p)
-	}
 }

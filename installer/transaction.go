@@ -175,7 +175,6 @@ func (t *tx) smokeTest() error {
 // finish completes the committed transaction on disk and closes its
 // journal.
 func (t *tx) finish() error {
-	t.keepPristine()
 	finish(t.in.Root, t.entries())
 	for _, o := range t.ops {
 		if o.Op == opSave {
@@ -191,7 +190,6 @@ func (t *tx) finish() error {
 
 // fail rolls back after an error before the commit point.
 func (t *tx) fail(err error) error {
-	t.dropPristine()
 	rollback(t.in.Root, t.entries())
 	if serr := t.in.DB.SetTxState(t.id, pkgdb.StateRolledBack); serr != nil {
 		return fmt.Errorf("%w (and closing its journal failed: %v; the next lpm will finish that)", err, serr)

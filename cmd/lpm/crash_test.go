@@ -89,6 +89,11 @@ func makeCrashSet(t *testing.T, dir string) crashSet {
 			}
 			out := filepath.Join(dir, name+"-"+version+".lpm")
 			m := archive.Manifest{Name: name, Version: version, Release: 1}
+			if name == "a" {
+				// A config file: its pristine copy is journaled too.
+				write("etc/a.conf", "a.conf "+version+"\n")
+				m.Backup = []string{"etc/a.conf"}
+			}
 			if _, err := archive.Create(out, stage, m); err != nil {
 				t.Fatal(err)
 			}
@@ -282,6 +287,18 @@ func crashTrial(t *testing.T, root string, sc crashScenario, d time.Duration, rn
 		}
 	}
 	got := strings.Join(versions, " ")
+	// The pristine copy of a's config is the installed version's, with no
+	// temp beside it.
+	pristine, err := os.ReadFile(filepath.Join(root, "var/lib/lpm/pristine/a/etc/a.conf"))
+	switch {
+	case versions[0] == "-" && err == nil:
+		return how, "a pristine copy of a's config is left, and a is not installed"
+	case versions[0] != "-" && string(pristine) != "a.conf "+versions[0]+"\n":
+		return how, fmt.Sprintf("the pristine copy of a's config is %q (%v) with a %s installed", pristine, err, versions[0])
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "var/lib/lpm/pristine/a/etc/*.lpm*")); len(left) > 0 {
+		return how, fmt.Sprintf("temps left beside the pristine copy: %v", left)
+	}
 	before := sc.before
 	if before == "" {
 		before = "- - -"

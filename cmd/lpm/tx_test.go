@@ -84,3 +84,67 @@ func TestRemoveWorksOnAFullDisk(t *testing.T) {
 	}
 	r.ok("verify")
 }
+
+// configPackage packs a package with one config file, etc/NAME.conf.
+func configPackage(t *testing.T, name, version, conf string) string {
+	t.Helper()
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "etc"), 0o755)
+	os.WriteFile(filepath.Join(stage, "etc", name+".conf"), []byte(conf), 0o644)
+	os.MkdirAll(filepath.Join(stage, "usr/share", name), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/share", name, "data"), []byte(version+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), name+"-"+version+".lpm")
+	m := archive.Manifest{Name: name, Version: version, Release: 1, Backup: []string{"etc/" + name + ".conf"}}
+	if _, err := archive.Create(out, stage, m); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// crashAt runs lpm with a named crash point and expects it killed.
+func (r *testRoot) crashAt(point string, args ...string) {
+	r.t.Helper()
+	cmd := exec.Command(lpmBin, append([]string{"--root", r.dir, "--yes", "-q"}, args...)...)
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=", "LPM_TEST_CRASH="+point)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		r.t.Fatalf("lpm %v with LPM_TEST_CRASH=%s: %v, want killed", args, point, err)
+	}
+}
+
+func TestPristineConfigCopiesFollowTheTransactionThroughACrash(t *testing.T) {
+	for _, tt := range []struct {
+		point, want string
+	}{
+		{"staged:1", "one\n"},    // rolled back: the old packaged version
+		{"applied:1", "one\n"},   // rolled back
+		{"committed:1", "two\n"}, // finished: the new packaged version
+	} {
+		t.Run(tt.point, func(t *testing.T) {
+			r := newRoot(t)
+			r.ok("install", "--file", configPackage(t, "c", "1.0", "one\n"))
+			r.crashAt(tt.point, "install", "--file", configPackage(t, "c", "2.0", "two\n"))
+			r.ok("verify") // recovers
+			pristine := r.path("var/lib/lpm/pristine/c/etc/c.conf")
+			if got, err := os.ReadFile(pristine); err != nil || string(got) != tt.want {
+				t.Errorf("pristine copy after the crash: %q, %v; want %q", got, err, tt.want)
+			}
+			if live, _ := os.ReadFile(r.path("etc/c.conf")); string(live) != tt.want {
+				t.Errorf("live config after the crash: %q, want %q", live, tt.want)
+			}
+			if left, _ := filepath.Glob(r.path("var/lib/lpm/pristine/c/etc/*lpm*")); len(left) > 0 {
+				t.Errorf("temps left beside the pristine copy: %v", left)
+			}
+		})
+	}
+	t.Run("remove", func(t *testing.T) {
+		r := newRoot(t)
+		r.ok("install", "--file", configPackage(t, "c", "1.0", "one\n"))
+		r.crashAt("committed:1", "remove", "c")
+		r.ok("verify")
+		if _, err := os.Stat(r.path("var/lib/lpm/pristine/c")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the removed package's pristine copies after the crash: %v", err)
+		}
+	})
+}
