@@ -44,6 +44,10 @@ type Hook struct {
 	Paths       []string `toml:"paths"`
 	Exec        []string `toml:"exec"`      // inside the root
 	HostExec    []string `toml:"host_exec"` // on the host, when the root lacks Exec[0]
+	// Temps are the root's paths the command writes and renames into
+	// place (ldconfig's etc/ld.so.cache~): if lpm is killed while the
+	// hook runs, the next lpm removes them (installer.Recover).
+	Temps []string `toml:"temps"`
 
 	// Func, set only on built-in hooks (builtin.go), runs in Go in place
 	// of a command and says in a few words what it did.
@@ -156,7 +160,11 @@ func (h Hook) run(root string, changed []string, out *progress.Printer) error {
 		return nil
 	}
 	cmd.Env = []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "LC_ALL=POSIX"}
+	if err := installer.HookStarting(root, h.Name, h.Temps); err != nil {
+		return fmt.Errorf("hook %s: %w", h.Name, err)
+	}
 	output, err := cmd.CombinedOutput()
+	installer.HookDone(root, h.Temps)
 	if err != nil {
 		var ee *exec.ExitError
 		msg := strings.TrimSpace(string(output))

@@ -97,3 +97,19 @@ host_exec = ["/bin/sh", "-c", "echo broken >&2; exit 4"]
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestTheShippedLdconfigHookDeclaresItsTemp(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		if h.Name == "ldconfig" {
+			if len(h.Temps) != 1 || h.Temps[0] != "etc/ld.so.cache~" {
+				t.Errorf("ldconfig's temps: %v, want [etc/ld.so.cache~]", h.Temps)
+			}
+			return
+		}
+	}
+	t.Error("no shipped ldconfig hook")
+}

@@ -613,10 +613,43 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 	}
 }
 
+// NeedsRecovery reports whether a crash left something for Recover: an
+// open transaction, or the temps of a killed hook.
+func NeedsRecovery(root string, db *pkgdb.DB) (bool, error) {
+	if _, err := os.Lstat(hookTempsPath(root)); err == nil {
+		return true, nil
+	}
+	open, err := db.OpenTransactions()
+	return len(open) > 0, err
+}
+
+// Unrecovered lists the transactions a crash left open that no running
+// lpm is carrying out: what Recover would close, had it the right to
+// write. A query on a read-only root warns of them.
+func Unrecovered(root string, db *pkgdb.DB) ([]pkgdb.TxRecord, error) {
+	open, err := db.OpenTransactions()
+	if err != nil || len(open) == 0 || WriterActive(root) {
+		return nil, err
+	}
+	return open, nil
+}
+
+// UnrecoveredWarning is the one line a query prints about them, but for
+// what to do, which depends on why it cannot recover them.
+func UnrecoveredWarning(root string, open []pkgdb.TxRecord) string {
+	var txs []string
+	for _, rec := range open {
+		txs = append(txs, fmt.Sprintf("%d (%s)", rec.ID, rec.Command))
+	}
+	return fmt.Sprintf("warning: interrupted transaction %s is not recovered (its journal is in %s), so the database may not match the disk",
+		strings.Join(txs, ", "), pkgdb.Path(root))
+}
+
 // Recover closes every transaction a crash left open: it rolls back those
 // that had not committed and finishes those that had, and says which. The
 // caller holds the writer lock.
 func Recover(root string, db *pkgdb.DB, out *progress.Printer) error {
+	recoverHookTemps(root, out)
 	open, err := db.OpenTransactions()
 	if err != nil {
 		return err
@@ -640,6 +673,61 @@ func Recover(root string, db *pkgdb.DB, out *progress.Printer) error {
 		}
 	}
 	return nil
+}
+
+// Hooks run once a transaction is done, outside its journal, but some
+// write a temp and rename it into place (ldconfig's etc/ld.so.cache~).
+// While such a hook runs, hookTempsPath lists its temps, so that Recover
+// removes what a killed one left.
+func hookTempsPath(root string) string { return filepath.Join(root, "var/lib/lpm/hook-temps") }
+
+// HookStarting records the temps hook is about to write, durably.
+func HookStarting(root, hook string, temps []string) error {
+	if len(temps) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(hookTempsPath(root)), 0o755); err != nil {
+		return fmt.Errorf("recording its temps: %w", err)
+	}
+	f, err := os.OpenFile(hookTempsPath(root), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return fmt.Errorf("recording its temps: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "%s\n%s\n", hook, strings.Join(temps, "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// HookDone forgets the temps of a hook that ended.
+func HookDone(root string, temps []string) {
+	if len(temps) > 0 {
+		os.Remove(hookTempsPath(root))
+	}
+}
+
+// recoverHookTemps removes the temps of a hook lpm was killed in.
+func recoverHookTemps(root string, out *progress.Printer) {
+	data, err := os.ReadFile(hookTempsPath(root))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for _, t := range lines[1:] {
+		// As the hook saw it: inside the root, parents resolved.
+		p, err := ResolvePath(root, t)
+		if err != nil {
+			continue
+		}
+		if err := os.Remove(filepath.Join(root, p)); err == nil {
+			out.Printf("removed /%s, left by the interrupted hook %s", p, lines[0])
+		}
+	}
+	os.Remove(hookTempsPath(root))
 }
 
 // syncRoot makes everything written to the root's filesystem durable with

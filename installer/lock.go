@@ -57,3 +57,15 @@ func AcquireLock(root string, wait bool, waiting func()) (*Lock, error) {
 
 // Release drops the lock.
 func (l *Lock) Release() error { return l.f.Close() }
+
+// WriterActive reports whether an lpm holds root's writer lock now. It
+// opens the lock read-only, so it works on a read-only root and for any
+// user who may read it.
+func WriterActive(root string) bool {
+	f, err := os.Open(LockPath(root))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
+}

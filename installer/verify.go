@@ -33,6 +33,17 @@ func Verify(root string, db *pkgdb.DB, names []string) ([]Difference, error) {
 		}
 	}
 	var diffs []Difference
+	// A crash nobody recovered yet: the database and the disk disagree
+	// by design until a writer finishes or rolls it back.
+	open, err := Unrecovered(root, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range open {
+		rel, _ := filepath.Rel(root, pkgdb.Path(root))
+		diffs = append(diffs, Difference{Package: "lpm", Path: "/" + filepath.ToSlash(rel),
+			Problem: fmt.Sprintf("interrupted transaction %d (%s) is not recovered; run lpm as a user who may write %s to recover it", rec.ID, rec.Command, root)})
+	}
 	parents := parentCheck{root: root, seen: map[string]string{}}
 	for _, name := range names {
 		if _, err := db.Package(name); err != nil {

@@ -319,9 +319,13 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 	case errors.Is(err, pkgdb.ErrNoDatabase):
 		return pkgdb.OpenEmpty()
 	case err == nil:
-		open, err := db.OpenTransactions()
-		if err != nil || len(open) == 0 || !mayWrite(dbDir) {
+		needs, err := installer.NeedsRecovery(e.cfg.Root, db)
+		if err != nil || !needs {
 			return db, err
+		}
+		if !mayWrite(dbDir) {
+			e.warnUnrecovered(db, dbDir)
+			return db, nil
 		}
 		db.Close()
 	case !mayWrite(dbDir):
@@ -341,7 +345,27 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 		}
 		lock.Release()
 	}
-	return pkgdb.OpenReadOnly(e.cfg.Root)
+	db, err = pkgdb.OpenReadOnly(e.cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	e.warnUnrecovered(db, dbDir)
+	return db, nil
+}
+
+// warnUnrecovered says, in one line, that a crashed transaction is still
+// open with no writer at work (a read-only root, a user who may not write
+// it): the answer may not match the disk.
+func (e *env) warnUnrecovered(db *pkgdb.DB, dbDir string) {
+	open, _ := installer.Unrecovered(e.cfg.Root, db)
+	if len(open) == 0 {
+		return
+	}
+	fix := "run lpm as a user who may write " + dbDir + " (any command, lpm list will do) to recover it"
+	if readOnlyFS(dbDir) {
+		fix = "remount it read-write and run any lpm command (lpm list) to recover it"
+	}
+	fmt.Fprintln(os.Stderr, "lpm: "+installer.UnrecoveredWarning(e.cfg.Root, open)+"; "+fix)
 }
 
 // writer takes the root's lock and opens the database for changes.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -147,4 +148,68 @@ func TestPristineConfigCopiesFollowTheTransactionThroughACrash(t *testing.T) {
 			t.Errorf("the removed package's pristine copies after the crash: %v", err)
 		}
 	})
+}
+
+func TestQueriesOnAReadOnlyRootWarnOfAnUnrecoveredCrash(t *testing.T) {
+	r := newRoot(t)
+	smallDisk(t, r, "64m")
+	r.ok("install", "--file", configPackage(t, "c", "1.0", "one\n"))
+	// Killed after staging: no live path changed yet, so only the journal
+	// tells that the root is not as the database says.
+	r.crashAt("staged:1", "install", "--file", configPackage(t, "c", "2.0", "two\n"))
+	if out, err := exec.Command("mount", "-o", "remount,ro", r.dir).CombinedOutput(); err != nil {
+		t.Skipf("remount read-only: %v %s", err, out)
+	}
+	out, errOut, code := r.lpm("list")
+	if code != 0 || !strings.Contains(out, "c") {
+		t.Errorf("list on the read-only root: exit %d: %s %s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "not recovered") || !strings.Contains(lines[0], "var/lib/lpm/lpm.db") || !strings.Contains(lines[0], "remount it read-write") {
+		t.Errorf("list's warning: %q; want one line naming the journal and what to do", errOut)
+	}
+	out, errOut, code = r.lpm("verify")
+	if code != 1 || !strings.Contains(out, "not recovered") {
+		t.Errorf("verify on the read-only root: exit %d, want 1: %s %s", code, out, errOut)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,rw", r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-write: %v %s", err, out)
+	}
+	r.ok("verify")
+	if _, errOut, _ := r.lpm("list"); strings.Contains(errOut, "not recovered") {
+		t.Errorf("list still warns after recovery: %s", errOut)
+	}
+}
+
+func TestAHookKilledMidwayLeavesNoTempBehind(t *testing.T) {
+	r := newRoot(t)
+	// The ldconfig hook, as a root without ldconfig runs it (on the host),
+	// with lpm killed while the cache's temp is written.
+	hook := `description = "updating the shared library cache"
+paths = ["usr/lib/lib*.so*"]
+exec = ["/usr/sbin/ldconfig"]
+host_exec = ["sh", "-c", "echo partial > {root}/etc/ld.so.cache~; kill -9 $PPID"]
+temps = ["etc/ld.so.cache~"]
+`
+	os.MkdirAll(r.path("etc/lpm/hooks"), 0o755)
+	os.WriteFile(r.path("etc/lpm/hooks/ldconfig.toml"), []byte(hook), 0o644)
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "usr/lib"), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/lib/libx.so.1"), []byte("not really ELF\n"), 0o644)
+	cmd := exec.Command(lpmBin, "--root", r.dir, "--yes", "install", "--file", packDir(t, stage, "x", "1.0"))
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+	if err := cmd.Run(); err == nil {
+		t.Fatal("lpm was not killed by the hook")
+	}
+	if _, err := os.Stat(r.path("etc/ld.so.cache~")); err != nil {
+		t.Fatalf("the test hook made no temp: %v", err)
+	}
+	os.Remove(r.path("etc/lpm/hooks/ldconfig.toml"))
+	_, errOut, _ := r.lpm("list")
+	if _, err := os.Stat(r.path("etc/ld.so.cache~")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("etc/ld.so.cache~ after the next lpm: %v (stderr %s)", err, errOut)
+	}
+	if !strings.Contains(errOut, "ld.so.cache~") {
+		t.Errorf("the next lpm did not say what it removed: %q", errOut)
+	}
 }
