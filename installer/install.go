@@ -404,7 +404,15 @@ func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
 }
 
 func (pc *pkgChange) record(now time.Time) pkgdb.Package {
-	m := pc.manifest
+	p := packageRecord(pc.name, pc.manifest, now)
+	p.Explicit, p.Held = pc.explicit, pc.held || pc.old != nil && pc.old.Held
+	p.ArchiveSHA256, p.ArchivePath = <-pc.archiveSum, pc.archive
+	return p
+}
+
+// packageRecord is what the database records of a package from its
+// manifest.
+func packageRecord(name string, m *archive.Manifest, now time.Time) pkgdb.Package {
 	var size int64
 	for _, e := range m.Entries {
 		size = addSize(size, e.Size)
@@ -415,11 +423,9 @@ func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 		provides = append(append([]string{}, provides...), m.Name+"="+m.Version)
 	}
 	return pkgdb.Package{
-		Name: pc.name, Version: m.Version, SemVer: m.SemVer, Release: m.Release,
+		Name: name, Version: m.Version, SemVer: m.SemVer, Release: m.Release,
 		Description: m.Description, License: m.License, Homepage: m.Homepage,
-		Explicit: pc.explicit, Held: pc.held || pc.old != nil && pc.old.Held,
-		InstallTime: now, BuildDate: m.BuildDate,
-		ArchiveSHA256: <-pc.archiveSum, ArchivePath: pc.archive, Size: size,
+		InstallTime: now, BuildDate: m.BuildDate, Size: size,
 		Depends: m.Depends, Provides: provides, Conflicts: m.Conflicts,
 	}
 }

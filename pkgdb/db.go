@@ -137,7 +137,19 @@ func Path(root string) string {
 // migrating the schema to the newest version this lpm knows. root itself
 // must already exist. A database with a newer schema is refused without
 // writing to it.
-func Open(root string) (*DB, error) {
+func Open(root string) (*DB, error) { return openWriter(root, false) }
+
+// OpenNew creates a new, empty database for root where there is none,
+// whatever lpm's state on the root says: lpm rebuild-db, after moving a
+// damaged one aside (MoveAside).
+func OpenNew(root string) (*DB, error) {
+	if _, err := os.Lstat(Path(root)); err == nil {
+		return nil, fmt.Errorf("database %s exists; move it aside first", Path(root))
+	}
+	return openWriter(root, true)
+}
+
+func openWriter(root string, fresh bool) (*DB, error) {
 	info, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("install root: %w", err)
@@ -149,9 +161,14 @@ func Open(root string) (*DB, error) {
 	file := Path(root)
 	// Check the file's header before SQLite opens it read-write, so a
 	// database from a newer lpm is not touched at all.
-	version, _, err := headerVersion(file)
+	version, exists, err := headerVersion(file)
 	if err != nil {
 		return nil, err
+	}
+	if !fresh {
+		if err := checkNotEmptied(root, file, exists); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkNotNewer(file, version); err != nil {
 		return nil, err
@@ -181,6 +198,9 @@ func OpenReadOnly(root string) (*DB, error) {
 		return nil, err
 	}
 	if !exists {
+		if err := checkNotEmptied(root, file, false); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("no package database at %s; %w", file, ErrNoDatabase)
 	}
 	if err := checkNotNewer(file, version); err != nil {
@@ -197,7 +217,10 @@ func OpenReadOnly(root string) (*DB, error) {
 		err = checkNotNewer(file, version)
 	}
 	if err == nil && version == 0 {
-		err = fmt.Errorf("no package database at %s (the file is empty); %w", file, ErrNoDatabase)
+		err = checkNotEmptied(root, file, true)
+		if err == nil {
+			err = fmt.Errorf("no package database at %s (the file is empty); %w", file, ErrNoDatabase)
+		}
 	}
 	if err == nil && version < len(migrations) {
 		err = fmt.Errorf("database %s has schema %d, this lpm needs %d: run an lpm command that changes the root (as a user who may write the database) to upgrade it", file, version, len(migrations))
@@ -377,9 +400,73 @@ func headerVersion(file string) (version int, exists bool, err error) {
 		return 0, true, fmt.Errorf("package database: %w", err)
 	}
 	if err == io.ErrUnexpectedEOF || string(header[:len(sqliteMagic)]) != sqliteMagic {
-		return 0, true, fmt.Errorf("database %s is not an SQLite file; lpm left it untouched: restore it from a backup or move it aside", file)
+		return 0, true, fmt.Errorf("database %s is not an SQLite file; lpm left it untouched: restore it from a backup, or run lpm rebuild-db to rebuild it from the package cache and the disk: %w", file, ErrDamaged)
 	}
 	return int(int32(binary.BigEndian.Uint32(header[60:64]))), true, nil
+}
+
+// ErrDamaged is wrapped by errors about a database that lpm's state on the
+// root says cannot be what it is: empty, or not SQLite.
+var ErrDamaged = errors.New("the package database is damaged")
+
+// checkNotEmptied refuses an empty database file on a root that holds
+// lpm's state: something emptied it (filesystem damage, a careless
+// truncate), and taking it for "nothing installed" would start a new
+// database over a root full of packages. An empty file on a root without
+// that state is what an lpm killed while first creating it leaves.
+//
+// A missing database is judged on stronger evidence only (what lpm leaves
+// beside its database once it has installed something), since lpm build
+// fills the package cache of a root that has none yet.
+func checkNotEmptied(root, file string, exists bool) error {
+	what := "missing"
+	if exists {
+		fi, err := os.Stat(file)
+		if err != nil || fi.Size() > 0 {
+			return nil
+		}
+		what = "empty"
+	}
+	if state := lpmState(root, exists); state != "" {
+		return fmt.Errorf("database %s is %s, but %s holds lpm's state (%s): it was damaged, not new; lpm left everything untouched: run lpm rebuild-db to rebuild it from the package cache and the disk, or restore it from a backup: %w", file, what, root, state, ErrDamaged)
+	}
+	return nil
+}
+
+// lpmState names the first sign of lpm's use it finds on root, "" if
+// none; withCache counts archives in the package cache as one.
+func lpmState(root string, withCache bool) string {
+	dir := filepath.Dir(Path(root))
+	if fi, err := os.Stat(Path(root) + "-wal"); err == nil && fi.Size() > 0 {
+		return Path(root) + "-wal"
+	}
+	for _, name := range []string{"pristine", "reserve", "hook-temps"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	if !withCache {
+		return ""
+	}
+	if archives, _ := filepath.Glob(filepath.Join(root, "var/cache/lpm/packages/*.lpm")); len(archives) > 0 {
+		return fmt.Sprintf("%d package archive(s) in %s", len(archives), filepath.Dir(archives[0]))
+	}
+	return ""
+}
+
+// MoveAside renames root's database (and its -wal and -shm) to names
+// marked damaged with the time, so that a new one can be built while
+// nothing of the old is lost. It returns the new name of the database.
+func MoveAside(root string) (string, error) {
+	file := Path(root)
+	aside := fmt.Sprintf("%s.damaged-%s", file, time.Now().UTC().Format("20060102T150405"))
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		err := os.Rename(file+suffix, aside+suffix)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("moving the damaged database aside: %w", err)
+		}
+	}
+	return aside, nil
 }
 
 func checkNotNewer(file string, version int) error {

@@ -1013,3 +1013,36 @@ func TestOpenEmptyIsAnEmptyDatabaseThatWritesNothing(t *testing.T) {
 		t.Errorf("a change to the empty database: %v", err)
 	}
 }
+
+func TestAnEmptyDatabaseIsNewOnlyOnARootWithoutLpmState(t *testing.T) {
+	fresh := t.TempDir()
+	os.MkdirAll(filepath.Dir(Path(fresh)), 0o755)
+	os.WriteFile(Path(fresh), nil, 0o644) // what a first lpm killed at once leaves
+	db, err := Open(fresh)
+	if err != nil {
+		t.Fatalf("an empty database on a fresh root: %v", err)
+	}
+	db.Close()
+
+	used := t.TempDir()
+	os.MkdirAll(filepath.Join(filepath.Dir(Path(used)), "pristine/zlib"), 0o755)
+	os.WriteFile(Path(used), nil, 0o644)
+	for name, open := range map[string]func(string) (*DB, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+		_, err := open(used)
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "rebuild-db") {
+			t.Errorf("%s of an emptied database on a used root: %v; want it refused as damaged", name, err)
+		}
+	}
+	if fi, _ := os.Stat(Path(used)); fi.Size() != 0 {
+		t.Error("the emptied database was written")
+	}
+	os.Remove(Path(used))
+	if _, err := Open(used); !errors.Is(err, ErrDamaged) {
+		t.Errorf("Open of a missing database on a used root: %v; want it refused", err)
+	}
+	db, err = OpenNew(used)
+	if err != nil {
+		t.Fatalf("OpenNew: %v", err)
+	}
+	db.Close()
+}

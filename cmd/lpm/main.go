@@ -164,7 +164,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
-		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(), newInitCmd(),
+		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(), newInitCmd(), newRebuildDBCmd(),
 	)
 	return root
 }

@@ -213,3 +213,70 @@ temps = ["etc/ld.so.cache~"]
 		t.Errorf("the next lpm did not say what it removed: %q", errOut)
 	}
 }
+
+func TestAnEmptiedDatabaseIsRefusedAndRebuiltFromTheCache(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "hello") // libgreet, mkbanner and hello: real builds
+	installed := r.ok("list")
+	if !strings.Contains(installed, "hello") || !strings.Contains(installed, "libgreet") {
+		t.Fatalf("installed: %s", installed)
+	}
+	// Filesystem damage: the database is emptied, its -wal and the rest
+	// of the root stay.
+	if err := os.Truncate(r.path("var/lib/lpm/lpm.db"), 0); err != nil {
+		t.Fatal(err)
+	}
+	before := r.state()
+	r.fails([]string{"lpm.db is empty", "damaged", "rebuild-db"}, "install", "--file", configPackage(t, "c", "1.0", "one\n"))
+	r.fails([]string{"lpm.db is empty", "rebuild-db"}, "list")
+	r.unchanged(before)
+	if fi, err := os.Stat(r.path("var/lib/lpm/lpm.db")); err != nil || fi.Size() != 0 {
+		t.Errorf("the emptied database was touched: %v %v", fi.Size(), err)
+	}
+
+	out := r.ok("rebuild-db")
+	for _, want := range []string{"registered hello 1.0.0", "registered libgreet "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rebuild-db's report lacks %q:\n%s", want, out)
+		}
+	}
+	if aside, _ := filepath.Glob(r.path("var/lib/lpm/lpm.db.damaged-*")); len(aside) == 0 {
+		t.Error("the damaged database was not kept")
+	}
+	r.ok("verify")
+	if got := r.ok("owns", "/usr/bin/hello"); !strings.Contains(got, "owned by hello") {
+		t.Errorf("owns after the rebuild: %s", got)
+	}
+	// Names and versions come back; why each was installed is lost (all
+	// are explicit now, so none looks removable).
+	versions := func(list string) string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(list), "\n") {
+			out = append(out, strings.Join(strings.Fields(l)[:2], " "))
+		}
+		return strings.Join(out, "\n")
+	}
+	if got := r.ok("list"); versions(got) != versions(installed) {
+		t.Errorf("list after the rebuild:\n%s\nbefore the damage:\n%s", got, installed)
+	}
+	// And the root is usable again.
+	r.ok("remove", "hello")
+	if _, err := os.Stat(r.path("usr/bin/hello")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/usr/bin/hello after remove: %v", err)
+	}
+}
+
+func TestRebuildDBReportsWhatMatchesNoArchive(t *testing.T) {
+	r := newRoot(t)
+	a := configPackage(t, "c", "1.0", "one\n")
+	r.ok("install", "--file", a)
+	os.Truncate(r.path("var/lib/lpm/lpm.db"), 0)
+	os.WriteFile(r.path("usr/share/c/data"), []byte("changed\n"), 0o644)
+	out, errOut, code := r.lpm("rebuild-db", a)
+	if code != 1 || !strings.Contains(out, "not recovered: c: ") || !strings.Contains(out, "/usr/share/c/data content differs") {
+		t.Errorf("rebuild-db over a changed file: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if list := r.ok("list"); list != "" {
+		t.Errorf("registered anyway: %s", list)
+	}
+}
