@@ -492,6 +492,20 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// Check reads the whole database file (SQLite's quick_check) and returns
+// an error wrapping ErrDamaged when any of it is damaged.
+func (db *DB) Check() error {
+	var result string
+	err := db.sql.QueryRow("PRAGMA quick_check(1)").Scan(&result)
+	if err == nil && result != "ok" {
+		err = errors.New(result)
+	}
+	if err != nil {
+		return damagedError(db.path, err)
+	}
+	return nil
+}
+
 // SchemaVersion returns the schema version of the open database.
 func (db *DB) SchemaVersion() int {
 	return db.version
@@ -508,6 +522,9 @@ func (db *DB) read(what string, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		if errors.Is(err, ErrNotInstalled) {
 			return err
+		}
+		if corrupt(err) {
+			return damagedError(db.path, err)
 		}
 		return fmt.Errorf("database %s: %s: %w", db.path, what, err)
 	}

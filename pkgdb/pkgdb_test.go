@@ -1046,3 +1046,44 @@ func TestAnEmptyDatabaseIsNewOnlyOnARootWithoutLpmState(t *testing.T) {
 	}
 	db.Close()
 }
+
+func TestADatabaseWithDamagedPagesIsReportedAsDamaged(t *testing.T) {
+	root := t.TempDir()
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := db.Begin()
+	for i := 0; i < 200; i++ {
+		p := Package{Name: fmt.Sprintf("p%03d", i), Version: "1.0", Release: 1, InstallTime: time.Now(), BuildDate: time.Now()}
+		if err := tx.PutPackage(p, []File{{Path: fmt.Sprintf("usr/share/p%03d", i), Type: "file", Mode: 0o644, SHA256: strings.Repeat("a", 64)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Overwrite every page but the header's with garbage.
+	data, _ := os.ReadFile(Path(root))
+	for i := 4096; i < len(data); i++ {
+		data[i] = 0xa5
+	}
+	os.WriteFile(Path(root), data, 0o644)
+	os.Remove(Path(root) + "-wal")
+	os.Remove(Path(root) + "-shm")
+	db, err = OpenReadOnly(root)
+	if err == nil {
+		_, err = db.Packages()
+		db.Close()
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "rebuild-db") {
+		t.Errorf("reading a damaged database: %v; want it reported as damaged with what to do", err)
+	}
+	if db, err := OpenReadOnly(root); err == nil {
+		if err := db.Check(); !errors.Is(err, ErrDamaged) {
+			t.Errorf("Check of a damaged database: %v", err)
+		}
+		db.Close()
+	}
+}

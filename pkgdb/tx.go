@@ -87,12 +87,25 @@ func lockError(file string, err error) error {
 	if full(err) {
 		return fmt.Errorf("database %s: %w (%v)", file, ErrDiskFull, err)
 	}
+	if corrupt(err) {
+		return damagedError(file, err)
+	}
 	return fmt.Errorf("database %s: %w", file, err)
 }
 
 // ErrDiskFull is wrapped by errors of writes that found no space left on
 // the database's filesystem.
 var ErrDiskFull = errors.New("no space left on the filesystem")
+
+// corrupt reports an SQLite error that means the file is damaged.
+func corrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB)
+}
+
+func damagedError(file string, err error) error {
+	return fmt.Errorf("database %s is damaged (%v): %w; restore it from a backup, or run lpm rebuild-db to rebuild it from the package cache and the disk", file, err, ErrDamaged)
+}
 
 func full(err error) bool {
 	var se sqlite3.Error

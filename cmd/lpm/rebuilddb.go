@@ -54,8 +54,11 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 	if force, _ := cmd.Flags().GetBool("force"); !force {
 		db, err := pkgdb.Open(e.cfg.Root)
 		if err == nil {
+			err = db.Check()
 			db.Close()
-			return fmt.Errorf("rebuild-db: the database %s opens; rebuild-db replaces a damaged one (--force to rebuild it anyway)", pkgdb.Path(e.cfg.Root))
+		}
+		if err == nil {
+			return fmt.Errorf("rebuild-db: the database %s is sound; rebuild-db replaces a damaged one (--force to rebuild it anyway)", pkgdb.Path(e.cfg.Root))
 		}
 		if !errors.Is(err, pkgdb.ErrDamaged) {
 			return fmt.Errorf("rebuild-db: %w", err)
