@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -185,7 +186,44 @@ func (t *tx) finish() error {
 		return err
 	}
 	keepReserve(t.in.Root)
+	t.reportSpecialModes()
 	return nil
+}
+
+// reportSpecialModes says which setuid and setgid files the transaction
+// wrote, one line each: they run with their owner's rights, and a user
+// should never learn of one by accident.
+func (t *tx) reportSpecialModes() {
+	for _, o := range t.ops {
+		if o.pc != nil && o.Op != opMkdir && o.Op != opToDir && o.entry.Mode&0o6000 != 0 {
+			t.in.Out.Printf("%s: installed %s", o.pc.name, SpecialMode(o.Path, o.entry))
+		}
+	}
+}
+
+// SpecialModes lists a package's setuid and setgid files, as SpecialMode
+// describes them.
+func SpecialModes(m *archive.Manifest) []string {
+	var out []string
+	for _, e := range m.Entries {
+		if e.Type != "dir" && e.Mode&0o6000 != 0 {
+			out = append(out, SpecialMode(e.Path, e))
+		}
+	}
+	return out
+}
+
+// SpecialMode describes a setuid or setgid file: "/usr/bin/su (setuid
+// 0, mode 4755)".
+func SpecialMode(p string, e archive.Entry) string {
+	var bits []string
+	if e.Mode&0o4000 != 0 {
+		bits = append(bits, fmt.Sprintf("setuid %d", e.UID))
+	}
+	if e.Mode&0o2000 != 0 {
+		bits = append(bits, fmt.Sprintf("setgid %d", e.GID))
+	}
+	return fmt.Sprintf("/%s (%s, mode %04o)", p, strings.Join(bits, ", "), e.Mode)
 }
 
 // fail rolls back after an error before the commit point.

@@ -82,6 +82,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if dry {
+		defer e.showSpecialModes(tree, b, steps)
 		return e.showPlan(tree, steps)
 	}
 	if !hasWork(steps) {
@@ -92,6 +93,7 @@ func runInstall(cmd *cobra.Command, args []string) error {
 		if err := e.showPlan(tree, steps); err != nil {
 			return err
 		}
+		e.showSpecialModes(tree, b, steps)
 	}
 	if !e.confirm("Proceed?") {
 		return fmt.Errorf("install: cancelled; nothing was changed")

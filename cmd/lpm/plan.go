@@ -12,6 +12,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
@@ -188,6 +189,26 @@ func hasWork(steps []resolver.Step) bool {
 		}
 	}
 	return false
+}
+
+// showSpecialModes adds to the plan the setuid and setgid files of the
+// archives it would install that are already built (a build's are said
+// when it installs).
+func (e *env) showSpecialModes(tree *ports.Tree, b *builder.Builder, steps []resolver.Step) {
+	if e.cfg.JSON {
+		return
+	}
+	for _, s := range steps {
+		p := tree.Port(s.Name, s.New)
+		if p == nil || s.Action == "build" || s.Action == "keep" || !b.Cached(p) {
+			continue
+		}
+		if m, err := archive.ReadManifest(b.ArchivePath(p)); err == nil {
+			for _, f := range installer.SpecialModes(m) {
+				fmt.Printf("%s installs %s\n", s.Name, f)
+			}
+		}
+	}
 }
 
 // upstream shows a version as the port spells it ("2025a", not 2025.1.0).

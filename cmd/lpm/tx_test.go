@@ -280,3 +280,22 @@ func TestRebuildDBReportsWhatMatchesNoArchive(t *testing.T) {
 		t.Errorf("registered anyway: %s", list)
 	}
 }
+
+func TestSetuidFilesAreNamedInThePlanAndTheSummary(t *testing.T) {
+	tree := t.TempDir()
+	hello, err := os.ReadFile(filepath.Join(repo(t), "demo/ports/hello/port.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePort(t, tree, "hello", string(hello)+"install = 'make PREFIX=/usr DESTDIR=\"$DESTDIR\" install && chmod 4755 \"$DESTDIR/usr/bin/hello\"'\n")
+	r := newRoot(t, tree)
+	_, errOut, code := r.lpm("install", "hello")
+	if code != 0 || !strings.Contains(errOut, "hello: installed /usr/bin/hello (setuid 0, mode 4755)") {
+		t.Fatalf("install of a setuid program: exit %d; its summary does not say so:\n%s", code, errOut)
+	}
+	r.ok("remove", "hello")
+	// Built now: the plan knows.
+	if plan := r.ok("install", "--dry-run", "hello"); !strings.Contains(plan, "hello installs /usr/bin/hello (setuid 0, mode 4755)") {
+		t.Errorf("the plan does not name the setuid file:\n%s", plan)
+	}
+}

@@ -83,12 +83,14 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 	}
 	heldNotes(installed, opts.Upgrade, steps, e)
 	if dry || !hasWork(steps) {
+		defer e.showSpecialModes(tree, b, steps)
 		return e.showPlan(tree, steps)
 	}
 	if !e.cfg.Quiet && !e.cfg.JSON {
 		if err := e.showPlan(tree, steps); err != nil {
 			return err
 		}
+		e.showSpecialModes(tree, b, steps)
 	}
 	if !e.confirm("Proceed?") {
 		return fmt.Errorf("upgrade: cancelled; nothing was changed")
