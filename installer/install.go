@@ -234,6 +234,14 @@ func (t *tx) check() error {
 		leaving[pc.name] = true
 	}
 	claimed := map[string]string{} // non-dir path -> new owner in this transaction
+	newDirs := map[string]string{} // dir path -> a new owner in this transaction
+	for _, pc := range t.changes {
+		for p, f := range pc.newFiles {
+			if f.Type == "dir" {
+				newDirs[p] = pc.name
+			}
+		}
+	}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
 			continue
@@ -270,6 +278,10 @@ func (t *tx) check() error {
 			}
 			if other, dup := claimed[p]; dup {
 				conflicts = append(conflicts, fmt.Sprintf("/%s (also in %s)", p, other))
+				continue
+			}
+			if other, dir := newDirs[p]; dir {
+				conflicts = append(conflicts, fmt.Sprintf("/%s (a directory in %s)", p, other))
 				continue
 			}
 			if t.fromDir[p] {

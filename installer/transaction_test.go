@@ -253,3 +253,31 @@ func TestVerifyReportsAFileReachedThroughASymlink(t *testing.T) {
 		t.Errorf("verify: %v; want %q", got, want)
 	}
 }
+
+func TestALinkAnotherPackageKeepsIsFollowedNotTurnedIntoADirectory(t *testing.T) {
+	in, root := newTestInstaller(t)
+	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+	base := func(v string) string {
+		return pack(t, stageTree(t, "lib -> usr/lib", "etc/", "etc/os-"+v), "baselayout", v)
+	}
+	libc := func(v string) string { return pack(t, stageTree(t, "lib/", "lib/libc.so."+v), "glibc", v) }
+	for _, a := range []string{base("1"), libc("1")} {
+		if _, err := in.Apply([]Change{{Archive: a, Explicit: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both upgraded at once: the new baselayout still has lib as a link,
+	// so glibc's lib/ is still usr/lib.
+	if _, err := in.Apply([]Change{{Archive: base("2")}, {Archive: libc("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := typeOf(t, filepath.Join(root, "lib")); got != "symlink -> usr/lib" {
+		t.Errorf("/lib is %s", got)
+	}
+	if got := typeOf(t, filepath.Join(root, "usr/lib/libc.so.2")); got != "file lib/libc.so.2" {
+		t.Errorf("/usr/lib/libc.so.2 is %s", got)
+	}
+	if diffs, err := Verify(root, in.DB, nil); err != nil || len(diffs) != 0 {
+		t.Errorf("verify: %v %v", diffs, err)
+	}
+}

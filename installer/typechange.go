@@ -44,14 +44,32 @@ func (t *tx) findTypeChanges() {
 			}
 		}
 	}
+	// What the new packages declare: a path some new package keeps a
+	// non-directory (baselayout's lib -> usr/lib) does not become a
+	// directory because another lists it as one.
+	newDir, newOther := map[string]bool{}, map[string]bool{}
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			if p, err := t.paths.resolve(e.Path); err == nil {
+				if e.Type == "dir" {
+					newDir[p] = true
+				} else {
+					newOther[p] = true
+				}
+			}
+		}
+	}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
 			continue
 		}
 		for _, e := range pc.manifest.Entries {
 			p, err := t.paths.resolve(e.Path)
-			if err != nil {
-				continue // planFiles reports it
+			if err != nil || newDir[p] && newOther[p] {
+				continue // planFiles or check reports it
 			}
 			fi, err := t.lstat(p)
 			if err != nil {
