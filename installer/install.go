@@ -265,6 +265,9 @@ func (t *tx) check() error {
 				}
 			}
 			fi, statErr := t.lstat(p)
+			if f.Type == "dir" && t.toDir[p] {
+				conflicts = append(conflicts, t.checkToDir(pc, p)...)
+			}
 			if f.Type == "dir" {
 				if statErr == nil && fi.IsDir() && len(owners[p]) == 0 {
 					t.foreign = append(t.foreign, p)

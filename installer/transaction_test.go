@@ -281,3 +281,23 @@ func TestALinkAnotherPackageKeepsIsFollowedNotTurnedIntoADirectory(t *testing.T)
 		t.Errorf("verify: %v %v", diffs, err)
 	}
 }
+
+func TestAnEditedConfigFileDoesNotBecomeADirectory(t *testing.T) {
+	in, root := newTestInstaller(t)
+	stage := stageTree(t, "etc/", "etc/p.conf")
+	v1 := filepath.Join(t.TempDir(), "p-1.0.lpm")
+	if _, err := archive.Create(v1, stage, archive.Manifest{Name: "p", Version: "1.0", Release: 1, Backup: []string{"etc/p.conf"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Apply([]Change{{Archive: v1, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "etc/p.conf"), []byte("the user's edit\n"), 0o644)
+	_, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, "etc/", "etc/p.conf/", "etc/p.conf/main"), "p", "2.0")}})
+	if err == nil || !strings.Contains(err.Error(), "your edited config file") {
+		t.Fatalf("upgrade turning an edited config file into a directory: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/p.conf")); string(got) != "the user's edit\n" {
+		t.Errorf("the edit is gone: %q", got)
+	}
+}

@@ -193,6 +193,21 @@ func (t *tx) checkFromDir(pc *pkgChange, p string, owners []string, leaving map[
 	return nil
 }
 
+// checkToDir refuses to turn an edited config file into a directory: the
+// user's edits would have nowhere to go.
+func (t *tx) checkToDir(pc *pkgChange, p string) []string {
+	for _, c := range t.changes {
+		f, had := c.oldFiles[p]
+		if !had || !f.Backup || f.Type != "file" {
+			continue
+		}
+		if h, err := archive.FileSHA256(t.abs(p)); err == nil && h != f.SHA256 {
+			return []string{fmt.Sprintf("/%s (your edited config file, which becomes a directory in %s; move it away first)", p, pc.name)}
+		}
+	}
+	return nil
+}
+
 // exchange swaps two paths of the root atomically, whatever their types.
 func exchange(root, a, b string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, a), unix.AT_FDCWD, filepath.Join(root, b), unix.RENAME_EXCHANGE)
