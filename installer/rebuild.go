@@ -2,7 +2,6 @@ package installer
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 type RebuildReport struct {
 	Registered []string // "NAME VERSION"
 	Lost       []string // "NAME: why", one per package found on disk but not registered
+	Temps      []string // temp and backup names of a lost journal, in the packages' directories
 }
 
 // RebuildDB registers in db, which must be empty, every package whose
@@ -61,6 +61,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 	paths := newRootPaths(root)
 	claimed := map[string]string{} // non-directory path -> package
 	var dirs []string
+	parents := map[string]bool{} // where a lost journal's temps would be
 	dbtx, err := db.Begin()
 	if err != nil {
 		return nil, err
@@ -111,6 +112,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 			} else {
 				claimed[f.Path] = name
 			}
+			parents[path.Dir(f.Path)] = true
 		}
 		report.Registered = append(report.Registered, name+" "+best.m.Version)
 	}
@@ -121,6 +123,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 	if err := dbtx.Commit(); err != nil {
 		return nil, err
 	}
+	report.Temps = tempsLeft(root, parents)
 	return report, nil
 }
 
@@ -197,23 +200,18 @@ func firstClaimed(files []pkgdb.File, claimed map[string]string) string {
 	return ""
 }
 
-// TempsLeft lists lpm's temp and backup names under root (a crash with the
-// journal lost leaves them), for the rebuild report; lpm's own state
-// directories are not searched.
-func TempsLeft(root string) []string {
+// tempsLeft lists lpm's temp and backup names (".lpm-...") in dirs, which
+// a crash whose journal was lost leaves behind.
+func tempsLeft(root string, dirs map[string]bool) []string {
 	var left []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
+	for d := range dirs {
+		entries, _ := os.ReadDir(filepath.Join(root, d))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".lpm-") {
+				left = append(left, "/"+path.Join(d, e.Name()))
+			}
 		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "var/lib/lpm" || rel == "proc" || rel == "sys" || rel == "dev" {
-			return filepath.SkipDir
-		}
-		if strings.HasPrefix(d.Name(), ".lpm-") {
-			left = append(left, "/"+filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	}
+	sort.Strings(left)
 	return left
 }

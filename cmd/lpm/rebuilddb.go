@@ -85,7 +85,7 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 	}
 	e.out.Printf("rebuilt %s: %d package(s) registered, %d not recovered; the damaged database is kept as %s", pkgdb.Path(e.cfg.Root), len(report.Registered), len(report.Lost), aside)
 	e.out.Printf("lost with the old database: which packages you asked for (all are marked explicit; lpm hold and remove still work), which directories lpm created (all are kept), the history, and libraries kept by --preserve-libs")
-	if left := installer.TempsLeft(e.cfg.Root); len(left) > 0 {
+	if left := report.Temps; len(left) > 0 {
 		e.out.Printf("temp files of an interrupted transaction are left (%d, e.g. %s); remove them by hand", len(left), strings.Join(left[:min(3, len(left))], ", "))
 	}
 	if len(report.Lost) > 0 {
