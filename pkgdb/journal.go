@@ -26,9 +26,9 @@ const (
 
 // A JournalEntry is one change a transaction makes to the root.
 type JournalEntry struct {
-	Op     string // "mkdir", "replace", "remove" or "save"
+	Op     string // "mkdir", "replace", "remove", "save", "rmdir", "todir" or "fromdir" (see installer/journal.go)
 	Path   string // the live path, relative to the root
-	Temp   string // "replace": the new content's temp name beside Path
+	Temp   string // where the new content is staged: a temp name beside Path (or below a new directory's)
 	Backup string // the old content's name beside Path, "" if there was none
 }
 
