@@ -13,13 +13,15 @@ import (
 // How a transaction changes the root, and how a crash is survived. Apply
 // below is the whole sequence; each step is one function.
 //
-//  1. plan and check (install.go, libs.go): manifests and the database
-//     decide what every path becomes; a conflict, a library still needed
-//     or too little free space refuses the transaction. Nothing is
-//     written.
+//  1. plan and check (install.go, libs.go, space.go): manifests and the
+//     database decide what every path becomes (a change between directory
+//     and non-directory is a swap, typechange.go); a conflict, a library
+//     still needed or too little free space refuses the transaction.
+//     Nothing is written.
 //  2. journal (journal.go): every change (directories to make, paths to
-//     replace with their temp and backup names, paths to remove) is
-//     written to the database, durably, before the first file changes.
+//     replace with their temp and backup names, paths to remove, pristine
+//     copies of config files, pristine.go) is written to the database,
+//     durably, before the first file changes.
 //  3. stage: directories are made, new content is written under temp names
 //     beside its destination, and every file about to be replaced gets a
 //     hard link under a backup name. One syncfs makes it all durable. No
