@@ -299,3 +299,17 @@ func TestSetuidFilesAreNamedInThePlanAndTheSummary(t *testing.T) {
 		t.Errorf("the plan does not name the setuid file:\n%s", plan)
 	}
 }
+
+func TestRemoveOnAFullDiskWithoutTheReserveSaysWhatToDo(t *testing.T) {
+	r := newRoot(t)
+	smallDisk(t, r, "16m")
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "usr/share/big"), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/share/big/blob"), make([]byte, 4<<20), 0o644)
+	r.ok("install", "--file", packDir(t, stage, "big", "1.0"))
+	os.Remove(r.path("var/lib/lpm/reserve")) // a root from before the reserve
+	fill(t, r.path("filler"))
+	before := r.state()
+	r.fails([]string{"no space left on", "even for its journal", "nothing was changed", "free some space"}, "remove", "big")
+	r.unchanged(before)
+}
