@@ -363,6 +363,9 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 func (db *DB) userVersion(ctx context.Context) (int, error) {
 	var v int
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		if corrupt(err) {
+			return 0, damagedError(db.path, err)
+		}
 		return 0, fmt.Errorf("database %s: reading the schema version: %w", db.path, err)
 	}
 	return v, nil
@@ -371,6 +374,9 @@ func (db *DB) userVersion(ctx context.Context) (int, error) {
 func userVersionOn(ctx context.Context, conn *sql.Conn, file string) (int, error) {
 	var v int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		if corrupt(err) {
+			return 0, damagedError(file, err)
+		}
 		return 0, fmt.Errorf("database %s: reading the schema version: %w", file, err)
 	}
 	return v, nil

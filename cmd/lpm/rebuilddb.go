@@ -22,7 +22,8 @@ a new one. The damaged files are kept beside it, renamed lpm.db.damaged-TIME.
 A package is registered again when one of its archives in the package cache
 (and in the archives or directories given) matches what is on disk: every
 file of the type, mode, link and content the archive says; edited config
-files are fine. It writes nothing else to the root.
+files are fine. Archives installed with --file from outside the package
+cache are found only when given. It writes nothing else to the root.
 
 What the database alone knew is lost, and rebuild-db says so: which packages
 you asked for (all are marked explicit), which directories lpm created (all

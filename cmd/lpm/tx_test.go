@@ -313,3 +313,29 @@ func TestRemoveOnAFullDiskWithoutTheReserveSaysWhatToDo(t *testing.T) {
 	r.fails([]string{"no space left on", "even for its journal", "nothing was changed", "free some space"}, "remove", "big")
 	r.unchanged(before)
 }
+
+func TestRebuildDBReplacesADatabaseWithDamagedPages(t *testing.T) {
+	r := newRoot(t)
+	c := configPackage(t, "c", "1.0", "one\n")
+	r.ok("install", "--file", c)
+	db := r.path("var/lib/lpm/lpm.db")
+	data, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4096; i < len(data); i++ {
+		data[i] = 0xa5 // every page but the header's
+	}
+	os.WriteFile(db, data, 0o644)
+	os.Remove(db + "-wal")
+	os.Remove(db + "-shm")
+	r.fails([]string{"lpm.db is damaged", "rebuild-db"}, "list")
+	// Installed with --file from outside the package cache: named.
+	if out := r.ok("rebuild-db", c); !strings.Contains(out, "registered c 1.0") {
+		t.Errorf("rebuild-db: %s", out)
+	}
+	r.ok("verify")
+	if got := r.ok("owns", "/usr/share/c/data"); !strings.Contains(got, "owned by c") {
+		t.Errorf("owns after the rebuild: %s", got)
+	}
+}
