@@ -147,7 +147,15 @@ func (e *env) installFiles(files []string, dry bool) error {
 		}
 	}
 	if dry {
-		return e.printPlan(archivePlan(installed, manifests, files))
+		if err := e.printPlan(archivePlan(installed, manifests, files)); err != nil || e.cfg.JSON {
+			return err
+		}
+		for _, m := range manifests {
+			for _, f := range installer.SpecialModes(m) {
+				fmt.Printf("%s installs %s\n", m.InstalledName(), f)
+			}
+		}
+		return nil
 	}
 	var names []string
 	for _, m := range manifests {

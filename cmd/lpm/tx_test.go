@@ -293,6 +293,14 @@ func TestSetuidFilesAreNamedInThePlanAndTheSummary(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "hello: installed /usr/bin/hello (setuid 0, mode 4755)") {
 		t.Fatalf("install of a setuid program: exit %d; its summary does not say so:\n%s", code, errOut)
 	}
+	// An archive as it is: the plan of install --file says so too.
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/bin/ping"), []byte("#!/bin/sh\n"), 0o755)
+	os.Chmod(filepath.Join(stage, "usr/bin/ping"), 0o2755|os.ModeSetgid)
+	if plan := r.ok("install", "--file", "--dry-run", packDir(t, stage, "ping", "1.0")); !strings.Contains(plan, "ping installs /usr/bin/ping (setgid 0, mode 2755)") {
+		t.Errorf("install --file --dry-run does not name the setgid file:\n%s", plan)
+	}
 	r.ok("remove", "hello")
 	// Built now: the plan knows.
 	if plan := r.ok("install", "--dry-run", "hello"); !strings.Contains(plan, "hello installs /usr/bin/hello (setuid 0, mode 4755)") {
