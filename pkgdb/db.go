@@ -87,6 +87,11 @@ type Package struct {
 	// Size is the installed size in bytes.
 	Size int64
 
+	// AdoptedFrom is where lpm adopt learned the file list of a package
+	// it did not install ("archive PATH", "footprint PATH", "build PATH",
+	// "provided" for one with no files); "" for packages lpm installed.
+	AdoptedFrom string
+
 	Depends, Provides, Conflicts []string
 }
 
@@ -110,6 +115,10 @@ type File struct {
 	Needed []string
 
 	Backup bool
+
+	// BuiltSHA256 is, for an adopted file whose content differed from the
+	// package's, the package's hash (SHA256 is the disk's); "" otherwise.
+	BuiltSHA256 string
 }
 
 // DB is an open package database. Its methods are safe for concurrent
@@ -538,7 +547,7 @@ func (db *DB) read(what string, fn func(tx *sql.Tx) error) error {
 }
 
 const packageColumns = `name, version, release, description, license, homepage,
-	explicit, held, install_time, build_date, archive_sha256, archive_path, size, semver`
+	explicit, held, install_time, build_date, archive_sha256, archive_path, size, semver, adopted_from`
 
 // Packages returns every installed package, sorted by name.
 func (db *DB) Packages() ([]Package, error) {
@@ -588,7 +597,7 @@ func queryPackages(tx *sql.Tx, name string) ([]Package, error) {
 		var p Package
 		var installTime, buildDate string
 		err := rows.Scan(&p.Name, &p.Version, &p.Release, &p.Description, &p.License, &p.Homepage,
-			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size, &p.SemVer)
+			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size, &p.SemVer, &p.AdoptedFrom)
 		if err != nil {
 			return nil, err
 		}
@@ -716,7 +725,7 @@ func queryFiles(tx querier, name string) ([]File, error) {
 		return nil, err
 	}
 
-	rows, err = tx.Query(`SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup
+	rows, err = tx.Query(`SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256
 		FROM files `+filter+` ORDER BY path, package`, args...)
 	if err != nil {
 		return nil, err
@@ -726,7 +735,7 @@ func queryFiles(tx querier, name string) ([]File, error) {
 	for rows.Next() {
 		var f File
 		if err := rows.Scan(&f.Package, &f.Path, &f.Type, &f.Mode, &f.UID, &f.GID, &f.Size,
-			&f.SHA256, &f.Link, &f.Soname, &f.Backup); err != nil {
+			&f.SHA256, &f.Link, &f.Soname, &f.Backup, &f.BuiltSHA256); err != nil {
 			return nil, err
 		}
 		f.Needed = needed[key{f.Package, f.Path}]

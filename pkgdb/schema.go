@@ -143,4 +143,15 @@ CREATE TABLE tx_saved (
 	// version rule read it when the package was built ('' for packages
 	// installed before: callers fall back to the port or the rule).
 	`ALTER TABLE packages ADD COLUMN semver TEXT NOT NULL DEFAULT '';`,
+	// 4: lpm adopt. A package lpm did not install but took over records
+	// where its file list came from (adopted_from: "archive PATH",
+	// "footprint PATH", "build PATH", or "provided" for a package with no
+	// files); '' for packages lpm installed. An adopted file whose content
+	// on disk differed from the package's records the package's hash in
+	// built_sha256 (its sha256 is what is on disk), so that verify
+	// --against-package can list it later.
+	`
+ALTER TABLE packages ADD COLUMN adopted_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN built_sha256 TEXT NOT NULL DEFAULT '';
+`,
 }

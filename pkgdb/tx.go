@@ -28,14 +28,14 @@ type Tx struct {
 // runs insertFile thousands of times.
 var txStatements = map[string]string{
 	"deletePackage": "DELETE FROM packages WHERE name = ?",
-	"insertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	"insertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	// upsertPackage keeps the row (a delete would cascade to every file).
-	"upsertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)" +
+	"upsertPackage": "INSERT INTO packages (" + packageColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" +
 		` ON CONFLICT (name) DO UPDATE SET version = excluded.version, release = excluded.release,
 		description = excluded.description, license = excluded.license, homepage = excluded.homepage,
 		explicit = excluded.explicit, held = excluded.held, install_time = excluded.install_time,
 		build_date = excluded.build_date, archive_sha256 = excluded.archive_sha256,
-		archive_path = excluded.archive_path, size = excluded.size, semver = excluded.semver`,
+		archive_path = excluded.archive_path, size = excluded.size, semver = excluded.semver, adopted_from = excluded.adopted_from`,
 	"deleteDeps":      "DELETE FROM deps WHERE package = ?",
 	"deleteProvides":  "DELETE FROM provides WHERE package = ?",
 	"deleteConflicts": "DELETE FROM conflicts WHERE package = ?",
@@ -43,8 +43,8 @@ var txStatements = map[string]string{
 	"insertDep":       "INSERT INTO deps (package, seq, dep) VALUES (?,?,?)",
 	"insertProvide":   "INSERT INTO provides (package, seq, provide) VALUES (?,?,?)",
 	"insertConflict":  "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
-	"insertFile": `INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, link, soname, backup)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	"insertFile": `INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 	"insertNeeded":  "INSERT INTO needed (package, path, seq, soname) VALUES (?,?,?,?)",
 	"insertForeign": "INSERT OR IGNORE INTO foreign_dirs (path) VALUES (?)",
 }
@@ -155,7 +155,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 		have[existing[i].Path] = &existing[i]
 	}
 	_, err = tx.exec("upsertPackage", p.Name, p.Version, p.Release, p.Description, p.License, p.Homepage,
-		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size, p.SemVer)
+		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size, p.SemVer, p.AdoptedFrom)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 			}
 		}
 		_, err := tx.exec("insertFile", p.Name, f.Path, f.Type, f.Mode, f.UID, f.GID, f.Size,
-			f.SHA256, f.Link, f.Soname, f.Backup)
+			f.SHA256, f.Link, f.Soname, f.Backup, f.BuiltSHA256)
 		if err != nil {
 			return fmt.Errorf("path %s: %w", f.Path, err)
 		}
@@ -218,7 +218,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 // sameFile reports whether two records of one path say the same.
 func sameFile(a, b *File) bool {
 	return a.Type == b.Type && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.Size == b.Size &&
-		a.SHA256 == b.SHA256 && a.Link == b.Link && a.Soname == b.Soname && a.Backup == b.Backup &&
+		a.SHA256 == b.SHA256 && a.Link == b.Link && a.Soname == b.Soname && a.Backup == b.Backup && a.BuiltSHA256 == b.BuiltSHA256 &&
 		slices.Equal(a.Needed, b.Needed)
 }
 
