@@ -215,9 +215,11 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 	}
 	// Create writes beside out, syncs and renames: the cache holds the
 	// old archive or the complete new one, never part of one.
-	if _, err := archive.Create(out, dirs["stage"], m); err != nil {
+	made, err := archive.Create(out, dirs["stage"], m)
+	if err != nil {
 		return "", fmt.Errorf("packaging %s: %w", p.ID(), err)
 	}
+	b.recordFootprint(p, made)
 	os.RemoveAll(work)
 	b.Out.Printf("%s: built %s", p.ID(), out)
 	return out, nil

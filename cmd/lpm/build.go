@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
 )
 
@@ -23,11 +24,14 @@ going into a staging directory, strips ELF files there, and packs the result
 into the package cache. The full log is kept under ROOT/var/log/lpm/build.
 Build dependencies are not installed by build; install does that. A second
 build of the same port waits for the first, then reuses its archive unless
---rebuild is given.`,
+--rebuild is given. Each build leaves its footprint (the list of paths,
+types, modes and hashes it made) beside the archive, and says how its files
+differ from the footprint of the same version and release, if any.`,
 		Args: argsAtLeast(1),
 		RunE: runBuild,
 	}
 	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
+	cmd.Flags().Bool("update-footprint", false, "write the build's footprint into the port's directory (PORT/footprint), for lpm adopt")
 	return cmd
 }
 
@@ -58,9 +62,25 @@ func runBuild(cmd *cobra.Command, args []string) error {
 		if err != nil {
 			return buildFailure(err)
 		}
+		if update, _ := cmd.Flags().GetBool("update-footprint"); update {
+			if err := writeShippedFootprint(p, out); err != nil {
+				return err
+			}
+			e.out.Printf("%s: wrote %s", p.ID(), builder.ShippedFootprintPath(p))
+		}
 		fmt.Println(out)
 	}
 	return nil
+}
+
+// writeShippedFootprint keeps the manifest of archive in the port's own
+// directory, where a ports tree ships it (as CRUX's pkgmk -uf does).
+func writeShippedFootprint(p *ports.Port, file string) error {
+	m, err := archive.ReadManifest(file)
+	if err != nil {
+		return err
+	}
+	return archive.WriteFootprint(builder.ShippedFootprintPath(p), m)
 }
 
 // buildFailure prints the end of a failed build's log before the one-line
