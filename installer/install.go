@@ -61,12 +61,17 @@ type ConflictError struct {
 	Conflicts []string // "/usr/bin/x (owned by foo)", "/etc/y (exists on disk, owned by no package)"
 }
 
+// conflictsShown is how many conflicts the one-line error names; -v
+// prints every one (lpm's main).
+const conflictsShown = 3
+
 func (e *ConflictError) Error() string {
+	shown := e.Conflicts[:min(conflictsShown, len(e.Conflicts))]
 	more := ""
-	if len(e.Conflicts) > 1 {
-		more = fmt.Sprintf(" and %d more", len(e.Conflicts)-1)
+	if len(e.Conflicts) > len(shown) {
+		more = fmt.Sprintf(" and %d more (every one with -v)", len(e.Conflicts)-len(shown))
 	}
-	return fmt.Sprintf("installing %s: %s%s; nothing was changed (use --overwrite GLOB to take files over)", e.Package, e.Conflicts[0], more)
+	return fmt.Sprintf("installing %s: %s%s; nothing was changed (use --overwrite GLOB to take files over; GLOB may use ** or name a directory)", e.Package, strings.Join(shown, ", "), more)
 }
 
 // pkgChange is one package's part of a transaction, fully planned.
@@ -350,7 +355,7 @@ func (t *tx) nonDirOwners(p string, owners []string) ([]string, error) {
 
 func (in *Installer) overwrites(p string) bool {
 	for _, g := range in.Overwrite {
-		if ok, _ := path.Match(strings.TrimPrefix(g, "/"), p); ok {
+		if matchOverwrite(g, p) {
 			return true
 		}
 	}

@@ -36,8 +36,14 @@ func main() {
 	}
 	var ex exitError
 	var unsat *resolver.UnsatError
+	var conflict *installer.ConflictError
 	verbose, _ := root.PersistentFlags().GetBool("verbose")
 	color := colorForErrors(root)
+	if verbose && errors.As(err, &conflict) {
+		for _, c := range conflict.Conflicts {
+			fmt.Fprintln(os.Stderr, "conflict: "+c)
+		}
+	}
 	switch {
 	case strings.HasPrefix(err.Error(), "unknown command "):
 		fmt.Fprintln(os.Stderr, errorLine(color, unknownCommand(err.Error())))
