@@ -171,6 +171,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
 		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(), newInitCmd(), newRebuildDBCmd(),
+		newAdoptCmd(), newUnownedCmd(),
 	)
 	return root
 }

@@ -78,6 +78,11 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		}
 		saved = append(saved, r.Saved...)
 		for _, p := range r.Packages {
+			if p.Action == "adopt" {
+				// Reversing it as a removal would delete files lpm never
+				// installed.
+				return fmt.Errorf("undo %d: it adopted %s, which changed only lpm's records; lpm does not undo an adoption (lpm remove %s deletes its files)", target.ID, p.Name, p.Name)
+			}
 			if was[p.Name] == nil {
 				was[p.Name] = &before{installed: p.OldVersion != "", version: p.OldVersion, archive: p.OldArchive,
 					explicit: p.OldExplicit, flagsKnown: p.FlagsKnown, held: p.OldHeld}

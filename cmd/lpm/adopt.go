@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/builder"
+	"github.com/lfs-lpm/lpm/installer"
+	"github.com/lfs-lpm/lpm/pkgdb"
+	"github.com/lfs-lpm/lpm/ports"
+)
+
+func newAdoptCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "adopt PORT[@VERSION]... | --all | --provided NAME=VERSION...",
+		Short: "Take over packages built and installed by hand, without reinstalling them",
+		Long: `adopt registers packages that are on disk but that lpm did not install (an
+LFS system built by the book). For each port it learns the file list from
+the package cache's archive of that version, a footprint (one beside the
+archive, or PORT/footprint in the ports tree, of the same version and
+release), or by building the port into staging, in that order (--from
+picks one). Every path of the list that is on disk with the same type is
+recorded as it is on disk now: hash, mode, owner, link target, ELF soname
+and needed libraries, so lpm verify passes right after. Config files keep
+your version; the package's is the base for the next upgrade (.lpmnew)
+and for diff-config.
+
+adopt writes nothing but the database and lpm's own state. Before it
+records anything it prints, per package, the paths adopted, those missing
+on disk (not recorded), those whose content differs from the package's
+(recorded as on disk; lpm verify --against-package lists them later) and
+those another package owns (a conflict: nothing is adopted). A package
+with missing paths stops the adoption unless --allow-partial (the book
+often deletes a static library or a .la file after make install).
+
+--all adopts every port of the ports tree that has an archive or a
+footprint and whose files are on disk, each at the version that matches
+the disk. --provided NAME=VERSION records a package with no files that
+dependencies see as installed (see README for when to use lpm.toml's
+provided instead).`,
+		Example: `  lpm adopt --all --dry-run
+  lpm adopt zlib@1.3.1 --allow-partial
+  lpm adopt --provided gcc=14.2.0`,
+		RunE: runAdopt,
+	}
+	cmd.Flags().Bool("all", false, "every port of the tree that has an archive or footprint and is on disk")
+	cmd.Flags().String("from", "auto", "where the file list comes from: auto, archive, footprint or build")
+	cmd.Flags().Bool("allow-partial", false, "adopt a package even when some of its paths are not on disk")
+	cmd.Flags().Bool("dry-run", false, "print what would be adopted and change nothing")
+	cmd.Flags().StringArray("provided", nil, "NAME=VERSION: record a package with no files, repeatable")
+	addWriterFlags(cmd)
+	return cmd
+}
+
+func runAdopt(cmd *cobra.Command, args []string) error {
+	all, _ := cmd.Flags().GetBool("all")
+	from, _ := cmd.Flags().GetString("from")
+	partial, _ := cmd.Flags().GetBool("allow-partial")
+	dry, _ := cmd.Flags().GetBool("dry-run")
+	provided, _ := cmd.Flags().GetStringArray("provided")
+	switch from {
+	case "auto", "archive", "footprint", "build":
+	default:
+		return fmt.Errorf("adopt: --from %s: want auto, archive, footprint or build", from)
+	}
+	if len(args) == 0 && !all && len(provided) == 0 {
+		return fmt.Errorf("adopt: name ports to adopt, or use --all or --provided NAME=VERSION")
+	}
+	if all && len(args) > 0 {
+		return fmt.Errorf("adopt: --all adopts every port; name none with it")
+	}
+	e, err := newEnv(cmd)
+	if err != nil {
+		return err
+	}
+	if err := installer.CheckLFSLayout(e.cfg.Root); err != nil {
+		return fmt.Errorf("adopt: %w", err)
+	}
+	if len(provided) > 0 {
+		return e.adoptProvided(provided, len(args) > 0 || all)
+	}
+	tree, err := e.tree()
+	if err != nil {
+		return err
+	}
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	b := &builder.Builder{Cfg: e.cfg, Out: e.out, Rebuild: from == "build"}
+	in := e.installer(db)
+
+	var plans []*installer.Adoption
+	if all {
+		plans, err = e.adoptAllPlans(tree, db, b, in, from)
+	} else {
+		plans, err = e.adoptPlans(tree, b, in, args, from)
+	}
+	if err != nil {
+		return err
+	}
+	e.showAdoptions(plans)
+	var refused []string
+	for _, a := range plans {
+		switch {
+		case len(a.Conflicts) > 0:
+			refused = append(refused, fmt.Sprintf("%s: %d path(s) owned by another package, such as %s", a.Name, len(a.Conflicts), a.Conflicts[0]))
+		case a.Present() == 0:
+			refused = append(refused, fmt.Sprintf("%s %s: none of its files is on disk (is another version installed? name it as %s@VERSION)", a.Name, a.Version, a.Name))
+		case len(a.Missing) > 0 && !partial:
+			refused = append(refused, fmt.Sprintf("%s %s: %d path(s) of its list are not on disk, such as %s (adopt the rest with --allow-partial)", a.Name, a.Version, len(a.Missing), a.Missing[0]))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("adopt: nothing was adopted: %s", strings.Join(refused, "; "))
+	}
+	if len(plans) == 0 {
+		e.out.Printf("nothing to adopt: no port of the tree has an archive or footprint whose files are on disk")
+		return nil
+	}
+	if dry {
+		return nil
+	}
+	if !e.confirm(fmt.Sprintf("Adopt %d package(s)?", len(plans))) {
+		return fmt.Errorf("adopt: cancelled; nothing was changed")
+	}
+	if err := in.Adopt(plans); err != nil {
+		return err
+	}
+	var names []string
+	for _, a := range plans {
+		names = append(names, a.Name)
+	}
+	e.out.Printf("adopted %s", strings.Join(names, ", "))
+	return e.warnUnmet(db)
+}
+
+// adoptPlans plans the named ports. A name without a version matches the
+// version on disk among the tree's versions that have an archive or a
+// footprint; else its newest version is built.
+func (e *env) adoptPlans(tree *ports.Tree, b *builder.Builder, in *installer.Installer, args []string, from string) ([]*installer.Adoption, error) {
+	var srcs []installer.AdoptSource
+	for _, a := range args {
+		req, err := ports.ParseRequest(a)
+		if err != nil {
+			return nil, err
+		}
+		if len(tree.All(req.Name)) == 0 {
+			return nil, fmt.Errorf("adopt %s: no port %s in the ports trees (%s)", a, req.Name, strings.Join(e.cfg.Ports, ", "))
+		}
+		var candidates []*ports.Port
+		for _, p := range tree.All(req.Name) {
+			if req.Constraint == nil || req.Constraint.Check(p.Ver) {
+				candidates = append(candidates, p)
+			}
+		}
+		if len(candidates) == 0 {
+			return nil, fmt.Errorf("adopt %s: no version of port %s matches %s", a, req.Name, req.Constraint)
+		}
+		if from != "build" && len(candidates) > 1 {
+			src, ok, err := e.bestOnDisk(in, b, candidates, from)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				src.Explicit = true
+				srcs = append(srcs, src)
+				continue
+			}
+		}
+		p, err := tree.Lookup(req.Name, req.Constraint)
+		if err != nil {
+			return nil, err
+		}
+		src, ok, err := e.adoptSource(b, p, from, true)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("adopt %s: the package cache has no archive of %s and there is no footprint of it; drop --from %s to build it", a, p.ID(), from)
+		}
+		src.Explicit = true
+		srcs = append(srcs, src)
+	}
+	return in.PlanAdopt(srcs)
+}
+
+// adoptAllPlans plans every port of the tree not in the database that has
+// an archive or a footprint and whose files are on disk.
+func (e *env) adoptAllPlans(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, in *installer.Installer, from string) ([]*installer.Adoption, error) {
+	if from == "build" {
+		return nil, fmt.Errorf("adopt --all builds nothing; name the ports to build with lpm adopt --from build PORT")
+	}
+	var srcs []installer.AdoptSource
+	var without []string
+	for _, name := range tree.Names() {
+		if _, err := db.Package(name); err == nil {
+			continue
+		}
+		src, ok, err := e.bestOnDisk(in, b, tree.All(name), from)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			srcs = append(srcs, src)
+		} else if !e.anySource(b, tree.All(name), from) {
+			without = append(without, name)
+		}
+	}
+	if len(without) > 0 {
+		e.out.Printf("no archive or footprint of %s: adopt them by name to build them", strings.Join(without, ", "))
+	}
+	return in.PlanAdopt(srcs)
+}
+
+// bestOnDisk picks, among versions of one port, the one with an archive or
+// footprint whose files are on disk: fewest missing, then most present.
+// ok is false when no version has a file on disk.
+func (e *env) bestOnDisk(in *installer.Installer, b *builder.Builder, versions []*ports.Port, from string) (installer.AdoptSource, bool, error) {
+	var best installer.AdoptSource
+	var bestPlan *installer.Adoption
+	for _, p := range versions {
+		src, ok, err := e.adoptSource(b, p, from, false)
+		if err != nil {
+			return best, false, err
+		}
+		if !ok {
+			continue
+		}
+		plans, err := in.PlanAdopt([]installer.AdoptSource{src})
+		if err != nil {
+			return best, false, err
+		}
+		a := plans[0]
+		if a.Present() == 0 {
+			continue
+		}
+		if bestPlan == nil || len(a.Missing) < len(bestPlan.Missing) || len(a.Missing) == len(bestPlan.Missing) && a.Present() > bestPlan.Present() {
+			best, bestPlan = src, a
+		}
+	}
+	return best, bestPlan != nil, nil
+}
+
+func (e *env) anySource(b *builder.Builder, versions []*ports.Port, from string) bool {
+	for _, p := range versions {
+		if _, ok, err := e.adoptSource(b, p, from, false); ok || err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// adoptSource finds p's file list: the cached archive, a footprint, or a
+// build, as from allows. ok is false when from allows nothing that exists.
+func (e *env) adoptSource(b *builder.Builder, p *ports.Port, from string, mayBuild bool) (installer.AdoptSource, bool, error) {
+	if from == "auto" || from == "archive" {
+		file := b.ArchivePath(p)
+		if _, err := os.Stat(file); err == nil {
+			m, err := archive.ReadManifest(file)
+			if err != nil {
+				return installer.AdoptSource{}, false, err
+			}
+			return installer.AdoptSource{Manifest: m, Archive: file, From: "archive " + file}, true, nil
+		}
+	}
+	if from == "auto" || from == "footprint" {
+		m, file, err := b.Footprint(p)
+		if err != nil {
+			return installer.AdoptSource{}, false, err
+		}
+		if m != nil {
+			return installer.AdoptSource{Manifest: m, From: "footprint " + file}, true, nil
+		}
+	}
+	if mayBuild && (from == "auto" || from == "build") {
+		file, err := b.Build(context.Background(), p)
+		if err != nil {
+			return installer.AdoptSource{}, false, buildFailure(err)
+		}
+		m, err := archive.ReadManifest(file)
+		if err != nil {
+			return installer.AdoptSource{}, false, err
+		}
+		return installer.AdoptSource{Manifest: m, Archive: file, From: "build " + file}, true, nil
+	}
+	return installer.AdoptSource{}, false, nil
+}
+
+// showAdoptions prints the summary per package (JSON with --json): long
+// lists are cut short unless -v.
+func (e *env) showAdoptions(plans []*installer.Adoption) {
+	if e.cfg.JSON {
+		if plans == nil {
+			plans = []*installer.Adoption{}
+		}
+		printJSON(plans)
+		return
+	}
+	verbose, _ := e.cmd.Flags().GetBool("verbose")
+	list := func(what string, paths []string) {
+		if len(paths) == 0 {
+			return
+		}
+		fmt.Printf("  %s (%d):\n", what, len(paths))
+		shown := paths
+		if !verbose && len(paths) > 10 {
+			shown = paths[:10]
+		}
+		for _, p := range shown {
+			fmt.Printf("    %s\n", p)
+		}
+		if len(shown) < len(paths) {
+			fmt.Printf("    and %d more (every one with -v)\n", len(paths)-len(shown))
+		}
+	}
+	for _, a := range plans {
+		fmt.Printf("%s %s-%d (from %s): %d path(s) adopted, %d missing, %d differ, %d owned by another package\n",
+			a.Name, a.Version, a.Release, a.From, len(a.Adopted), len(a.Missing), len(a.Differs), len(a.Conflicts))
+		list("missing on disk, not recorded", a.Missing)
+		list("content differs from the package's, recorded as on disk", a.Differs)
+		list("owned by another package", a.Conflicts)
+		list("config files with no pristine copy (only a footprint, and edited): the next upgrade keeps yours and writes .lpmnew", a.NoPristine)
+	}
+}
+
+// warnUnmet says which run dependencies of installed packages nothing
+// installed or provided satisfies, so that an adoption's gaps show now
+// rather than at the next install.
+func (e *env) warnUnmet(db *pkgdb.DB) error {
+	pkgs, err := db.Packages()
+	if err != nil {
+		return err
+	}
+	for _, prov := range e.cfg.Provided {
+		name, ver, _ := strings.Cut(prov, "=")
+		pkgs = append(pkgs, pkgdb.Package{Name: name, Version: ver})
+	}
+	for _, p := range pkgs {
+		for _, d := range p.Depends {
+			if !depMet(d, pkgs, nil) {
+				e.out.Printf("warning: %s needs %s, which is neither installed, adopted nor provided: adopt it, or declare it with lpm adopt --provided or provided in lpm.toml", p.Name, d)
+			}
+		}
+	}
+	return nil
+}
+
+// adoptProvided records packages with no files.
+func (e *env) adoptProvided(specs []string, withPorts bool) error {
+	if withPorts {
+		return fmt.Errorf("adopt: --provided records packages with no files; adopt ports in a command of their own")
+	}
+	db, done, err := e.writer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	in := e.installer(db)
+	for _, s := range specs {
+		name, ver, ok := strings.Cut(s, "=")
+		if !ok || name == "" || ver == "" {
+			return fmt.Errorf("adopt --provided %s: want NAME=VERSION, e.g. gcc=14.2.0", s)
+		}
+		if _, err := ports.ParseVersion(ver); err != nil {
+			return fmt.Errorf("adopt --provided %s: %w", s, err)
+		}
+		if err := in.AdoptProvided(name, ver, true); err != nil {
+			return err
+		}
+		e.out.Printf("recorded %s %s as provided by the system, with no files", name, ver)
+	}
+	return nil
+}
