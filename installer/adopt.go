@@ -499,3 +499,32 @@ func CheckLFSLayout(root string) error {
 	}
 	return nil
 }
+
+// AgainstPackage lists the adopted files of the named packages (all when
+// none) whose content on disk differed from the package's when they were
+// adopted (verify --against-package): verify itself compares with what
+// adoption recorded, the disk as it was.
+func AgainstPackage(db *pkgdb.DB, names []string) ([]Difference, error) {
+	if len(names) == 0 {
+		pkgs, err := db.Packages()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pkgs {
+			names = append(names, p.Name)
+		}
+	}
+	var diffs []Difference
+	for _, name := range names {
+		files, err := db.Files(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if f.BuiltSHA256 != "" && f.BuiltSHA256 != f.SHA256 {
+				diffs = append(diffs, Difference{Package: name, Path: "/" + f.Path, Problem: "content differs from the package's build (adopted as it was on disk)"})
+			}
+		}
+	}
+	return diffs, nil
+}

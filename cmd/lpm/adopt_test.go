@@ -98,7 +98,7 @@ func TestAdoptTakesOverAHandBuiltRoot(t *testing.T) {
 		t.Fatalf("before adopt, unowned /usr lacks hello:\n%s", got)
 	}
 	disk := diskPaths(t, r)
-	out := r.ok("adopt", "libgreet@1.0.0", "mkbanner", "hello")
+	out := r.ok("adopt", "--from", "build", "libgreet@1.0.0", "mkbanner", "hello")
 	if !strings.Contains(out, "libgreet 1.0.0-1 (from build ") || !strings.Contains(out, "0 missing") {
 		t.Errorf("adopt summary:\n%s", out)
 	}
@@ -106,6 +106,12 @@ func TestAdoptTakesOverAHandBuiltRoot(t *testing.T) {
 		t.Errorf("adopt changed the root outside lpm's state:\nbefore %v\nafter  %v", disk, got)
 	}
 	r.ok("verify")
+	// lpm built hello with other flags than the user: recorded as on
+	// disk, and listed against the package.
+	against, _, code := r.lpm("verify", "--against-package", "hello")
+	if code != 1 || !strings.Contains(against, "hello: /usr/bin/hello: content differs from the package's build") {
+		t.Errorf("verify --against-package hello: exit %d\n%s", code, against)
+	}
 	// The needed libraries of adopted files are recorded: hello's
 	// libgreet.so.1 is found; the root has no libc of its own.
 	libs, _, _ := r.lpm("check-libs")

@@ -38,7 +38,8 @@ type infoResult struct {
 	BuildDeps   []string   `json:"build_depends,omitempty"` // ports not installed only
 	Provides    []string   `json:"provides"`
 	Conflicts   []string   `json:"conflicts"`
-	Archive     string     `json:"archive,omitempty"` // installed packages only
+	Archive     string     `json:"archive,omitempty"`      // installed packages only
+	AdoptedFrom string     `json:"adopted_from,omitempty"` // adopted packages only
 }
 
 func runInfo(cmd *cobra.Command, args []string) error {
@@ -58,7 +59,7 @@ func runInfo(cmd *cobra.Command, args []string) error {
 		r = &infoResult{Name: p.Name, Version: p.Version, Release: p.Release, Description: p.Description,
 			License: p.License, Homepage: p.Homepage, Installed: true, Explicit: &p.Explicit,
 			InstallTime: &p.InstallTime, Size: p.Size, Depends: p.Depends, Provides: p.Provides,
-			Conflicts: p.Conflicts, Archive: p.ArchivePath}
+			Conflicts: p.Conflicts, Archive: p.ArchivePath, AdoptedFrom: p.AdoptedFrom}
 	case !errors.Is(err, pkgdb.ErrNotInstalled):
 		return fmt.Errorf("info: %w", err)
 	default:
@@ -109,6 +110,9 @@ func runInfo(cmd *cobra.Command, args []string) error {
 		row("Installed", r.InstallTime.Local().Format(time.RFC1123)+", "+reason)
 		row("Size", fmt.Sprintf("%.1f KiB", float64(r.Size)/1024))
 		row("Archive", r.Archive)
+		if r.AdoptedFrom != "" {
+			row("Adopted", "built by hand; file list from "+r.AdoptedFrom)
+		}
 	} else {
 		row("Installed", "not installed")
 	}

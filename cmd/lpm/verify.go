@@ -9,14 +9,19 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "verify [PORT...]",
 		Short: "Check installed files against their recorded hash, mode and type",
 		Long: `verify compares every file of the named installed packages (all when
 none is named) with the disk and lists each difference. It exits 1 when any
-file differs. Edited config files are listed but do not fail the check.`,
+file differs. Edited config files are listed but do not fail the check.
+With --against-package, files that lpm adopt recorded as they were on disk
+although their content differed from the package's are listed too, and
+fail the check.`,
 		RunE: runVerify,
 	}
+	cmd.Flags().Bool("against-package", false, "also list adopted files whose content differs from the package's build")
+	return cmd
 }
 
 func runVerify(cmd *cobra.Command, args []string) error {
@@ -28,6 +33,13 @@ func runVerify(cmd *cobra.Command, args []string) error {
 	diffs, err := installer.Verify(e.cfg.Root, db, args)
 	if err != nil {
 		return err
+	}
+	if against, _ := cmd.Flags().GetBool("against-package"); against {
+		more, err := installer.AgainstPackage(db, args)
+		if err != nil {
+			return err
+		}
+		diffs = append(diffs, more...)
 	}
 	failed := 0
 	for _, d := range diffs {
