@@ -208,6 +208,8 @@ func (e *env) adoptAllPlans(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, 
 			return nil, err
 		}
 		if ok {
+			// Built and installed by the user's own hand: asked for.
+			src.Explicit = true
 			srcs = append(srcs, src)
 		} else if !e.anySource(b, tree.All(name), from) {
 			without = append(without, name)
