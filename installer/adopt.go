@@ -344,11 +344,11 @@ func (in *Installer) Adopt(plans []*Adoption) error {
 // AdoptProvided records a package the system has without lpm knowing its
 // files: a package record with no files, which the solver sees as
 // installed at that version.
-func (in *Installer) AdoptProvided(name, version string, explicit bool) error {
+func (in *Installer) AdoptProvided(name, version, semver string, explicit bool) error {
 	if _, err := in.DB.Package(name); err == nil {
 		return fmt.Errorf("adopting %s: it is already in the database; see lpm info %s", name, name)
 	}
-	m := &archive.Manifest{Name: name, Version: version}
+	m := &archive.Manifest{Name: name, Version: version, SemVer: semver}
 	return in.Adopt([]*Adoption{{Name: name, Version: version, From: "provided", src: AdoptSource{Manifest: m, From: "provided", Explicit: explicit}}})
 }
 
@@ -373,7 +373,7 @@ func (in *Installer) recordAdoptions(id int64, plans []*Adoption) error {
 			provides = append(append([]string{}, provides...), m.Name+"="+m.Version)
 		}
 		rec := pkgdb.Package{
-			Name: a.Name, Version: m.Version, Release: m.Release,
+			Name: a.Name, Version: m.Version, SemVer: m.SemVer, Release: m.Release,
 			Description: m.Description, License: m.License, Homepage: m.Homepage,
 			Explicit: a.src.Explicit, InstallTime: now, BuildDate: m.BuildDate,
 			ArchivePath: a.src.Archive, Size: size, AdoptedFrom: a.From,
@@ -527,4 +527,31 @@ func AgainstPackage(db *pkgdb.DB, names []string) ([]Difference, error) {
 		}
 	}
 	return diffs, nil
+}
+
+// CountOnDisk says how many of m's non-directory paths are on disk with
+// the package's type and how many are not, reading no content: enough to
+// tell which version of a port a root has.
+func (in *Installer) CountOnDisk(m *archive.Manifest) (present, missing int) {
+	paths := newRootPaths(in.Root)
+	for _, e := range m.Entries {
+		if e.Type == archive.TypeDir {
+			continue
+		}
+		p, err := paths.resolve(e.Path)
+		if err != nil {
+			missing++
+			continue
+		}
+		want := e.Type
+		if want == archive.TypeHardlink {
+			want = archive.TypeFile
+		}
+		if fi, err := os.Lstat(filepath.Join(in.Root, p)); err == nil && diskType(fi) == want {
+			present++
+		} else {
+			missing++
+		}
+	}
+	return present, missing
 }

@@ -147,7 +147,7 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 func (e *env) adoptPlans(tree *ports.Tree, b *builder.Builder, in *installer.Installer, args []string, from string) ([]*installer.Adoption, error) {
 	var srcs []installer.AdoptSource
 	for _, a := range args {
-		req, err := ports.ParseRequest(a)
+		req, err := request(tree, a)
 		if err != nil {
 			return nil, err
 		}
@@ -223,10 +223,11 @@ func (e *env) adoptAllPlans(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, 
 
 // bestOnDisk picks, among versions of one port, the one with an archive or
 // footprint whose files are on disk: fewest missing, then most present.
-// ok is false when no version has a file on disk.
+// ok is false when no version has a file on disk. It reads no content:
+// adopt --all hashes each file once, in PlanAdopt.
 func (e *env) bestOnDisk(in *installer.Installer, b *builder.Builder, versions []*ports.Port, from string) (installer.AdoptSource, bool, error) {
 	var best installer.AdoptSource
-	var bestPlan *installer.Adoption
+	found, bestPresent, bestMissing := false, 0, 0
 	for _, p := range versions {
 		src, ok, err := e.adoptSource(b, p, from, false)
 		if err != nil {
@@ -235,19 +236,15 @@ func (e *env) bestOnDisk(in *installer.Installer, b *builder.Builder, versions [
 		if !ok {
 			continue
 		}
-		plans, err := in.PlanAdopt([]installer.AdoptSource{src})
-		if err != nil {
-			return best, false, err
-		}
-		a := plans[0]
-		if a.Present() == 0 {
+		present, missing := in.CountOnDisk(src.Manifest)
+		if present == 0 {
 			continue
 		}
-		if bestPlan == nil || len(a.Missing) < len(bestPlan.Missing) || len(a.Missing) == len(bestPlan.Missing) && a.Present() > bestPlan.Present() {
-			best, bestPlan = src, a
+		if !found || missing < bestMissing || missing == bestMissing && present > bestPresent {
+			best, found, bestPresent, bestMissing = src, true, present, missing
 		}
 	}
-	return best, bestPlan != nil, nil
+	return best, found, nil
 }
 
 func (e *env) anySource(b *builder.Builder, versions []*ports.Port, from string) bool {
@@ -370,10 +367,11 @@ func (e *env) adoptProvided(specs []string, withPorts bool) error {
 		if !ok || name == "" || ver == "" {
 			return fmt.Errorf("adopt --provided %s: want NAME=VERSION, e.g. gcc=14.2.0", s)
 		}
-		if _, err := ports.ParseVersion(ver); err != nil {
+		v, err := ports.ParseVersion(ver)
+		if err != nil {
 			return fmt.Errorf("adopt --provided %s: %w", s, err)
 		}
-		if err := in.AdoptProvided(name, ver, true); err != nil {
+		if err := in.AdoptProvided(name, ver, v.String(), true); err != nil {
 			return err
 		}
 		e.out.Printf("recorded %s %s as provided by the system, with no files", name, ver)

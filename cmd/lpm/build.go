@@ -12,6 +12,7 @@ import (
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
+	"github.com/lfs-lpm/lpm/ports"
 )
 
 func newBuildCmd() *cobra.Command {
