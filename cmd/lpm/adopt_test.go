@@ -366,3 +366,52 @@ func TestInstallConflictListsEveryPathWithVerboseAndOverwriteTakesTrees(t *testi
 	r.ok("install", "libgreet@1.0.0", "--overwrite", "/usr/**", "--overwrite", "etc")
 	r.ok("verify")
 }
+
+func TestABuildSaysHowItsFilesDifferFromTheFootprint(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "ports")
+	sh(t, "", "cp", "-a", filepath.Join(repo(t), "demo/ports"), tree)
+	fp := filepath.Join(tree, "mkbanner/footprint")
+	data, err := os.ReadFile(fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fp, []byte(strings.Replace(string(data), `"usr/bin/mkbanner"`, `"usr/bin/mkbanner-old"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRoot(t)
+	r.ports = []string{tree}
+	_, errOut, code := r.lpm("build", "mkbanner")
+	if code != 0 || !strings.Contains(errOut, "differ from its footprint "+fp+": new /usr/bin/mkbanner; missing /usr/bin/mkbanner-old") {
+		t.Errorf("build against a differing footprint: exit %d\n%s", code, errOut)
+	}
+	// The build's own footprint is kept beside the archive.
+	if _, err := os.Stat(r.path("var/cache/lpm/packages/mkbanner-0.3.0-1.footprint")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestAdoptRefusesAHostileOrStaleFootprint(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "ports")
+	sh(t, "", "cp", "-a", filepath.Join(repo(t), "demo/ports"), tree)
+	r := handBuiltRoot(t)
+	r.ports = []string{tree}
+	before := r.state()
+	fp := filepath.Join(tree, "mkbanner/footprint")
+	data, _ := os.ReadFile(fp)
+	for name, text := range map[string]string{
+		"a path out of the root": strings.Replace(string(data), `"usr/bin/mkbanner"`, `"usr/../../etc/shadow"`, 1),
+		"lpm's own state":        strings.Replace(string(data), `"usr/bin/mkbanner"`, `"var/lib/lpm/lpm.db"`, 1),
+		"not JSON":               "<html>",
+	} {
+		os.WriteFile(fp, []byte(text), 0o644)
+		line := r.fails([]string{"footprint " + fp}, "adopt", "--from", "footprint", "mkbanner")
+		if !strings.Contains(line, "corrupt or hostile") {
+			t.Errorf("%s: %s", name, line)
+		}
+		r.unchanged(before)
+	}
+	// Another release's footprint is stale: not used.
+	os.WriteFile(fp, []byte(strings.Replace(string(data), `"release": 1`, `"release": 7`, 1)), 0o644)
+	r.fails([]string{"no footprint of it"}, "adopt", "--from", "footprint", "mkbanner")
+	r.unchanged(before)
+}
