@@ -35,8 +35,13 @@ func runDiffConfig(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Package(args[0]); err != nil {
+	pkg, err := db.Package(args[0])
+	if err != nil {
 		return fmt.Errorf("diff-config %s: %w", args[0], err)
+	}
+	why := "installed by an older lpm"
+	if pkg.AdoptedFrom != "" {
+		why = "adopted without the package's content, and edited; the next upgrade keeps yours and writes .lpmnew"
 	}
 	shown := 0
 	for _, f := range files {
@@ -50,7 +55,7 @@ func runDiffConfig(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("diff-config %s: %w", args[0], err)
 		}
 		if fi, err := os.Lstat(base); err != nil || !fi.Mode().IsRegular() {
-			fmt.Printf("/%s: no pristine copy kept (installed by an older lpm)\n", f.Path)
+			fmt.Printf("/%s: no pristine copy kept (%s)\n", f.Path, why)
 			continue
 		}
 		shown++

@@ -183,6 +183,8 @@ func runHistory(cmd *cobra.Command, args []string) error {
 				changes = append(changes, "+"+p.Name+" "+new)
 			case "remove":
 				changes = append(changes, "-"+p.Name+" "+old)
+			case "adopt":
+				changes = append(changes, "="+p.Name+" "+new+" (adopted)")
 			default:
 				changes = append(changes, p.Name+" "+old+" -> "+new)
 			}
