@@ -36,7 +36,7 @@ the install and changes nothing (--overwrite GLOB takes such files over).`,
 	cmd.Flags().Bool("dry-run", false, "print the plan and change nothing")
 	cmd.Flags().Bool("file", false, "the arguments are package archives to install as they are")
 	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
-	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB from their owner or from nobody")
+	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB from their owner or from nobody (** crosses directories; a directory takes all below it)")
 	addWriterFlags(cmd)
 	return cmd
 }
