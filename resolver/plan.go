@@ -23,6 +23,13 @@ type Step struct {
 	// the first path (breadth-first, in request and dependency order)
 	// by which the package entered the solution.
 	Reason string
+	// Waits are the indices, in the plan, of the earlier steps this one
+	// must follow: a build waits for the installs of its build
+	// dependencies, their run closures, its run dependencies and After;
+	// an install for its build and its run dependencies' installs. The
+	// plan's order honours them all; a runner that builds in parallel
+	// reads them to know what may run at once.
+	Waits []int
 }
 
 // solutionGraph is a solution with each dependency resolved to the
@@ -392,11 +399,32 @@ func Plan(u Universe, s *Solution, reqs []Request, opts Options) ([]Step, error)
 	}
 	order := orderNodes(nodes)
 	var steps []Step
+	stepOf := make([]int, len(nodes)) // node -> index in steps, -1 if left out
+	for i := range stepOf {
+		stepOf[i] = -1
+	}
 	for _, i := range order {
 		if nodes[i].step.Action == "keep" && !opts.KeepSteps {
 			continue
 		}
+		stepOf[i] = len(steps)
 		steps = append(steps, nodes[i].step)
+	}
+	for _, i := range order {
+		k := stepOf[i]
+		if k < 0 {
+			continue
+		}
+		seen := map[int]bool{}
+		for _, e := range nodes[i].prereqs {
+			// A wait on a kept package is met already; one on a later step
+			// is a runtime edge the order broke in a cycle.
+			if w := stepOf[e.to]; w >= 0 && w < k && !seen[w] {
+				seen[w] = true
+				steps[k].Waits = append(steps[k].Waits, w)
+			}
+		}
+		sort.Ints(steps[k].Waits)
 	}
 	return steps, nil
 }

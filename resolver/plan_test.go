@@ -451,3 +451,47 @@ upgrade bash 5.2.0 -> 5.3.0 (explicit)`
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// waitsString shows each step with the steps it waits for, by name.
+func waitsString(steps []Step) string {
+	var lines []string
+	for _, s := range steps {
+		var names []string
+		for _, w := range s.Waits {
+			names = append(names, steps[w].Action+" "+steps[w].Name)
+		}
+		lines = append(lines, s.Action+" "+s.Name+" <- "+strings.Join(names, ", "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestPlanStepsNameTheEarlierStepsTheyWaitFor(t *testing.T) {
+	u := parseUniverse(t, `
+		hello 1.0.0: libgreet ^1; build: libgreet ^1, mkbanner
+		libgreet 1.1.0
+		mkbanner 0.3.0
+		other 1.0.0`)
+	reqs := parseRequests(t, "hello, other")
+	opts := solveCase{build: "*"}.options(t)
+	sol, err := Solve(u, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := Plan(u, sol, reqs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The builds of libgreet, mkbanner and other wait for nothing, so they
+	// may run at once; hello's build waits for the installs it builds with.
+	want := `build libgreet <- 
+install libgreet <- build libgreet
+build mkbanner <- 
+install mkbanner <- build mkbanner
+build hello <- install libgreet, install mkbanner
+install hello <- install libgreet, build hello
+build other <- 
+install other <- build other`
+	if got := waitsString(steps); got != want {
+		t.Fatalf("waits:\n%s\nwant:\n%s", got, want)
+	}
+}
