@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,8 @@ type Builder struct {
 	Out     *progress.Printer
 	Rebuild bool // build even when the package cache has the archive
 
+	// Builds of a plan run in parallel: mu guards what they share.
+	mu          sync.Mutex
 	saidHost    bool // "building on the host" is said once a run
 	saidSandbox bool // and so is "building without the sandbox"
 }
@@ -241,6 +244,8 @@ func (b *Builder) useChroot() (bool, error) {
 		}
 		return true, nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !has && !b.saidHost {
 		b.Out.Printf("building on the host: %s has no toolchain of its own (bash, make, cc)", root)
 		b.saidHost = true
@@ -403,10 +408,12 @@ func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
 func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []string, script string, writable []string, log io.Writer, shown *progress.Phase) error {
 	argv := []string{"/bin/bash", "--noprofile", "--norc", "-c", script}
 	sandbox := b.Cfg.Build.Sandbox && canSandbox()
+	b.mu.Lock()
 	if b.Cfg.Build.Sandbox && !sandbox && !b.saidSandbox {
 		b.Out.Printf("warning: building without the sandbox: it needs root (for a private mount namespace) and lpm runs as uid %d, so a \"make install\" that ignores DESTDIR can write outside staging; run lpm as root, or set build.sandbox = false to build unsandboxed without this warning", os.Geteuid())
 		b.saidSandbox = true
 	}
+	b.mu.Unlock()
 	var cmd *exec.Cmd
 	switch {
 	case sandbox:

@@ -59,7 +59,9 @@ const ShippedPorts = "shipped"
 
 // Build holds the build settings.
 type Build struct {
-	Jobs      int
+	Jobs int // each build's make -j ($JOBS)
+	// Parallel is how many ports of a plan build at once (--jobs).
+	Parallel  int
 	CFlags    string
 	CXXFlags  string
 	MakeFlags string
@@ -81,6 +83,7 @@ var defaults = map[string]any{
 	"provided":        []string{},
 	"color":           "auto",
 	"build.jobs":      runtime.NumCPU(),
+	"build.parallel":  defaultParallel(),
 	"build.cflags":    "-O2 -pipe",
 	"build.cxxflags":  "-O2 -pipe",
 	"build.makeflags": "",
@@ -214,6 +217,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	}
 	c.Build = Build{
 		Jobs:      v.GetInt("build.jobs"),
+		Parallel:  v.GetInt("build.parallel"),
 		CFlags:    v.GetString("build.cflags"),
 		CXXFlags:  v.GetString("build.cxxflags"),
 		MakeFlags: v.GetString("build.makeflags"),
@@ -224,6 +228,18 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	}
 	if c.Build.Jobs < 1 {
 		c.Build.Jobs = 1
+	}
+	if flags != nil {
+		if f := flags.Lookup("jobs"); f != nil && f.Changed {
+			n, err := flags.GetInt("jobs")
+			if err != nil {
+				return nil, err
+			}
+			c.Build.Parallel = n
+		}
+	}
+	if c.Build.Parallel < 1 {
+		c.Build.Parallel = 1
 	}
 	if c.Build.MakeFlags == "" {
 		c.Build.MakeFlags = fmt.Sprintf("-j%d", c.Build.Jobs)
@@ -331,4 +347,25 @@ func keyLine(data []byte, key string) int {
 		}
 	}
 	return 0
+}
+
+// defaultParallel is how many builds run at once unless build.parallel or
+// --jobs says otherwise: one per core, but no more than one per 2 GiB of
+// memory, since a C++ build at make -j$(nproc) can take that much alone.
+func defaultParallel() int {
+	n := runtime.NumCPU()
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 1
+	}
+	var kib int64
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			fmt.Sscan(rest, &kib)
+		}
+	}
+	if byMem := int(kib / (2 << 20)); byMem < n {
+		n = byMem
+	}
+	return max(n, 1)
 }

@@ -38,6 +38,7 @@ the install and changes nothing (--overwrite GLOB takes such files over).`,
 	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
 	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB from their owner or from nobody (** crosses directories; a directory takes all below it)")
 	addWriterFlags(cmd)
+	addBuildFlags(cmd)
 	return cmd
 }
 

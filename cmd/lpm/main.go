@@ -490,6 +490,11 @@ func addWriterFlags(cmd *cobra.Command) {
 	cmd.Flags().Bool("preserve-libs", false, "keep a shared library still needed by installed files instead of refusing")
 }
 
+// addBuildFlags adds the flags of commands that run a plan's builds.
+func addBuildFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("jobs", 0, "how many ports build at once (build.parallel; default from cores and memory); each build's make -j is build.jobs")
+}
+
 // installer is the Installer for the root, with the command's flags.
 func (e *env) installer(db *pkgdb.DB) *installer.Installer {
 	preserve, _ := e.cmd.Flags().GetBool("preserve-libs")

@@ -225,28 +225,108 @@ func upstream(tree *ports.Tree, name string, v *semver.Version) string {
 // are one command in the history (pkgdb.DB.SetCommand), undone together.
 // Preserved libraries the plan's rebuilds no longer need are released at
 // the end.
+//
+// Up to build.parallel builds run at once, each as soon as the steps it
+// waits for (resolver.Step.Waits) are done; installs stay serial, in plan
+// order, here in this goroutine, so the database has one user. A failed
+// build stops new builds and installs; the running builds finish (their
+// archives stay in the cache for the next run) and every failure is
+// reported.
 func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, steps []resolver.Step, explicit map[string]bool) error {
 	in := e.installer(db)
-	for _, s := range steps {
-		p := tree.Port(s.Name, s.New)
-		if p == nil {
+	pkgs := make([]*ports.Port, len(steps))
+	for i, s := range steps {
+		if pkgs[i] = tree.Port(s.Name, s.New); pkgs[i] == nil {
 			return fmt.Errorf("plan names %s %s, which no ports tree holds", s.Name, s.New)
 		}
-		switch s.Action {
-		case "build":
-			if _, err := b.Build(ctx, p); err != nil {
-				return buildFailure(err)
-			}
-		case "keep", "provided":
-		default:
-			changed, err := in.Apply([]installer.Change{{Archive: b.ArchivePath(p), Explicit: explicit[s.Name]}})
-			if err != nil {
-				return err
-			}
-			if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-				return err
+	}
+	type result struct {
+		step int
+		err  error
+	}
+	done := make([]bool, len(steps))
+	started := make([]bool, len(steps))
+	ready := func(i int) bool {
+		for _, w := range steps[i].Waits {
+			if !done[w] {
+				return false
 			}
 		}
+		return true
+	}
+	builds := 0
+	for _, s := range steps {
+		if s.Action == "build" {
+			builds++
+		}
+	}
+	if builds > 1 && b.Cfg.Build.Parallel > 1 {
+		// Phases of builds running side by side each say so on a line of
+		// their own: one line redrawn in place would be fought over.
+		e.out.ForcePlain = true
+	}
+	results := make(chan result)
+	running, next := 0, 0 // next: the first install not yet applied
+	var failures []error
+	for {
+		for i := range steps {
+			if len(failures) > 0 || running >= b.Cfg.Build.Parallel {
+				break
+			}
+			if steps[i].Action != "build" || started[i] || !ready(i) {
+				continue
+			}
+			started[i] = true
+			running++
+			go func(i int) {
+				_, err := b.Build(ctx, pkgs[i])
+				results <- result{i, err}
+			}(i)
+		}
+		for ; next < len(steps) && steps[next].Action == "build"; next++ {
+		}
+		if len(failures) == 0 && next < len(steps) && ready(next) {
+			s := steps[next]
+			switch s.Action {
+			case "keep", "provided":
+			default:
+				changed, err := in.Apply([]installer.Change{{Archive: b.ArchivePath(pkgs[next]), Explicit: explicit[s.Name]}})
+				if err != nil {
+					failures = append(failures, err)
+					continue
+				}
+				if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
+					failures = append(failures, err)
+					continue
+				}
+			}
+			done[next] = true
+			next++
+			continue
+		}
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		if r.err != nil {
+			failures = append(failures, buildFailure(r.err))
+			continue
+		}
+		done[r.step] = true
+	}
+	switch len(failures) {
+	case 0:
+	case 1:
+		return failures[0]
+	default:
+		for _, err := range failures[:len(failures)-1] {
+			fmt.Fprintf(os.Stderr, "lpm: %v\n", err)
+		}
+		return fmt.Errorf("%d steps of the plan failed (each said above); the last: %w", len(failures), failures[len(failures)-1])
+	}
+	if next < len(steps) {
+		return fmt.Errorf("plan: step %d (%s %s) never became ready; this is a bug in the plan", next+1, steps[next].Action, steps[next].Name)
 	}
 	return e.releasePreserved(in)
 }

@@ -32,6 +32,7 @@ whose content did not change are not rewritten.`,
 	cmd.Flags().Bool("rebuild", false, "build even when the package cache has an archive")
 	cmd.Flags().StringSlice("overwrite", nil, "take over files matching GLOB (** crosses directories; a directory takes all below it)")
 	addWriterFlags(cmd)
+	addBuildFlags(cmd)
 	return cmd
 }
 
