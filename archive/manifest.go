@@ -49,7 +49,11 @@ type Manifest struct {
 	Backup      []string `json:"backup,omitempty"`
 	// Slot: every version installs beside the others, as its own package
 	// NAME+VERSION (kernels).
-	Slot      bool      `json:"slot,omitempty"`
+	Slot bool `json:"slot,omitempty"`
+	// BuildHash names what the package was built from (the port's files
+	// and the build settings that change its output; builder.BuildHash):
+	// a repository's archive stands in for a build only when it matches.
+	BuildHash string    `json:"build_hash,omitempty"`
 	BuildDate time.Time `json:"build_date"`
 	Entries   []Entry   `json:"entries"`
 }

@@ -216,6 +216,9 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 		Depends: p.Depends.Run, Provides: p.Provides, Conflicts: p.Conflicts, Backup: p.Backup, Slot: p.Slot,
 		BuildDate: time.Now().UTC().Truncate(time.Second),
 	}
+	if m.BuildHash, err = b.BuildHash(p); err != nil {
+		return "", fmt.Errorf("building %s: %w", p.ID(), err)
+	}
 	// Create writes beside out, syncs and renames: the cache holds the
 	// old archive or the complete new one, never part of one.
 	made, err := archive.Create(out, dirs["stage"], m)

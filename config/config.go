@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,6 +52,18 @@ type Config struct {
 	// the trees: then the shipped LFS tree lies under Ports, which need
 	// not exist.
 	DefaultPorts bool
+
+	// Repositories are the [[repository]] tables: binary package
+	// repositories tried in order before building from source.
+	Repositories []Repository
+}
+
+// A Repository is a binary package repository: where its index is, and
+// the minisign public key its index must be signed with.
+type Repository struct {
+	Name string `mapstructure:"name"`
+	URL  string `mapstructure:"url"`
+	Key  string `mapstructure:"key"`
 }
 
 // ShippedPorts in a list of ports trees stands for the LFS tree built into
@@ -69,28 +82,37 @@ type Build struct {
 	Strip     bool   // strip ELF files in staging
 	Chroot    string // auto, always, never: build inside a non-/ root
 	Sandbox   bool   // private mount namespace, read-only outside work and staging
+	// From says where packages come from: "auto" (a repository's archive
+	// when one matches, else a build), "repository" (never build: a port
+	// no repository has is an error) or "source" (always build).
+	From string
+	// DistccHosts, in distcc's own syntax ("10.0.0.2/8 localhost/2"),
+	// makes builds compile through distcc; "" builds locally.
+	DistccHosts string
 }
 
 // Defaults, relative to the root where they are paths.
 var defaults = map[string]any{
-	"ports":           []string{"/usr/ports"},
-	"distfiles":       "/var/cache/lpm/distfiles",
-	"packages":        "/var/cache/lpm/packages",
-	"builddir":        "/var/tmp/lpm",
-	"logdir":          "/var/log/lpm/build",
-	"mirrors":         []string{},
-	"overwrite":       []string{},
-	"provided":        []string{},
-	"color":           "auto",
-	"build.jobs":      runtime.NumCPU(),
-	"build.parallel":  defaultParallel(),
-	"build.cflags":    "-O2 -pipe",
-	"build.cxxflags":  "-O2 -pipe",
-	"build.makeflags": "",
-	"build.check":     true,
-	"build.strip":     true,
-	"build.chroot":    "auto",
-	"build.sandbox":   true,
+	"ports":              []string{"/usr/ports"},
+	"distfiles":          "/var/cache/lpm/distfiles",
+	"packages":           "/var/cache/lpm/packages",
+	"builddir":           "/var/tmp/lpm",
+	"logdir":             "/var/log/lpm/build",
+	"mirrors":            []string{},
+	"overwrite":          []string{},
+	"provided":           []string{},
+	"color":              "auto",
+	"build.jobs":         runtime.NumCPU(),
+	"build.parallel":     defaultParallel(),
+	"build.cflags":       "-O2 -pipe",
+	"build.cxxflags":     "-O2 -pipe",
+	"build.makeflags":    "",
+	"build.check":        true,
+	"build.strip":        true,
+	"build.chroot":       "auto",
+	"build.sandbox":      true,
+	"build.from":         "auto",
+	"build.distcc_hosts": "",
 }
 
 var pathKeys = []string{"distfiles", "packages", "builddir", "logdir"}
@@ -216,15 +238,35 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		return nil, fmt.Errorf("color is %q (in %s, LPM_COLOR or --color); use auto, always or never", c.Color, file)
 	}
 	c.Build = Build{
-		Jobs:      v.GetInt("build.jobs"),
-		Parallel:  v.GetInt("build.parallel"),
-		CFlags:    v.GetString("build.cflags"),
-		CXXFlags:  v.GetString("build.cxxflags"),
-		MakeFlags: v.GetString("build.makeflags"),
-		Check:     v.GetBool("build.check"),
-		Strip:     v.GetBool("build.strip"),
-		Chroot:    v.GetString("build.chroot"),
-		Sandbox:   v.GetBool("build.sandbox"),
+		Jobs:        v.GetInt("build.jobs"),
+		Parallel:    v.GetInt("build.parallel"),
+		CFlags:      v.GetString("build.cflags"),
+		CXXFlags:    v.GetString("build.cxxflags"),
+		MakeFlags:   v.GetString("build.makeflags"),
+		Check:       v.GetBool("build.check"),
+		Strip:       v.GetBool("build.strip"),
+		Chroot:      v.GetString("build.chroot"),
+		Sandbox:     v.GetBool("build.sandbox"),
+		From:        v.GetString("build.from"),
+		DistccHosts: v.GetString("build.distcc_hosts"),
+	}
+	if flags != nil {
+		if f := flags.Lookup("from"); f != nil && f.Changed {
+			c.Build.From = f.Value.String()
+		}
+	}
+	switch c.Build.From {
+	case "auto", "repository", "source":
+	default:
+		return nil, fmt.Errorf("config %s: build.from is %q; use auto, repository or source", file, c.Build.From)
+	}
+	if err := v.UnmarshalKey("repository", &c.Repositories); err != nil {
+		return nil, fmt.Errorf("config %s: [[repository]]: %w", file, err)
+	}
+	for i, r := range c.Repositories {
+		if r.URL == "" || r.Key == "" {
+			return nil, fmt.Errorf("config %s: [[repository]] %d needs url and key (the minisign public key, RWQ...)", file, i+1)
+		}
 	}
 	if c.Build.Jobs < 1 {
 		c.Build.Jobs = 1
@@ -260,6 +302,10 @@ func flagChanged(flags *pflag.FlagSet, name string) bool {
 	return f != nil && f.Changed
 }
 
+// arrayTables are the arrays of tables of lpm.toml ([[repository]]), with
+// the keys each table may have.
+var arrayTables = map[string][]string{"repository": {"name", "url", "key"}}
+
 // ownTables are tables of lpm.toml that other packages read, strictly,
 // themselves: [bootloader] is the hooks'.
 var ownTables = map[string]bool{"bootloader": true}
@@ -289,6 +335,17 @@ func checkFile(file string, data []byte) error {
 				walk(key+".", sub)
 				continue
 			}
+			if tables, ok := val.([]any); ok && prefix == "" && arrayTables[k] != nil {
+				for _, t := range tables {
+					sub, _ := t.(map[string]any)
+					for leaf := range sub {
+						if !slices.Contains(arrayTables[k], leaf) {
+							unknown = append(unknown, key+"."+leaf)
+						}
+					}
+				}
+				continue
+			}
 			if _, known := defaults[key]; !known {
 				unknown = append(unknown, key)
 			}
@@ -315,6 +372,9 @@ func checkFile(file string, data []byte) error {
 	where := "the top-level keys are"
 	if nested {
 		where = "the keys of [" + table + "] are"
+	}
+	if keys, ok := arrayTables[table]; ok && nested {
+		where, known = "the keys of [["+table+"]] are", keys
 	}
 	if len(known) == 0 {
 		where, known = "there is no table", []string{"[" + table + "]"}

@@ -59,6 +59,9 @@ var ErrNoChecksum = errors.New("no checksum; add sha256 to the port")
 // ErrNotFound is wrapped by attempts where the file does not exist at a URL.
 var ErrNotFound = errors.New("not found")
 
+// ErrTooLarge is wrapped by Get when a file is larger than its limit.
+var ErrTooLarge = errors.New("too large")
+
 // MismatchError says a file's content is not what the port expects.
 type MismatchError struct {
 	Algo     string // "sha256" or "md5"
@@ -459,4 +462,35 @@ func openLocal(u *url.URL) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("not a regular file")
 	}
 	return file, fi.Size(), nil
+}
+
+// Get reads a small file from an http, https or file URL, such as a
+// repository's index, whose checksum nobody knows in advance (its
+// signature is checked by the caller). It refuses more than limit bytes.
+func (f *Fetcher) Get(ctx context.Context, rawURL string, limit int64) ([]byte, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bad URL: %w", rawURL, err)
+	}
+	var body io.ReadCloser
+	switch u.Scheme {
+	case "http", "https":
+		body, _, err = f.get(ctx, rawURL)
+	case "file":
+		body, _, err = openLocal(u)
+	default:
+		err = fmt.Errorf("unsupported URL scheme %q (use http, https or file)", u.Scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rawURL, err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rawURL, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes; refused", rawURL, ErrTooLarge, limit)
+	}
+	return data, nil
 }

@@ -172,6 +172,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
 		newVerifyCmd(), newLintCmd(), newManCmd(), newImageCmd(), newHistoryCmd(), newUndoCmd(), newWhyCmd(), newHoldCmd(), newCheckLibsCmd(), newRepairCmd(), newDiffConfigCmd(), newInitCmd(), newRebuildDBCmd(),
 		newAdoptCmd(), newUnownedCmd(),
+		newRepoCmd(), newKeyCmd(),
 	)
 	return root
 }
@@ -181,6 +182,8 @@ type env struct {
 	cmd *cobra.Command
 	cfg *config.Config
 	out *progress.Printer
+	// bin is what the binary repositories offer (binaries.go).
+	bin *binaries
 	// installed is what the last plan was solved against (plan.go).
 	installed map[string]pkgdb.Package
 }
@@ -493,6 +496,7 @@ func addWriterFlags(cmd *cobra.Command) {
 // addBuildFlags adds the flags of commands that run a plan's builds.
 func addBuildFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("jobs", 0, "how many ports build at once (build.parallel; default from cores and memory); each build's make -j is build.jobs")
+	cmd.Flags().String("from", "", "where packages come from: auto (a repository's archive when one matches, else a build), repository (never build) or source (build.from)")
 }
 
 // installer is the Installer for the root, with the command's flags.

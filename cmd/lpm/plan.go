@@ -69,9 +69,18 @@ func (e *env) solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []r
 	if err := provide(u, &opts, b.Cfg.Provided, requested); err != nil {
 		return nil, err
 	}
+	bin, err := e.openBinaries(context.Background(), b)
+	if err != nil {
+		return nil, err
+	}
+	e.bin = bin
 	opts.NeedsBuild = func(name string, v *semver.Version) bool {
 		p := tree.Port(name, v)
-		return p == nil || !b.Cached(p)
+		if p == nil || b.Cached(p) {
+			return p == nil
+		}
+		_, _, inRepo := bin.find(p)
+		return !inRepo
 	}
 	sol, err := resolver.Solve(u, reqs, opts)
 	if err != nil {
@@ -86,7 +95,7 @@ func (e *env) solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []r
 			steps[i].Action = "upgrade"
 		}
 	}
-	return steps, nil
+	return steps, e.mustNotBuild(steps)
 }
 
 // provide adds the provided packages (NAME=VERSION) that no installed
@@ -233,6 +242,9 @@ func upstream(tree *ports.Tree, name string, v *semver.Version) string {
 // archives stay in the cache for the next run) and every failure is
 // reported.
 func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, steps []resolver.Step, explicit map[string]bool) error {
+	if err := e.fetchAll(ctx, tree, b, steps); err != nil {
+		return err
+	}
 	in := e.installer(db)
 	pkgs := make([]*ports.Port, len(steps))
 	for i, s := range steps {
