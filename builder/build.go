@@ -46,6 +46,7 @@ type Builder struct {
 	mu          sync.Mutex
 	saidHost    bool // "building on the host" is said once a run
 	saidSandbox bool // and so is "building without the sandbox"
+	distccN     int  // distcc's job count: 0 unknown yet, -1 unusable
 }
 
 // A BuildError says which phase of which port failed, with the end of its
@@ -391,6 +392,16 @@ func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
 		"CXXFLAGS":        b.Cfg.Build.CXXFlags,
 		"MAKEFLAGS":       b.Cfg.Build.MakeFlags,
 		"CONFIGURE_FLAGS": p.Build.ConfigureFlags,
+	}
+	if jobs := b.distccJobs(p); jobs > 0 {
+		// distcc's own masquerade: the compiler runs as "distcc cc", on
+		// the hosts of build.distcc_hosts, with as many jobs as they take.
+		vars["CC"], vars["CXX"] = "distcc cc", "distcc c++"
+		vars["DISTCC_HOSTS"] = b.Cfg.Build.DistccHosts
+		vars["JOBS"] = fmt.Sprint(max(jobs, b.Cfg.Build.Jobs))
+		if b.Cfg.Build.MakeFlags == fmt.Sprintf("-j%d", b.Cfg.Build.Jobs) {
+			vars["MAKEFLAGS"] = "-j" + vars["JOBS"]
+		}
 	}
 	for k, v := range dirs {
 		vars[k] = v

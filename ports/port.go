@@ -96,6 +96,10 @@ type Build struct {
 	// not the end of the build (test suites the book expects to fail in
 	// places).
 	CheckAdvisory bool `toml:"check_advisory"`
+
+	// Distcc = false builds the port with the local compiler even when
+	// build.distcc_hosts is set, for a build known to break under distcc.
+	Distcc *bool `toml:"distcc"`
 }
 
 // Phases lists the build phases in the order they run.

@@ -6,7 +6,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 need=""
-for tool in gcc:gcc make:make patch:patch bzip2:bzip2 xz:xz-utils zstd:zstd strip:binutils diff:diffutils debootstrap:debootstrap; do
+for tool in gcc:gcc make:make patch:patch bzip2:bzip2 xz:xz-utils zstd:zstd strip:binutils diff:diffutils debootstrap:debootstrap minisign:minisign distccd:distcc; do
 	command -v "${tool%%:*}" >/dev/null 2>&1 || need="$need ${tool#*:}"
 done
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
