@@ -429,19 +429,26 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 	}
 	b.mu.Unlock()
 	var cmd *exec.Cmd
+	var prepare func(distccHosts string)
 	switch {
 	case sandbox:
-		spec := sandboxSpec{Writable: writable, Dir: dir, Argv: argv, Env: env}
+		spec := sandboxSpec{Writable: writable, Dir: dir, Argv: argv}
 		if chroot {
 			spec.Chroot = b.Cfg.Root
 		}
-		raw, _ := json.Marshal(spec)
 		self, err := os.Executable()
 		if err != nil {
 			return err
 		}
 		cmd = exec.CommandContext(ctx, self)
-		cmd.Env = []string{sandboxEnv + "=" + string(raw)}
+		prepare = func(distccHosts string) {
+			spec.Env = env
+			if distccHosts != "" {
+				spec.Env = withVar(env, "DISTCC_HOSTS", distccHosts)
+			}
+			raw, _ := json.Marshal(spec)
+			cmd.Env = []string{sandboxEnv + "=" + string(raw)}
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	default:
 		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -474,7 +481,16 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 		}
 		io.Copy(log, pr)
 	}()
-	err := cmd.Run()
+	var err error
+	if prepare != nil {
+		var stop func()
+		if stop, err = startIsolated(cmd, varOf(env, "DISTCC_HOSTS"), prepare); err == nil {
+			err = cmd.Wait()
+			stop()
+		}
+	} else {
+		err = cmd.Run()
+	}
 	if cmd.Process != nil {
 		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 	}
@@ -486,6 +502,27 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 	pw.Close()
 	<-done
 	return err
+}
+
+// varOf is the value of a variable in an environment list.
+func varOf(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// withVar is env with name set to value.
+func withVar(env []string, name, value string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, name+"="+value)
 }
 
 // tidyStage drops files no package should own: the info directory index,

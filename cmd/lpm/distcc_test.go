@@ -157,3 +157,40 @@ install = 'install -Dm755 local "$DESTDIR/usr/bin/local"'
 		t.Errorf("a port with distcc = false sent %d compiles to distccd", after-before)
 	}
 }
+
+func TestASandboxedBuildReachesNoNetworkButItsDistccHosts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the sandbox needs root")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	reached := make(chan bool, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+			reached <- true
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	tree := t.TempDir()
+	writePort(t, tree, "probe", fmt.Sprintf(`name = "probe"
+version = "1.0"
+[build]
+build = 'if (exec 3<>/dev/tcp/127.0.0.1/%d) 2>/dev/null; then echo "probe: reached"; else echo "probe: unreachable"; fi'
+install = 'mkdir -p "$DESTDIR/usr/share/probe"; echo > "$DESTDIR/usr/share/probe/x"'
+`, port))
+	r := newRoot(t, tree)
+	r.ok("build", "probe")
+	buildLog, _ := os.ReadFile(r.path("var/log/lpm/build/probe-1.0.log"))
+	if !strings.Contains(string(buildLog), "probe: unreachable") {
+		t.Errorf("a sandboxed build reached a port on the host's 127.0.0.1:\n%s", buildLog)
+	}
+	select {
+	case <-reached:
+		t.Errorf("the host's listener got a connection from the build")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
