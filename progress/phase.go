@@ -24,6 +24,7 @@ type Phase struct {
 	label string
 	start time.Time
 	live  *pb.ProgressBar // nil in plain mode
+	board bool            // on the Printer's board
 	once  sync.Once
 
 	mu    sync.Mutex
@@ -56,6 +57,11 @@ func (p *Printer) StartPhase(label string) *Phase {
 	}
 	ph.p = p
 	ph.start = p.clock()
+	if p.onBoard() {
+		ph.board = true
+		p.addPhase(ph)
+		return ph
+	}
 	if p.terminal() {
 		bar := pb.New64(0)
 		bar.SetWriter(p.out())
@@ -123,6 +129,9 @@ func (ph *Phase) Finish(err error) {
 		}
 		if ph.live != nil {
 			ph.live.Finish()
+		}
+		if ph.board {
+			ph.p.dropPhase(ph)
 		}
 		if ph.stop != nil {
 			ph.mu.Lock()

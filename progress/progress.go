@@ -37,9 +37,16 @@ type Printer struct {
 	Quiet      bool // print nothing at all
 	ForcePlain bool // plain lines even on a terminal
 	Color      bool // "warning:" in yellow (the caller decides: a terminal, no NO_COLOR)
+	// Board shows every running phase on a line of its own on a terminal
+	// (builds running side by side; board.go), and bars as plain lines.
+	Board bool
 
 	mu  sync.Mutex       // keeps lines from concurrent tasks whole
 	now func() time.Time // tests pin the clock; nil means time.Now
+
+	phases    []*Phase      // on the board, in the order they started
+	drawn     int           // lines of the board on the screen
+	stopBoard chan struct{} // ends the redraws
 }
 
 // Bar is one running task. A nil *Bar is valid and does nothing, so callers
@@ -97,7 +104,7 @@ func (p *Printer) Start(label string, total int64, unit Unit) *Bar {
 	}
 	b.p = p
 	b.start = p.clock()
-	if p.terminal() {
+	if p.terminal() && !p.Board {
 		b.live = newLive(p.out(), label, total, unit)
 		return b
 	}
@@ -208,7 +215,12 @@ func (p *Printer) line(s string) {
 	if rest, ok := strings.CutPrefix(s, "warning: "); ok && p.Color {
 		s = "\033[1;33mwarning:\033[0m " + rest
 	}
+	board := p.drawn > 0
+	p.eraseBoard()
 	io.WriteString(p.out(), s+"\n")
+	if board || len(p.phases) > 0 {
+		p.drawBoard()
+	}
 }
 
 func oneLine(s string) string {

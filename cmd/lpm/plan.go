@@ -273,9 +273,9 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 		}
 	}
 	if builds > 1 && b.Cfg.Build.Parallel > 1 {
-		// Phases of builds running side by side each say so on a line of
-		// their own: one line redrawn in place would be fought over.
-		e.out.ForcePlain = true
+		// Builds running side by side each get a line of the board on a
+		// terminal: one line redrawn in place would be fought over.
+		e.out.Board = true
 	}
 	results := make(chan result)
 	running, next := 0, 0 // next: the first install not yet applied
