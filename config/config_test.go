@@ -208,3 +208,58 @@ func TestPortsListKeepsTheShippedTreeByName(t *testing.T) {
 		t.Errorf("--ports shipped: ports = %v", c.Ports)
 	}
 }
+
+func TestRepositoriesParallelBuildsAndWhereFromAreRead(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/lpm"), 0o755)
+	file := filepath.Join(root, "etc/lpm/lpm.toml")
+	os.WriteFile(file, []byte(`
+[build]
+parallel = 3
+from = "repository"
+distcc_hosts = "10.0.0.2/8"
+[[repository]]
+name = "lan"
+url = "http://builder.lan/lpm"
+key = "RWQS4jxgPogSkmBDtpFHBGm9dS1Hritx8O5kTwjneQwhk16CGuRQ7QI+"
+[[repository]]
+url = "file:///srv/lpm"
+key = "RWQ..."
+`), 0o644)
+	c, err := Load(flagSet("--root", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Build.Parallel != 3 || c.Build.From != "repository" || c.Build.DistccHosts != "10.0.0.2/8" {
+		t.Errorf("build = %+v", c.Build)
+	}
+	if len(c.Repositories) != 2 || c.Repositories[0].Name != "lan" || c.Repositories[1].URL != "file:///srv/lpm" {
+		t.Errorf("repositories = %+v", c.Repositories)
+	}
+	fs := flagSet("--root", root)
+	fs.Int("jobs", 0, "")
+	fs.String("from", "", "")
+	fs.Parse([]string{"--jobs", "5", "--from", "source"})
+	if c, err = Load(fs); err != nil || c.Build.Parallel != 5 || c.Build.From != "source" {
+		t.Errorf("--jobs 5 --from source: %v %+v", err, c.Build)
+	}
+
+	os.WriteFile(file, []byte("[build]\nfrom = \"cloud\"\n"), 0o644)
+	if _, err := Load(flagSet("--root", root)); err == nil || !strings.Contains(err.Error(), "auto, repository or source") {
+		t.Errorf("a bad build.from: %v", err)
+	}
+	os.WriteFile(file, []byte("[[repository]]\nurl = \"http://x\"\n"), 0o644)
+	if _, err := Load(flagSet("--root", root)); err == nil || !strings.Contains(err.Error(), "needs url and key") {
+		t.Errorf("a repository without a key: %v", err)
+	}
+}
+
+func TestParallelBuildsDefaultToCoresAndMemory(t *testing.T) {
+	c, err := Load(flagSet("--root", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Build.Parallel < 1 || c.Build.Parallel > c.Build.Jobs {
+		t.Errorf("default parallel = %d with %d cores", c.Build.Parallel, c.Build.Jobs)
+	}
+}

@@ -86,6 +86,29 @@ func (e *env) fetchAll(ctx context.Context, tree *ports.Tree, b *builder.Builder
 	return nil
 }
 
+// sayFromRepository adds to the reason of each install that a repository
+// serves where its archive comes from, so the plan shows it.
+func (e *env) sayFromRepository(tree *ports.Tree, b *builder.Builder, steps []resolver.Step) {
+	built := map[string]bool{}
+	for _, s := range steps {
+		built[s.Name] = built[s.Name] || s.Action == "build"
+	}
+	for i, s := range steps {
+		if done(s.Action) || s.Action == "build" || built[s.Name] {
+			continue
+		}
+		if p := tree.Port(s.Name, s.New); p != nil && !b.Cached(p) {
+			if r, _, ok := e.bin.find(p); ok {
+				name := r.Name
+				if name == "" {
+					name = r.URL
+				}
+				steps[i].Reason += ", from repository " + name
+			}
+		}
+	}
+}
+
 // mustNotBuild refuses a plan with builds when build.from = repository.
 func (e *env) mustNotBuild(steps []resolver.Step) error {
 	if e.cfg.Build.From != "repository" {

@@ -95,6 +95,7 @@ func (e *env) solve(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, reqs []r
 			steps[i].Action = "upgrade"
 		}
 	}
+	e.sayFromRepository(tree, b, steps)
 	return steps, e.mustNotBuild(steps)
 }
 

@@ -141,6 +141,9 @@ func TestARepositoryInstallsOnAMachineThatBuildsNothing(t *testing.T) {
 	url := serve(t, p.dir)
 	c := client(t, url, p.pub)
 	noCompiler(t)
+	if plan := c.ok("install", "--dry-run", "hello"); !strings.Contains(plan, "explicit, from repository builder") || strings.Contains(plan, "build ") {
+		t.Errorf("the plan should install hello from the repository and build nothing:\n%s", plan)
+	}
 	c.ok("install", "hello")
 	c.ok("verify")
 	if logs, _ := os.ReadDir(c.path("var/log/lpm/build")); len(logs) > 0 {
