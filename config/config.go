@@ -64,6 +64,8 @@ type Repository struct {
 	Name string `mapstructure:"name"`
 	URL  string `mapstructure:"url"`
 	Key  string `mapstructure:"key"`
+	// Mirrors hold copies of its archives by name, tried before URL.
+	Mirrors []string `mapstructure:"mirrors"`
 }
 
 // ShippedPorts in a list of ports trees stands for the LFS tree built into

@@ -25,6 +25,9 @@ type Repository struct {
 	Name string // how messages name it; its URL if unset
 	URL  string // the directory holding index.json, http(s):// or file://
 	Key  string // its public key: minisign's base64 line (RWQ...)
+	// Mirrors hold copies of its archives by file name, tried before URL
+	// as source mirrors are; the index comes from URL only.
+	Mirrors []string
 }
 
 func (r Repository) label() string {
@@ -191,7 +194,7 @@ func (c *Client) Download(ctx context.Context, r Repository, e Entry, dest strin
 	}
 	f := *c.Fetcher
 	f.Distfiles = filepath.Dir(dest)
-	f.Mirrors = nil // mirrors hold sources by name; archives come from their repository
+	f.Mirrors = r.Mirrors // the sources' mirrors hold sources, not archives
 	src := fetch.Source{URL: strings.TrimRight(r.URL, "/") + "/" + url.PathEscape(e.File), SHA256: e.SHA256, Name: filepath.Base(dest)}
 	if _, err := f.Fetch(ctx, src); err != nil {
 		return fail(err)

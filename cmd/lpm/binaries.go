@@ -31,7 +31,7 @@ func (e *env) openBinaries(ctx context.Context, b *builder.Builder) (*binaries, 
 	bin.client = &pkgrepo.Client{Root: e.cfg.Root, Fetcher: &fetch.Fetcher{Progress: e.out}}
 	var repos []pkgrepo.Repository
 	for _, r := range e.cfg.Repositories {
-		repos = append(repos, pkgrepo.Repository{Name: r.Name, URL: r.URL, Key: r.Key})
+		repos = append(repos, pkgrepo.Repository{Name: r.Name, URL: r.URL, Key: r.Key, Mirrors: r.Mirrors})
 	}
 	set, err := bin.client.Open(ctx, repos)
 	if err != nil {

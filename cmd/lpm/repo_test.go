@@ -299,3 +299,22 @@ func TestSourceBuildsAreForcedOrForbiddenByBuildFrom(t *testing.T) {
 	c.fails([]string{"build.from = repository", "solo"}, "install", "--from", "repository", "solo")
 	c.ok("install", "--from", "repository", "hello")
 }
+
+func TestARepositorysArchivesComeFromItsMirrorsFirst(t *testing.T) {
+	p := publish(t)
+	mirror := serve(t, p.dir)
+	dir := copyDir(t, p.dir)
+	hello := ""
+	for _, e := range readIndex(t, dir).Entries {
+		if e.Name == "hello" {
+			hello = e.File
+		}
+	}
+	os.Remove(filepath.Join(dir, hello)) // only the mirror has it now
+	c := client(t, serve(t, dir), p.pub)
+	conf, _ := os.ReadFile(c.path("etc/lpm/lpm.toml"))
+	conf = append(conf, fmt.Sprintf("mirrors = [%q]\n", mirror)...)
+	os.WriteFile(c.path("etc/lpm/lpm.toml"), conf, 0o644)
+	c.ok("install", "hello")
+	c.ok("verify")
+}
