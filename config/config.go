@@ -306,7 +306,7 @@ func flagChanged(flags *pflag.FlagSet, name string) bool {
 
 // arrayTables are the arrays of tables of lpm.toml ([[repository]]), with
 // the keys each table may have.
-var arrayTables = map[string][]string{"repository": {"name", "url", "key"}}
+var arrayTables = map[string][]string{"repository": {"name", "url", "key", "mirrors"}}
 
 // ownTables are tables of lpm.toml that other packages read, strictly,
 // themselves: [bootloader] is the hooks'.

@@ -252,6 +252,10 @@ key = "RWQ..."
 	if _, err := Load(flagSet("--root", root)); err == nil || !strings.Contains(err.Error(), "needs url and key") {
 		t.Errorf("a repository without a key: %v", err)
 	}
+	os.WriteFile(file, []byte("[[repository]]\nurl = \"http://x\"\nkye = \"RWQ...\"\n"), 0o644)
+	if _, err := Load(flagSet("--root", root)); err == nil || !strings.Contains(err.Error(), ":3: unknown key repository.kye; the keys of [[repository]] are name, url, key, mirrors") {
+		t.Errorf("a misspelt repository key: %v", err)
+	}
 }
 
 func TestParallelBuildsDefaultToCoresAndMemory(t *testing.T) {

@@ -46,6 +46,9 @@ type Client struct {
 	Root    string // the root whose state records the serials seen
 	Fetcher *fetch.Fetcher
 	Now     func() time.Time // nil: time.Now
+	// ReadOnly checks against the serials seen but records none: a
+	// --dry-run plan writes nothing, and may run without the lock.
+	ReadOnly bool
 }
 
 // A Set is the verified indexes of the repositories, in the order tried.
@@ -89,7 +92,7 @@ func (c *Client) Open(ctx context.Context, repos []Repository) (*Set, error) {
 		}
 		set.remotes = append(set.remotes, remote{repo: r, index: ix})
 	}
-	if changed {
+	if changed && !c.ReadOnly {
 		if err := writeSerials(c.Root, seen); err != nil {
 			return nil, err
 		}

@@ -21,14 +21,16 @@ type binaries struct {
 }
 
 // openBinaries verifies the indexes of the [[repository]] entries, unless
-// build.from = source or --rebuild asks for builds. It runs under the
-// writer lock: it records the newest serial seen from each repository.
+// build.from = source or --rebuild asks for builds. Under the writer lock
+// it records the newest serial seen from each repository; a --dry-run
+// plan records nothing.
 func (e *env) openBinaries(ctx context.Context, b *builder.Builder) (*binaries, error) {
 	bin := &binaries{b: b, hashes: map[string]string{}}
 	if len(e.cfg.Repositories) == 0 || e.cfg.Build.From == "source" || b.Rebuild {
 		return bin, nil
 	}
-	bin.client = &pkgrepo.Client{Root: e.cfg.Root, Fetcher: &fetch.Fetcher{Progress: e.out}}
+	dry, _ := e.cmd.Flags().GetBool("dry-run")
+	bin.client = &pkgrepo.Client{Root: e.cfg.Root, Fetcher: &fetch.Fetcher{Progress: e.out}, ReadOnly: dry}
 	var repos []pkgrepo.Repository
 	for _, r := range e.cfg.Repositories {
 		repos = append(repos, pkgrepo.Repository{Name: r.Name, URL: r.URL, Key: r.Key, Mirrors: r.Mirrors})

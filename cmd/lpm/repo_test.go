@@ -144,6 +144,9 @@ func TestARepositoryInstallsOnAMachineThatBuildsNothing(t *testing.T) {
 	if plan := c.ok("install", "--dry-run", "hello"); !strings.Contains(plan, "explicit, from repository builder") || strings.Contains(plan, "build ") {
 		t.Errorf("the plan should install hello from the repository and build nothing:\n%s", plan)
 	}
+	if _, err := os.Stat(c.path("var/lib/lpm/repositories.json")); err == nil {
+		t.Errorf("a --dry-run plan recorded the serial it saw")
+	}
 	c.ok("install", "hello")
 	c.ok("verify")
 	if logs, _ := os.ReadDir(c.path("var/log/lpm/build")); len(logs) > 0 {
@@ -226,7 +229,7 @@ func TestARepositoryIsRefusedWhenTamperedWithReplayedOrExpired(t *testing.T) {
 			},
 			seen: func(t *testing.T, c *testRoot, url string) {
 				// The client has seen the current index already.
-				c.ok("install", "--dry-run", "hello")
+				c.ok("install", "libgreet")
 			},
 			want: []string{"repository builder", "index.json", fmt.Sprintf("serial %d is older than serial %d", ix.Serial-1, ix.Serial), "replayed"},
 		},
