@@ -170,4 +170,18 @@ install = 'mkdir -p "$DESTDIR/usr/share/later"; echo > "$DESTDIR/usr/share/later
 	if _, err := os.Stat(filepath.Join(r.path("var/log/lpm/build"), "later-1.0.log")); err == nil {
 		t.Errorf("later waits for broken's install and should never have started")
 	}
+
+	// Two builds failing side by side are both reported.
+	writePort(t, tree, "broken2", `name = "broken2"
+version = "1.0"
+[build]
+build = 'sleep 0.3; exit 4'
+install = 'true'
+`)
+	_, errOut, code := r.lpm("install", "--jobs", "3", "broken", "broken2")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	last := lines[len(lines)-1]
+	if code != 1 || !strings.Contains(errOut, "lpm: building broken-1.0-1: phase build failed") || !strings.Contains(last, "2 steps of the plan failed") || !strings.Contains(last, "broken2-1.0-1") {
+		t.Errorf("exit %d; both failures should be reported, the last in the last line:\n%s", code, errOut)
+	}
 }
