@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lfs-lpm/lpm/progress"
@@ -298,7 +299,7 @@ func (f *Fetcher) download(ctx context.Context, rawURL, name, final string, want
 	var size int64
 	switch u.Scheme {
 	case "http", "https":
-		body, size, err = f.get(ctx, rawURL)
+		body, size, err = f.get(ctx, rawURL, 0)
 	case "file":
 		body, size, err = openLocal(u)
 	default:
@@ -330,7 +331,22 @@ func (f *Fetcher) download(ctx context.Context, rawURL, name, final string, want
 	}()
 
 	h := want.hashers()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), bar.Proxy(body)); err != nil {
+	got, err := io.Copy(io.MultiWriter(tmp, h), bar.Proxy(body))
+	// A connection cut mid-way over HTTP resumes where it broke (Range),
+	// a few times, into the same temporary file: the hash goes on over
+	// the bytes as they arrive.
+	for resumes := 0; err != nil && resumes < maxResumes && u.Scheme != "file" && resumable(ctx, err); resumes++ {
+		body.Close()
+		var more io.ReadCloser
+		if more, _, err = f.get(ctx, rawURL, got); err != nil {
+			break
+		}
+		body = more
+		var n int64
+		n, err = io.Copy(io.MultiWriter(tmp, h), bar.Proxy(body))
+		got += n
+	}
+	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}
 	if err := want.check(h); err != nil {
@@ -370,7 +386,20 @@ var defaultClient = func() *http.Client {
 	return &http.Client{Transport: t}
 }()
 
-func (f *Fetcher) get(ctx context.Context, rawURL string) (io.ReadCloser, int64, error) {
+// maxResumes is how many times one download resumes after a cut.
+const maxResumes = 3
+
+// resumable reports whether a download that failed with err may go on
+// from where it stopped: the connection broke, not the caller's context
+// and not a stalled server (which would only stall again).
+func resumable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !strings.Contains(err.Error(), "the server stalled") &&
+		(errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))
+}
+
+// get opens an HTTP download, from byte offset from when it is above 0 (a
+// resume, which needs the server's 206 for exactly that range).
+func (f *Fetcher) get(ctx context.Context, rawURL string, from int64) (io.ReadCloser, int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -382,6 +411,9 @@ func (f *Fetcher) get(ctx context.Context, rawURL string) (io.ReadCloser, int64,
 	// transparently gunzip a .tar.gz served with Content-Encoding: gzip,
 	// and the checksum would never match.
 	req.Header.Set("Accept-Encoding", "identity")
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	}
 	resp, err := f.client().Do(req)
 	if err != nil {
 		cancel()
@@ -390,6 +422,14 @@ func (f *Fetcher) get(ctx context.Context, rawURL string) (io.ReadCloser, int64,
 			err = ue.Err // the URL is already in our message
 		}
 		return nil, 0, err
+	}
+	if from > 0 {
+		if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", from)) {
+			resp.Body.Close()
+			cancel()
+			return nil, 0, fmt.Errorf("the connection broke and the server cannot resume (HTTP %s)", resp.Status)
+		}
+		return newStallReader(resp.Body, cancel), resp.ContentLength, nil
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
@@ -475,7 +515,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, limit int64) ([]byte, 
 	var body io.ReadCloser
 	switch u.Scheme {
 	case "http", "https":
-		body, _, err = f.get(ctx, rawURL)
+		body, _, err = f.get(ctx, rawURL, 0)
 	case "file":
 		body, _, err = openLocal(u)
 	default:

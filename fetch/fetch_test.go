@@ -62,6 +62,7 @@ func newServer(t *testing.T, good []byte) *server {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.hits[r.URL.Path]++
+		hit := s.hits[r.URL.Path]
 		s.mu.Unlock()
 		dir, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		switch dir {
@@ -72,6 +73,22 @@ func newServer(t *testing.T, good []byte) *server {
 			w.Write(good)
 		case "bad":
 			w.Write([]byte("<html>this is an error page, not a tarball</html>"))
+		case "cut", "cutnorange":
+			// The first request breaks half-way; later ones serve ranges
+			// ("cut") or only the whole file again ("cutnorange").
+			if hit == 1 || dir == "cutnorange" && r.Header.Get("Range") != "" {
+				if hit > 1 {
+					w.Write(good) // a 200 that ignores the range
+					return
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(good)))
+				w.Write(good[:len(good)/2])
+				w.(http.Flusher).Flush()
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				conn.Close()
+				return
+			}
+			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(good))
 		case "stall":
 			w.Header().Set("Content-Length", strconv.Itoa(len(good)))
 			w.Write(good[:10])
@@ -509,5 +526,29 @@ func TestAWrongChecksumLeavesAnotherPortsCachedFileAlone(t *testing.T) {
 	hits := srv.total()
 	if _, err := f.Fetch(context.Background(), src); err != nil || srv.total() != hits {
 		t.Errorf("the first port fetched again (%v, %d requests)", err, srv.total()-hits)
+	}
+}
+
+func TestACutDownloadResumesWhereItBroke(t *testing.T) {
+	good := tarball(t)
+	srv := newServer(t, good)
+	distfiles := t.TempDir()
+	f := &Fetcher{Distfiles: distfiles}
+	got, err := f.Fetch(context.Background(), Source{URL: srv.URL + "/cut/" + name, SHA256: sha(good)})
+	if err != nil {
+		t.Fatalf("a cut download did not resume: %v", err)
+	}
+	assertStored(t, distfiles, got, good)
+	if n := srv.hit("/cut/" + name); n != 2 {
+		t.Errorf("%d requests, want the first and one resume", n)
+	}
+
+	// A server that cannot resume fails the download, leaving nothing.
+	_, err = f.Fetch(context.Background(), Source{URL: srv.URL + "/cutnorange/" + name, SHA256: sha(good), Name: "other.tar.gz"})
+	if err == nil || !strings.Contains(err.Error(), "cannot resume") {
+		t.Fatalf("error %v, want one saying the server cannot resume", err)
+	}
+	if names := listDir(t, distfiles); len(names) != 1 {
+		t.Errorf("distfiles holds %v after a failed resume", names)
 	}
 }
