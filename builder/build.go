@@ -148,7 +148,7 @@ func (b *Builder) Build(ctx context.Context, p *ports.Port) (string, error) {
 		rel, _ := filepath.Rel(b.Cfg.Root, host)
 		return filepath.Join("/", rel)
 	}
-	env := b.environment(p, map[string]string{
+	env := b.environment(p, chroot, map[string]string{
 		"SRC": view(srcTop), "SRCDIR": view(dirs["src"]), "FILES": view(dirs["files"]),
 		"ROOT": view(b.Cfg.Root), "DESTDIR": view(dirs["stage"]), "WORK": view(work), "TMPDIR": view(dirs["tmp"]), "HOME": view(dirs["home"]),
 	})
@@ -380,7 +380,7 @@ func patchScript(p *ports.Port) string {
 
 // environment is the whole environment of a build: nothing leaks in from
 // the caller but what is listed here.
-func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
+func (b *Builder) environment(p *ports.Port, chroot bool, dirs map[string]string) []string {
 	vars := map[string]string{
 		"PATH":            "/usr/bin:/usr/sbin:/bin:/sbin",
 		"LC_ALL":          "POSIX",
@@ -393,7 +393,7 @@ func (b *Builder) environment(p *ports.Port, dirs map[string]string) []string {
 		"MAKEFLAGS":       b.Cfg.Build.MakeFlags,
 		"CONFIGURE_FLAGS": p.Build.ConfigureFlags,
 	}
-	if jobs := b.distccJobs(p); jobs > 0 {
+	if jobs := b.distccJobs(p, chroot); jobs > 0 {
 		// distcc's own masquerade: the compiler runs as "distcc cc", on
 		// the hosts of build.distcc_hosts, with as many jobs as they take.
 		vars["CC"], vars["CXX"] = "distcc cc", "distcc c++"
