@@ -321,3 +321,16 @@ func TestARepositorysArchivesComeFromItsMirrorsFirst(t *testing.T) {
 	c.ok("install", "hello")
 	c.ok("verify")
 }
+
+func TestAnUnreachableRepositoryIsSkippedWithAWarning(t *testing.T) {
+	p := publish(t)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	c := client(t, url, p.pub)
+	_, errOut, code := c.lpm("install", "hello")
+	// It builds from source instead, and this client cannot fetch sources.
+	if code != 1 || !strings.Contains(errOut, "warning: repository builder: ") || !strings.Contains(errOut, "building from source what only it has") || !strings.Contains(errOut, "fetch ") {
+		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+}
