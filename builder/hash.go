@@ -18,7 +18,7 @@ const buildHashVersion = "lpm build hash 1"
 
 // BuildHash names what an archive of p is built from: sha256 over every
 // file of the port's directory (path, mode and content, or a link's
-// target) and the settings that change what a build produces (cflags,
+// target) but its footprint and the settings that change what a build produces (cflags,
 // cxxflags, makeflags when set, strip). A repository's archive stands in
 // for a build of p only when its hash is this one, as Portage matches a
 // binary package by its USE flags and CFLAGS. Jobs, the sandbox, chroot
@@ -33,6 +33,9 @@ func (b *Builder) BuildHash(p *ports.Port) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(p.Dir, path)
+		if path == ShippedFootprintPath(p) {
+			return nil // a record of what a build made, not of what it is made from
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
