@@ -253,7 +253,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		DistccHosts: v.GetString("build.distcc_hosts"),
 	}
 	if flags != nil {
-		if f := flags.Lookup("from"); f != nil && f.Changed {
+		if f := flags.Lookup("build-from"); f != nil && f.Changed {
 			c.Build.From = f.Value.String()
 		}
 	}

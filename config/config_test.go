@@ -238,10 +238,10 @@ key = "RWQ..."
 	}
 	fs := flagSet("--root", root)
 	fs.Int("jobs", 0, "")
-	fs.String("from", "", "")
-	fs.Parse([]string{"--jobs", "5", "--from", "source"})
+	fs.String("build-from", "", "")
+	fs.Parse([]string{"--jobs", "5", "--build-from", "source"})
 	if c, err = Load(fs); err != nil || c.Build.Parallel != 5 || c.Build.From != "source" {
-		t.Errorf("--jobs 5 --from source: %v %+v", err, c.Build)
+		t.Errorf("--jobs 5 --build-from source: %v %+v", err, c.Build)
 	}
 
 	os.WriteFile(file, []byte("[build]\nfrom = \"cloud\"\n"), 0o644)

@@ -125,7 +125,7 @@ func (e *env) mustNotBuild(steps []resolver.Step) error {
 	if len(names) == 0 {
 		return nil
 	}
-	return fmt.Errorf("build.from = repository, but no repository has an archive of %s at its port's version, release and build hash; build it (--from auto) or publish it", strings.Join(names, ", "))
+	return fmt.Errorf("build.from = repository, but no repository has an archive of %s at its port's version, release and build hash; build it (--build-from auto) or publish it", strings.Join(names, ", "))
 }
 
 func done(action string) bool { return action == "keep" || action == "provided" }

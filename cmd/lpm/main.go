@@ -496,7 +496,7 @@ func addWriterFlags(cmd *cobra.Command) {
 // addBuildFlags adds the flags of commands that run a plan's builds.
 func addBuildFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("jobs", 0, "how many ports build at once (build.parallel; default from cores and memory); each build's make -j is build.jobs")
-	cmd.Flags().String("from", "", "where packages come from: auto (a repository's archive when one matches, else a build), repository (never build) or source (build.from)")
+	cmd.Flags().String("build-from", "", "where packages come from: auto (a repository's archive when one matches, else a build), repository (never build) or source (build.from)")
 }
 
 // installer is the Installer for the root, with the command's flags.

@@ -294,13 +294,13 @@ func TestSourceBuildsAreForcedOrForbiddenByBuildFrom(t *testing.T) {
 	c := client(t, url, p.pub)
 	// With build.from = source the client builds, and here it cannot
 	// fetch the sources.
-	c.fails([]string{"fetch"}, "install", "--from", "source", "hello")
-	// A port no repository has cannot be installed with --from repository.
+	c.fails([]string{"fetch"}, "install", "--build-from", "source", "hello")
+	// A port no repository has cannot be installed with --build-from repository.
 	tree := t.TempDir()
 	writePort(t, tree, "solo", "name = \"solo\"\nversion = \"1.0\"\n[build]\ninstall = 'mkdir -p \"$DESTDIR/usr/share/solo\"; echo > \"$DESTDIR/usr/share/solo/x\"'\n")
 	c.ports = append([]string{tree}, c.ports...)
-	c.fails([]string{"build.from = repository", "solo"}, "install", "--from", "repository", "solo")
-	c.ok("install", "--from", "repository", "hello")
+	c.fails([]string{"build.from = repository", "solo"}, "install", "--build-from", "repository", "solo")
+	c.ok("install", "--build-from", "repository", "hello")
 }
 
 func TestARepositorysArchivesComeFromItsMirrorsFirst(t *testing.T) {
