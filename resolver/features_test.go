@@ -120,9 +120,8 @@ So, because you asked for postfix, your request cannot be satisfied.`,
 			request:   "app >=2, bar",
 			installed: "bar 1.2.0",
 			wantErr: `
-Because app 2.0.0 depends on libfoo ^3 and app 2.1.0 depends on libfoo ^3, every version of app requires libfoo ^3.
 Because libfoo 3.0.0 conflicts with bar 1.2.0 and libfoo 3.1.0 conflicts with bar 1.2.0, the installed bar 1.2.0 is incompatible with libfoo ^3.
-Thus, every version of app is incompatible with bar 1.2.0.
+And because every version of app depends on libfoo ^3, every version of app is incompatible with bar 1.2.0.
 So, because you asked for both app >=2 and bar, your request cannot be satisfied.`,
 		},
 		{
