@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -49,10 +50,25 @@ func run() error {
 	seed := flag.Int64("seed", 1, "seed for choosing the random packages")
 	useTestsolv := flag.Bool("testsolv", true, "time testsolv (package libsolv-tools) on the same targets")
 	useApt := flag.Bool("apt", true, "time apt-get -s install --no-install-recommends on the same targets")
+	fam := flag.String("family", "debian", "universe to solve: debian (the Packages lists), chain (the version chain) or random (random hard instances)")
+	libs := flag.Int("libs", 100, "chain: number of libs; random: number of packages")
+	versions := flag.Int("versions", 50, "chain and random: versions per package")
+	instances := flag.Int("instances", 10, "random: how many instances (seeds -seed, -seed+1, ...)")
 	one := flag.String("one", "", "internal: open the index in -dir, solve this one package and exit (timed as a process)")
+	cpuprofile := flag.String("cpuprofile", "", "with -one: write a CPU profile of the solve to this file")
 	flag.Parse()
 	if *one != "" {
-		res, err := timeLpm(filepath.Join(*dir, "debian.idx"), *one)
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		res, err := timeLpm(filepath.Join(*dir, indexName), *one)
 		if err != nil {
 			return err
 		}
@@ -63,6 +79,9 @@ func run() error {
 		return nil
 	}
 
+	if *fam != "debian" {
+		return runFamily(*fam, *libs, *versions, *seed, *instances, *dir, *useTestsolv)
+	}
 	files, err := filepath.Glob(*lists)
 	if err != nil {
 		return err
@@ -81,8 +100,8 @@ func run() error {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
-	indexPath := filepath.Join(*dir, "debian.idx")
-	tagsPath := filepath.Join(*dir, "debian.testtags")
+	indexPath := filepath.Join(*dir, indexName)
+	tagsPath := filepath.Join(*dir, tagsName)
 	if stale(indexPath, files) || stale(tagsPath, files) {
 		start := time.Now()
 		var pkgs []debPkg
@@ -129,13 +148,33 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-32s %6s %6s %9s %10s %10s %6s %8s %10s %8s\n", "target", "result", "pkgs", "solve", "lpm", "testsolv", "pkgs", "ratio", "apt-get -s", "ratio")
+	failures, err := compareTargets(self, *dir, names, *useTestsolv, *useApt)
+	if err != nil {
+		return err
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d answers failed verification", failures)
+	}
+	return nil
+}
+
+// compareTargets solves each name with lpm (in this process, then as a
+// separate process), testsolv and apt-get -s, and prints one row each and
+// a total. It returns how many of lpm's answers failed verification.
+func compareTargets(self, dir string, names []string, useTestsolv, useApt bool) (int, error) {
+	indexPath := filepath.Join(dir, indexName)
+	tagsPath := filepath.Join(dir, tagsName)
+	fmt.Printf("%-28s %6s %6s %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
+		"target", "result", "pkgs", "solve", "lpm", "mem",
+		"testsolv", "mem", "pkgs", "time", "mem",
+		"apt-get -s", "mem", "time")
 	var sumSolve, sumLpm, sumTS, sumApt time.Duration
+	var maxLpm, maxTS, maxApt int64
 	failures := 0
 	for _, name := range names {
 		res, err := timeLpm(indexPath, name)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		sumSolve += res.elapsed
 		if res.invalid != nil {
@@ -144,52 +183,72 @@ func run() error {
 		}
 		// The ratios compare whole processes: lpm's is this program
 		// re-run with -one, which opens the index and solves.
-		start := time.Now()
-		if out, err := exec.Command(self, "-dir", *dir, "-one", name).CombinedOutput(); err != nil {
-			return fmt.Errorf("lpm process for %s: %v: %s", name, err, out)
+		cmd := exec.Command(self, "-dir", dir, "-one", name)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		proc, _, err := runTimed(cmd)
+		if err != nil || proc.failed {
+			return 0, fmt.Errorf("lpm process for %s: %v: %s", name, err, stderr.String())
 		}
-		proc := time.Since(start)
-		sumLpm += proc
-		tsText, tsSize, tsRatio, aptText, aptRatio := "-", "-", "-", "-", "-"
-		if *useTestsolv {
-			d, n, err := timeTestsolv(*dir, tagsPath, name)
+		sumLpm += proc.wall
+		maxLpm = max(maxLpm, proc.maxRSS)
+		ts := [5]string{"-", "-", "-", "-", "-"}
+		if useTestsolv {
+			st, n, err := timeTestsolv(dir, tagsPath, name)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			sumTS += d
-			tsText, tsRatio = ms(d), fmt.Sprintf("%.1fx", float64(d)/float64(proc))
-			tsSize = "unsat"
+			sumTS += st.wall
+			maxTS = max(maxTS, st.maxRSS)
+			ts = [5]string{ms(st.wall), st.mb(), "unsat", ratio(st.wall, proc.wall), ratio(st.maxRSS, proc.maxRSS)}
 			if n >= 0 {
-				tsSize = fmt.Sprint(n)
+				ts[2] = fmt.Sprint(n)
 			}
 		}
-		if *useApt {
-			d, err := timeApt(name)
+		apt := [3]string{"-", "-", "-"}
+		if useApt {
+			st, err := timeApt(name)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			sumApt += d
-			aptText, aptRatio = ms(d), fmt.Sprintf("%.1fx", float64(d)/float64(proc))
+			sumApt += st.wall
+			maxApt = max(maxApt, st.maxRSS)
+			apt = [3]string{ms(st.wall), st.mb(), ratio(st.wall, proc.wall)}
 		}
-		fmt.Printf("%-32s %6s %6d %9s %10s %10s %6s %8s %10s %8s\n", trunc(name, 32), res.result, res.size, ms(res.elapsed), ms(proc), tsText, tsSize, tsRatio, aptText, aptRatio)
+		fmt.Printf("%-28s %6s %6d %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
+			trunc(name, 28), res.result, res.size, ms(res.elapsed), ms(proc.wall), proc.mb(),
+			ts[0], ts[1], ts[2], ts[3], ts[4], apt[0], apt[1], apt[2])
 	}
-	fmt.Printf("%-32s %6s %6s %9s %10s", "total", "", "", ms(sumSolve), ms(sumLpm))
-	if *useTestsolv {
-		fmt.Printf(" %10s %6s %8s", ms(sumTS), "", fmt.Sprintf("%.1fx", float64(sumTS)/float64(sumLpm)))
-	} else {
-		fmt.Printf(" %10s %6s %8s", "-", "", "-")
+	ts := [4]string{"-", "-", "-", "-"}
+	if useTestsolv {
+		ts = [4]string{ms(sumTS), procStat{maxRSS: maxTS}.mb(), ratio(sumTS, sumLpm), ratio(maxTS, maxLpm)}
 	}
-	if *useApt {
-		fmt.Printf(" %10s %8s", ms(sumApt), fmt.Sprintf("%.1fx", float64(sumApt)/float64(sumLpm)))
+	apt := [3]string{"-", "-", "-"}
+	if useApt {
+		apt = [3]string{ms(sumApt), procStat{maxRSS: maxApt}.mb(), ratio(sumApt, sumLpm)}
 	}
-	fmt.Println()
+	fmt.Printf("%-28s %6s %6s %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
+		"total (mem: peak)", "", "", ms(sumSolve), ms(sumLpm), procStat{maxRSS: maxLpm}.mb(),
+		ts[0], ts[1], "", ts[2], ts[3], apt[0], apt[1], apt[2])
 	fmt.Println("solve = open index + solve inside this process; lpm = the same as a separate process (start, open, solve, verify, exit)")
-	fmt.Println("ratio = other tool's wall time / lpm's process wall time; higher is better for lpm")
-	if failures > 0 {
-		return fmt.Errorf("%d answers failed verification", failures)
-	}
-	return nil
+	fmt.Println("mem = peak resident memory of the process; ratios = other tool / lpm (time, memory): above 1 means lpm is cheaper")
+	return failures, nil
 }
+
+// ratio is other/lpm as text.
+func ratio[T time.Duration | int64](other, lpm T) string {
+	if lpm == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", float64(other)/float64(lpm))
+}
+
+// The universe of a run, in its directory: lpm's index and the same
+// packages as a testsolv repository.
+const (
+	indexName = "universe.idx"
+	tagsName  = "universe.testtags"
+)
 
 type lpmResult struct {
 	elapsed time.Duration
