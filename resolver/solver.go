@@ -785,6 +785,11 @@ func (s *solver) propagate(start pkgID) error {
 		incs := s.pkgs[p].incompats
 		for i := len(incs) - 1; i >= 0; i-- {
 			inc := incs[i]
+			// Most incompatibilities of p are contradicted by p's own
+			// term; that is the cheapest one to look at first.
+			if s.relation(inc.termOf(p)) == relContradicted {
+				continue
+			}
 			res, t := s.check(inc)
 			if res == checkNone {
 				continue

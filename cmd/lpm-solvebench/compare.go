@@ -108,6 +108,16 @@ type procStat struct {
 	failed bool // exited non-zero
 }
 
+// fastest keeps the quicker of two runs of one command; memory is the
+// larger peak, so that noise never flatters a tool.
+func fastest(a, b procStat) procStat {
+	if b.wall < a.wall {
+		a.wall = b.wall
+	}
+	a.maxRSS = max(a.maxRSS, b.maxRSS)
+	return a
+}
+
 func (p procStat) mb() string { return fmt.Sprintf("%.0fMB", float64(p.maxRSS)/1024) }
 
 // runTimed runs cmd to the end and returns its cost and standard output.
