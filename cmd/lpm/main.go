@@ -269,12 +269,15 @@ func mayWrite(p string) bool {
 	}
 }
 
+// tree opens the ports trees through their indexes in the root's cache
+// (ROOT/var/cache/lpm/ports-index), so that a command reads only the
+// ports it needs.
 func (e *env) tree() (*ports.Tree, error) {
 	dirs, err := e.portDirs()
 	if err != nil {
 		return nil, err
 	}
-	return ports.Load(dirs...)
+	return ports.Open(filepath.Join(e.cfg.Root, "var/cache/lpm/ports-index"), dirs...)
 }
 
 // portDirs lists the trees to load, earliest first, with "shipped" as the
