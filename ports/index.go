@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -375,6 +374,7 @@ func scanTops(tree string, tops []string) ([]topScan, error) {
 // A writer stores scans in one transaction with prepared statements:
 // building the index of a large tree is hundreds of thousands of rows.
 type writer struct {
+	ix                            *index
 	tx                            *sql.Tx
 	delTop, delPorts, delProvides *sql.Stmt
 	insTop, insPort, insProvide   *sql.Stmt
@@ -385,7 +385,7 @@ func (ix *index) begin() (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{tx: tx}
+	w := &writer{ix: ix, tx: tx}
 	for _, s := range []struct {
 		stmt **sql.Stmt
 		q    string
@@ -405,8 +405,18 @@ func (ix *index) begin() (*writer, error) {
 	return w, nil
 }
 
-func (w *writer) rollback()     { w.tx.Rollback() }
-func (w *writer) commit() error { return w.tx.Commit() }
+func (w *writer) rollback() { w.tx.Rollback() }
+
+// commit ends the transaction and empties the write-ahead log into the
+// file: the next process to open the index would otherwise read the whole
+// log to recover it (tens of megabytes after the index was built).
+func (w *writer) commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return err
+	}
+	_, err := w.ix.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
 
 func (w *writer) deleteTop(top string) error {
 	for _, st := range []*sql.Stmt{w.delTop, w.delPorts, w.delProvides} {
@@ -680,14 +690,13 @@ func (ix *index) query(q string, args ...any) ([]portRow, error) {
 // full as Load reads it: slower, never wrong.
 func Open(cacheDir string, dirs ...string) (*Tree, error) {
 	for _, dir := range dirs {
+		// Opening a directory checks that it can be read, without reading
+		// the 60,000 entries of a large tree.
 		f, err := os.Open(dir)
-		if err == nil {
-			_, err = f.ReadDir(1)
-			f.Close()
-		}
-		if err != nil && err != io.EOF {
+		if err != nil {
 			return nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
 		}
+		f.Close()
 	}
 	t := &Tree{Dirs: dirs, ports: map[string][]*Port{}, broken: map[string][]error{}, provides: map[string][]resolver.Provider{},
 		won: map[string][]portRow{}, byFile: map[string]*Port{}}
