@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -118,6 +119,12 @@ func fastest(a, b procStat) procStat {
 	return a
 }
 
+// add sums times and keeps the peak memory.
+func (p *procStat) add(q procStat) {
+	p.wall += q.wall
+	p.maxRSS = max(p.maxRSS, q.maxRSS)
+}
+
 func (p procStat) mb() string { return fmt.Sprintf("%.0fMB", float64(p.maxRSS)/1024) }
 
 // runTimed runs cmd to the end and returns its cost and standard output.
@@ -161,4 +168,91 @@ func runTimed(cmd *exec.Cmd) (procStat, []byte, error) {
 		return procStat{}, nil, fmt.Errorf("%s: GNU time's memory figure %q: %w", cmd.Path, text, err)
 	}
 	return st, out.Bytes(), nil
+}
+
+// lpmBinary finds the lpm command: a path as given, or a name looked up
+// in PATH and then in the current directory (where make lpm puts it).
+// "" or a command that cannot be found skips the column.
+func lpmBinary(name string) string {
+	if name == "" {
+		return ""
+	}
+	if strings.ContainsRune(name, '/') {
+		return name
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if abs, err := filepath.Abs(name); err == nil {
+		if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+			return abs
+		}
+	}
+	fmt.Printf("%s not found (make lpm); not timing the lpm command\n", name)
+	return ""
+}
+
+// A cliRun times the lpm command on the ports tree of a run directory,
+// with an empty root of its own: the root's package database is created
+// by the first run, and the tree's index too, before anything is timed.
+type cliRun struct {
+	bin, root, ports string
+}
+
+func newCLIRun(bin, dir string) (*cliRun, error) {
+	ports := filepath.Join(dir, portsName)
+	if bin == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(ports); err != nil {
+		return nil, nil
+	}
+	root := filepath.Join(dir, "empty-root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	c := &cliRun{bin: bin, root: root, ports: ports}
+	if _, _, err := c.plan(""); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// plan runs lpm install --dry-run --json for name (or, for "", a search
+// that only opens the tree) and returns how many packages the plan
+// installs, -1 when lpm found no solution.
+func (c *cliRun) plan(name string) (procStat, int, error) {
+	args := []string{"--root", c.root, "--ports", c.ports, "--json", "install", "--dry-run", name}
+	if name == "" {
+		args = []string{"--root", c.root, "--ports", c.ports, "search", "lpm-solvebench-warm-up"}
+	}
+	cmd := exec.Command(c.bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	st, out, err := runTimed(cmd)
+	if err != nil {
+		return procStat{}, 0, fmt.Errorf("running %s: %w", c.bin, err)
+	}
+	if name == "" {
+		return st, 0, nil
+	}
+	if st.failed {
+		if strings.Contains(stderr.String(), "cannot be satisfied") || strings.Contains(stderr.String(), "no available package") {
+			return st, -1, nil
+		}
+		return procStat{}, 0, fmt.Errorf("lpm install --dry-run %s: %s", name, strings.TrimSpace(stderr.String()))
+	}
+	var steps []struct {
+		Action string `json:"action"`
+	}
+	if err := json.Unmarshal(out, &steps); err != nil {
+		return procStat{}, 0, fmt.Errorf("lpm install --dry-run --json %s: %w", name, err)
+	}
+	n := 0
+	for _, s := range steps {
+		if s.Action == "install" {
+			n++
+		}
+	}
+	return st, n, nil
 }

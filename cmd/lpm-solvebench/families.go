@@ -89,7 +89,7 @@ func family(name string, libs, versions int, seed int64) ([]debPkg, error) {
 // runFamily writes one synthetic universe (or, for random, -instances of
 // them) into its own directory under dir and compares lpm with testsolv
 // on "app". apt-get has no way to read a synthetic universe.
-func runFamily(name string, libs, versions int, seed int64, instances int, dir string, useTestsolv bool) error {
+func runFamily(name string, libs, versions int, seed int64, instances int, dir, lpmBin string, useTestsolv bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -116,8 +116,13 @@ func runFamily(name string, libs, versions int, seed int64, instances int, dir s
 		if err := writeTesttags(filepath.Join(sub, tagsName), pkgs); err != nil {
 			return err
 		}
+		if lpmBin != "" {
+			if err := writePortsTree(filepath.Join(sub, portsName), pkgs); err != nil {
+				return err
+			}
+		}
 		fmt.Printf("%s: %d package versions in %s\n", filepath.Base(sub), len(pkgs), sub)
-		n, err := compareTargets(self, sub, []string{"app"}, useTestsolv, false)
+		n, err := compareTargets(self, sub, []string{"app"}, lpmBin, useTestsolv, false)
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,7 @@ func run() error {
 	versions := flag.Int("versions", 50, "chain and random: versions per package")
 	flag.IntVar(&reps, "reps", 3, "run every process this many times and keep the fastest run (the machine may be shared)")
 	instances := flag.Int("instances", 10, "random: how many instances (seeds -seed, -seed+1, ...)")
+	lpmBin := flag.String("lpm", "lpm", "the lpm binary to time as a whole command (make lpm); \"\" to skip")
 	one := flag.String("one", "", "internal: open the index in -dir, solve this one package and exit (timed as a process)")
 	cpuprofile := flag.String("cpuprofile", "", "with -one: write a CPU profile of the solve to this file")
 	flag.Parse()
@@ -81,7 +82,7 @@ func run() error {
 	}
 
 	if *fam != "debian" {
-		return runFamily(*fam, *libs, *versions, *seed, *instances, *dir, *useTestsolv)
+		return runFamily(*fam, *libs, *versions, *seed, *instances, *dir, lpmBinary(*lpmBin), *useTestsolv)
 	}
 	files, err := filepath.Glob(*lists)
 	if err != nil {
@@ -103,7 +104,7 @@ func run() error {
 	}
 	indexPath := filepath.Join(*dir, indexName)
 	tagsPath := filepath.Join(*dir, tagsName)
-	if stale(indexPath, files) || stale(tagsPath, files) {
+	if stale(indexPath, files) || stale(tagsPath, files) || stale(filepath.Join(*dir, portsName), files) {
 		start := time.Now()
 		var pkgs []debPkg
 		for _, f := range files {
@@ -117,6 +118,9 @@ func run() error {
 			return err
 		}
 		if err := writeTesttags(tagsPath, pkgs); err != nil {
+			return err
+		}
+		if err := writePortsTree(filepath.Join(*dir, portsName), pkgs); err != nil {
 			return err
 		}
 		fmt.Printf("indexed %d package versions from %d lists in %v (once; not timed below)\n", len(pkgs), len(files), time.Since(start).Round(time.Millisecond))
@@ -149,7 +153,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	failures, err := compareTargets(self, *dir, names, *useTestsolv, *useApt)
+	failures, err := compareTargets(self, *dir, names, lpmBinary(*lpmBin), *useTestsolv, *useApt)
 	if err != nil {
 		return err
 	}
@@ -159,110 +163,141 @@ func run() error {
 	return nil
 }
 
-// compareTargets solves each name with lpm (in this process, then as a
-// separate process), testsolv and apt-get -s, and prints one row each and
-// a total. It returns how many of lpm's answers failed verification.
-func compareTargets(self, dir string, names []string, useTestsolv, useApt bool) (int, error) {
+// compareTargets solves each name with lpm's solver core (in this
+// process, then as a separate process on the index), with the lpm command
+// on the same packages written as a ports tree (when lpmBin is set), with
+// testsolv and with apt-get -s, and prints one row each and a total. It
+// returns how many of lpm's answers failed verification.
+func compareTargets(self, dir string, names []string, lpmBin string, useTestsolv, useApt bool) (int, error) {
 	indexPath := filepath.Join(dir, indexName)
 	tagsPath := filepath.Join(dir, tagsName)
-	fmt.Printf("%-28s %6s %6s %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
-		"target", "result", "pkgs", "solve", "lpm", "mem",
-		"testsolv", "mem", "pkgs", "time", "mem",
-		"apt-get -s", "mem", "time")
-	var sumSolve, sumLpm, sumTS, sumApt time.Duration
-	var maxLpm, maxTS, maxApt int64
+	cli, err := newCLIRun(lpmBin, dir)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Printf("%-24s %6s %5s %8s | %9s %5s | %9s %5s %5s | %9s %5s %5s | %9s %5s | %7s %7s %6s %7s %6s\n",
+		"target", "result", "pkgs", "solve",
+		"lpm core", "mem", "lpm cmd", "mem", "pkgs", "testsolv", "mem", "pkgs", "apt-get", "mem",
+		"ts/core", "ts/cmd", "mem", "apt/cmd", "mem")
+	var sum struct{ solve, core, cli, ts, apt procStat }
 	failures := 0
 	for _, name := range names {
 		res, err := timeLpm(indexPath, name, true)
 		if err != nil {
 			return 0, err
 		}
-		sumSolve += res.elapsed
+		sum.solve.wall += res.elapsed
 		if res.invalid != nil {
 			failures++
 			fmt.Printf("INVALID answer for %s: %v\n", name, res.invalid)
 		}
-		// The ratios compare whole processes: lpm's is this program
+		// The ratios compare whole processes: the core's is this program
 		// re-run with -one, which opens the index and solves.
-		cmd := exec.Command(self, "-dir", dir, "-one", name)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		proc, _, err := runTimed(cmd)
-		if err != nil || proc.failed {
-			return 0, fmt.Errorf("lpm process for %s: %v: %s", name, err, stderr.String())
+		core, err := repeat(func() (procStat, error) {
+			cmd := exec.Command(self, "-dir", dir, "-one", name)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			st, _, err := runTimed(cmd)
+			if err == nil && st.failed {
+				err = fmt.Errorf("lpm core process for %s: %s", name, stderr.String())
+			}
+			return st, err
+		})
+		if err != nil {
+			return 0, err
 		}
-		for i := 1; i < reps; i++ {
-			again, _, err := runTimed(exec.Command(self, "-dir", dir, "-one", name))
+		sum.core.add(core)
+		var cliSt, tsSt, aptSt procStat
+		cliText, cliPkgs, tsText, tsPkgs, aptText := [2]string{"-", "-"}, "-", [2]string{"-", "-"}, "-", [2]string{"-", "-"}
+		if cli != nil {
+			n := 0
+			cliSt, err = repeat(func() (procStat, error) {
+				var st procStat
+				st, n, err = cli.plan(name)
+				return st, err
+			})
 			if err != nil {
 				return 0, err
 			}
-			proc = fastest(proc, again)
+			sum.cli.add(cliSt)
+			cliText, cliPkgs = [2]string{ms(cliSt.wall), cliSt.mb()}, count(n)
 		}
-		sumLpm += proc.wall
-		maxLpm = max(maxLpm, proc.maxRSS)
-		ts := [5]string{"-", "-", "-", "-", "-"}
 		if useTestsolv {
-			st, n, err := timeTestsolv(dir, tagsPath, name)
+			n := 0
+			tsSt, err = repeat(func() (procStat, error) {
+				var st procStat
+				st, n, err = timeTestsolv(dir, tagsPath, name)
+				return st, err
+			})
 			if err != nil {
 				return 0, err
 			}
-			for i := 1; i < reps; i++ {
-				again, _, err := timeTestsolv(dir, tagsPath, name)
-				if err != nil {
-					return 0, err
-				}
-				st = fastest(st, again)
-			}
-			sumTS += st.wall
-			maxTS = max(maxTS, st.maxRSS)
-			ts = [5]string{ms(st.wall), st.mb(), "unsat", ratio(st.wall, proc.wall), ratio(st.maxRSS, proc.maxRSS)}
-			if n >= 0 {
-				ts[2] = fmt.Sprint(n)
-			}
+			sum.ts.add(tsSt)
+			tsText, tsPkgs = [2]string{ms(tsSt.wall), tsSt.mb()}, count(n)
 		}
-		apt := [3]string{"-", "-", "-"}
 		if useApt {
-			st, err := timeApt(name)
+			aptSt, err = repeat(func() (procStat, error) { return timeApt(name) })
 			if err != nil {
 				return 0, err
 			}
-			for i := 1; i < reps; i++ {
-				again, err := timeApt(name)
-				if err != nil {
-					return 0, err
-				}
-				st = fastest(st, again)
-			}
-			sumApt += st.wall
-			maxApt = max(maxApt, st.maxRSS)
-			apt = [3]string{ms(st.wall), st.mb(), ratio(st.wall, proc.wall)}
+			sum.apt.add(aptSt)
+			aptText = [2]string{ms(aptSt.wall), aptSt.mb()}
 		}
-		fmt.Printf("%-28s %6s %6d %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
-			trunc(name, 28), res.result, res.size, ms(res.elapsed), ms(proc.wall), proc.mb(),
-			ts[0], ts[1], ts[2], ts[3], ts[4], apt[0], apt[1], apt[2])
+		fmt.Printf("%-24s %6s %5d %8s | %9s %5s | %9s %5s %5s | %9s %5s %5s | %9s %5s | %7s %7s %6s %7s %6s\n",
+			trunc(name, 24), res.result, res.size, ms(res.elapsed),
+			ms(core.wall), core.mb(), cliText[0], cliText[1], cliPkgs, tsText[0], tsText[1], tsPkgs, aptText[0], aptText[1],
+			ratio(tsSt, core, useTestsolv, false), ratio(tsSt, cliSt, useTestsolv && cli != nil, false), ratio(tsSt, cliSt, useTestsolv && cli != nil, true),
+			ratio(aptSt, cliSt, useApt && cli != nil, false), ratio(aptSt, cliSt, useApt && cli != nil, true))
 	}
-	ts := [4]string{"-", "-", "-", "-"}
-	if useTestsolv {
-		ts = [4]string{ms(sumTS), procStat{maxRSS: maxTS}.mb(), ratio(sumTS, sumLpm), ratio(maxTS, maxLpm)}
+	show := func(st procStat, on bool) [2]string {
+		if !on {
+			return [2]string{"-", "-"}
+		}
+		return [2]string{ms(st.wall), st.mb()}
 	}
-	apt := [3]string{"-", "-", "-"}
+	c, ts, apt := show(sum.cli, cli != nil), show(sum.ts, useTestsolv), show(sum.apt, useApt)
+	fmt.Printf("%-24s %6s %5s %8s | %9s %5s | %9s %5s %5s | %9s %5s %5s | %9s %5s | %7s %7s %6s %7s %6s\n",
+		"total (mem: peak)", "", "", ms(sum.solve.wall), ms(sum.core.wall), sum.core.mb(), c[0], c[1], "", ts[0], ts[1], "", apt[0], apt[1],
+		ratio(sum.ts, sum.core, useTestsolv, false), ratio(sum.ts, sum.cli, useTestsolv && cli != nil, false), ratio(sum.ts, sum.cli, useTestsolv && cli != nil, true),
+		ratio(sum.apt, sum.cli, useApt && cli != nil, false), ratio(sum.apt, sum.cli, useApt && cli != nil, true))
+	fmt.Println("solve = open the index and solve, inside this process; lpm core = the same as a separate process;")
+	fmt.Println("lpm cmd = lpm --root EMPTY --ports TREE install --dry-run --json, the packages written as a ports tree (index warm);")
+	fmt.Printf("times are the fastest of %d runs, mem the largest peak RSS; ratios = other tool / lpm: above 1 means lpm is cheaper\n", reps)
 	if useApt {
-		apt = [3]string{ms(sumApt), procStat{maxRSS: maxApt}.mb(), ratio(sumApt, sumLpm)}
+		fmt.Println("apt-get -s solves against this machine's installed system, so it installs less than the others")
 	}
-	fmt.Printf("%-28s %6s %6s %9s %10s %6s | %10s %6s %6s %7s %6s | %10s %6s %7s\n",
-		"total (mem: peak)", "", "", ms(sumSolve), ms(sumLpm), procStat{maxRSS: maxLpm}.mb(),
-		ts[0], ts[1], "", ts[2], ts[3], apt[0], apt[1], apt[2])
-	fmt.Println("solve = open index + solve inside this process; lpm = the same as a separate process (start, open, solve, verify, exit)")
-	fmt.Println("mem = peak resident memory of the process; ratios = other tool / lpm (time, memory): above 1 means lpm is cheaper")
 	return failures, nil
 }
 
-// ratio is other/lpm as text.
-func ratio[T time.Duration | int64](other, lpm T) string {
-	if lpm == 0 {
+// repeat runs a timed command reps times and keeps the fastest run.
+func repeat(run func() (procStat, error)) (procStat, error) {
+	best, err := run()
+	for i := 1; i < reps && err == nil; i++ {
+		var again procStat
+		if again, err = run(); err == nil {
+			best = fastest(best, again)
+		}
+	}
+	return best, err
+}
+
+func count(n int) string {
+	if n < 0 {
+		return "unsat"
+	}
+	return fmt.Sprint(n)
+}
+
+// ratio is other/lpm, in time or in memory, as text.
+func ratio(other, lpm procStat, on, memory bool) string {
+	a, b := float64(other.wall), float64(lpm.wall)
+	if memory {
+		a, b = float64(other.maxRSS), float64(lpm.maxRSS)
+	}
+	if !on || b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fx", float64(other)/float64(lpm))
+	return fmt.Sprintf("%.2fx", a/b)
 }
 
 // reps is how many times each process is run; the fastest run counts.
@@ -273,6 +308,7 @@ var reps int
 const (
 	indexName = "universe.idx"
 	tagsName  = "universe.testtags"
+	portsName = "ports" // the same packages as an lpm ports tree
 )
 
 type lpmResult struct {
