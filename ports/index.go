@@ -714,7 +714,73 @@ func Open(cacheDir string, dirs ...string) (*Tree, error) {
 		}
 		t.layers = append(t.layers, ix)
 	}
+	if err := t.readSmall(); err != nil {
+		t.indexFailed(err)
+	}
 	return t, nil
+}
+
+// smallTree is the number of port directories up to which a tree is read
+// from its index all at once: for the 90 ports of LFS one query is cheaper
+// than one per name, and what a solve touches is most of the tree anyway.
+var smallTree = 1000 // a variable for tests
+
+// readSmall fills the name and provides tables from the index at once
+// when the trees are small.
+func (t *Tree) readSmall() error {
+	total := 0
+	for _, ix := range t.layers {
+		var n int
+		if err := ix.db.QueryRow("SELECT count(*) FROM tops").Scan(&n); err != nil {
+			return err
+		}
+		total += n
+	}
+	if total > smallTree {
+		return nil
+	}
+	names, err := t.listAll()
+	if err != nil {
+		return err
+	}
+	provided := map[string][]resolverProvide{} // by layer and file
+	for k, ix := range t.layers {
+		rows, err := ix.db.Query("SELECT file, virtual, ver FROM provides ORDER BY file, rowid")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var file string
+			var pr resolverProvide
+			if err := rows.Scan(&file, &pr.virtual, &pr.ver); err != nil {
+				rows.Close()
+				return err
+			}
+			key := strconv.Itoa(k) + "/" + file
+			provided[key] = append(provided[key], pr)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
+		for _, r := range t.won[name] {
+			for _, pr := range provided[strconv.Itoa(r.layer)+"/"+r.file] {
+				p := resolver.Provide{Name: pr.virtual}
+				if pr.ver != "" {
+					v, err := semver.StrictNewVersion(pr.ver)
+					if err != nil {
+						continue
+					}
+					p.Version = v
+				}
+				t.provides[pr.virtual] = append(t.provides[pr.virtual], resolver.Provider{Name: r.name, Version: r.v, Provide: p})
+			}
+		}
+	}
+	t.allProvides = true
+	return nil
 }
 
 // Close releases the indexes; a tree from Load has none.

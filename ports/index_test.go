@@ -66,7 +66,23 @@ func treeView(t *testing.T, tr *Tree) string {
 	return b.String()
 }
 
+// bothReadings runs test with a tree read name by name from its index
+// (as large trees are) and read from it at once (small trees).
+func bothReadings(t *testing.T, test func(t *testing.T)) {
+	for _, limit := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("smallTree=%d", limit), func(t *testing.T) {
+			defer func(old int) { smallTree = old }(smallTree)
+			smallTree = limit
+			test(t)
+		})
+	}
+}
+
 func TestIndexedTreeAnswersAsAFullyReadTree(t *testing.T) {
+	bothReadings(t, indexedTreeAnswersAsAFullyReadTree)
+}
+
+func indexedTreeAnswersAsAFullyReadTree(t *testing.T) {
 	local, shipped := layeredTrees(t)
 	full, err := Load(local, shipped)
 	if err != nil {
@@ -92,6 +108,8 @@ func TestIndexedTreeAnswersAsAFullyReadTree(t *testing.T) {
 // A lookup (and so a solve) reads only the ports it is about once the
 // index exists.
 func TestIndexedSolveReadsOnlyThePortsItNeeds(t *testing.T) {
+	defer func(old int) { smallTree = old }(smallTree)
+	smallTree = 0 // as for a large tree
 	local, shipped := layeredTrees(t)
 	for i := 0; i < 50; i++ {
 		writePort(t, shipped, fmt.Sprintf("unrelated%d", i), simplePort(fmt.Sprintf("unrelated%d", i), "1.0", ""))
@@ -194,6 +212,10 @@ func versionsOf(t *testing.T, tr *Tree, name string) string {
 }
 
 func TestIndexNoticesAPortRewrittenWithTheSameSizeAndModificationTime(t *testing.T) {
+	bothReadings(t, indexNoticesAPortRewrittenWithTheSameSizeAndModificationTime)
+}
+
+func indexNoticesAPortRewrittenWithTheSameSizeAndModificationTime(t *testing.T) {
 	tree, cache := t.TempDir(), t.TempDir()
 	file := writePort(t, tree, "zlib", simplePort("zlib", "1.3.1", ""))
 	setAllTimes(t, tree, time.Now().Add(-time.Hour))
@@ -233,6 +255,10 @@ func TestIndexNoticesAPortRewrittenWithTheSameSizeAndModificationTime(t *testing
 }
 
 func TestIndexNoticesPortsAddedRemovedAndVersionsAdded(t *testing.T) {
+	bothReadings(t, indexNoticesPortsAddedRemovedAndVersionsAdded)
+}
+
+func indexNoticesPortsAddedRemovedAndVersionsAdded(t *testing.T) {
 	tree, cache := t.TempDir(), t.TempDir()
 	writePort(t, tree, "zlib", simplePort("zlib", "1.3.1", ""))
 	writePort(t, tree, "glibc/2.40", simplePort("glibc", "2.40", ""))

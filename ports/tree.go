@@ -32,6 +32,8 @@ type Tree struct {
 	listed  bool                 // Open only: won holds every name
 	allRead bool                 // Open only: broken holds every broken port
 	parsed  int                  // Open only: port files parsed for their full contents, for tests
+	// allProvides says provides holds every virtual name (Open, small trees).
+	allProvides bool
 }
 
 // ErrNoPort is wrapped by lookups of a name no tree holds.
@@ -283,7 +285,7 @@ func (t *Tree) Package(name string, v *semver.Version) (*resolver.Package, error
 // Providers implements resolver.Universe.
 func (t *Tree) Providers(virtual string) ([]resolver.Provider, error) {
 	if t.layers != nil {
-		if provs, ok := t.provides[virtual]; ok {
+		if provs, ok := t.provides[virtual]; ok || t.allProvides {
 			return provs, nil
 		}
 		provs, err := t.indexedProviders(virtual)
