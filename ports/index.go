@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver
+	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/resolver"
 )
@@ -50,7 +50,7 @@ var racyWindow = 2 * time.Second // a variable for tests
 
 // indexSchema is stored as PRAGMA user_version; an index of another
 // version is rebuilt, never migrated (it is a cache).
-const indexSchema = 1
+const indexSchema = 2
 
 const indexTables = `
 CREATE TABLE tree (dir TEXT NOT NULL, sig TEXT NOT NULL, racy INTEGER NOT NULL);
@@ -81,6 +81,7 @@ type index struct {
 	dir  string // the tree, absolute
 	path string // the SQLite file
 	db   *sql.DB
+	fd   int // the tree, opened: paths below it are looked up from here
 	// checked holds the directories (below the tree) already compared
 	// with the disk by this process; the whole tree once checkedAll.
 	checked     map[string]bool
@@ -130,9 +131,14 @@ func openIndex(cacheDir, dir string) (*index, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	ix := &index{dir: abs, path: path, db: db, checked: map[string]bool{}}
-	if err := ix.setUp(); err != nil {
+	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("reading ports tree %s: %w", abs, err)
+	}
+	ix := &index{dir: abs, path: path, db: db, fd: fd, checked: map[string]bool{}}
+	if err := ix.setUp(); err != nil {
+		ix.close()
 		return nil, fmt.Errorf("ports index %s: %w", path, err)
 	}
 	return ix, nil
@@ -173,20 +179,35 @@ func (ix *index) setUp() error {
 	return tx.Commit()
 }
 
-func (ix *index) close() error { return ix.db.Close() }
+func (ix *index) close() error {
+	unix.Close(ix.fd)
+	return ix.db.Close()
+}
 
-// statSig is the part of a stat that changes whenever a file or directory
-// does. A missing path has the signature "-".
-func statSig(path string) (string, time.Time) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return "-", time.Time{}
+// appendSig appends the part of rel's stat (rel is relative to the tree)
+// that changes whenever a file or directory does, and returns when it last
+// changed. A missing path has the signature "-".
+func (ix *index) appendSig(buf []byte, rel string) ([]byte, time.Time) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(ix.fd, rel, &st, 0); err != nil {
+		return append(buf, '-'), time.Time{}
 	}
 	changed := time.Unix(st.Ctim.Unix())
 	if m := time.Unix(st.Mtim.Unix()); m.After(changed) {
 		changed = m
 	}
-	return fmt.Sprintf("%d.%d %d.%d %d %d", st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Size, st.Ino), changed
+	for i, n := range []int64{st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Size, int64(st.Ino)} {
+		if i > 0 {
+			buf = append(buf, ' ')
+		}
+		buf = strconv.AppendInt(buf, n, 10)
+	}
+	return buf, changed
+}
+
+func (ix *index) statSig(rel string) (string, time.Time) {
+	b, changed := ix.appendSig(nil, rel)
+	return string(b), changed
 }
 
 // checkTree compares the tree directory with the index and brings the
@@ -201,7 +222,7 @@ func (ix *index) checkTree() error {
 		return err
 	}
 	before := time.Now()
-	sig, changed := statSig(ix.dir)
+	sig, changed := ix.statSig(".")
 	if sig == "-" {
 		return fmt.Errorf("reading ports tree %s: not a directory", ix.dir)
 	}
@@ -249,7 +270,7 @@ func (ix *index) checkTree() error {
 	}
 	sort.Strings(gone)
 	sort.Strings(added)
-	scans, err := scanTops(ix.dir, added)
+	scans, err := ix.scanTops(added)
 	if err != nil {
 		return err
 	}
@@ -285,7 +306,7 @@ func isRacy(changed, readAt time.Time) bool { return readAt.Sub(changed) < racyW
 // A topScan is one port directory as found on disk.
 type topScan struct {
 	top  string
-	sig  string // newline-separated "relpath statSig" lines
+	sig  string // newline-separated "statSig<TAB>relpath" lines
 	racy bool
 	rows []portRow
 }
@@ -293,16 +314,17 @@ type topScan struct {
 // scanTop reads one port directory: its layout (TOP/port.toml or
 // TOP/VERSION/port.toml, as Load reads it), the stats that make its
 // signature, taken before the files are read, and every port.toml.
-func scanTop(tree, top string) topScan {
+func (ix *index) scanTop(top string) topScan {
+	tree := ix.dir
 	sc := topScan{top: top}
 	readAt := time.Now()
 	var lines []string
 	add := func(rel string) string {
-		sig, changed := statSig(filepath.Join(tree, rel))
+		sig, changed := ix.statSig(rel)
 		if isRacy(changed, readAt) {
 			sc.racy = true
 		}
-		lines = append(lines, rel+" "+sig)
+		lines = append(lines, sig+"\t"+rel)
 		return sig
 	}
 	// With TOP/port.toml, that file's stat is the whole signature: it is
@@ -349,7 +371,7 @@ func scanTop(tree, top string) topScan {
 
 // scanTops scans many directories on every core: building the index of a
 // large tree is mostly parsing TOML.
-func scanTops(tree string, tops []string) ([]topScan, error) {
+func (ix *index) scanTops(tops []string) ([]topScan, error) {
 	out := make([]topScan, len(tops))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -359,7 +381,7 @@ func scanTops(tree string, tops []string) ([]topScan, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = scanTop(tree, tops[i])
+				out[i] = ix.scanTop(tops[i])
 			}
 		}()
 	}
@@ -447,14 +469,19 @@ func (w *writer) storeTop(sc topScan) error {
 	return nil
 }
 
-// sigMatches stats every path of a stored signature again.
+// sigMatches stats every path of a stored signature again. A line that
+// does not read back (a directory name with a newline) never matches, so
+// that directory is read every time: slow, not wrong.
 func (ix *index) sigMatches(stored string) bool {
-	for _, line := range strings.Split(stored, "\n") {
-		rel, sig, ok := strings.Cut(line, " ")
+	var buf [96]byte
+	for rest := stored; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		sig, rel, ok := strings.Cut(line, "\t")
 		if !ok {
 			return false
 		}
-		if now, _ := statSig(filepath.Join(ix.dir, rel)); now != sig {
+		if now, _ := ix.appendSig(buf[:0], rel); string(now) != sig {
 			return false
 		}
 	}
@@ -496,7 +523,7 @@ func (ix *index) rescan(tops []string) error {
 	if len(tops) == 0 {
 		return nil
 	}
-	scans, err := scanTops(ix.dir, tops)
+	scans, err := ix.scanTops(tops)
 	if err != nil {
 		return err
 	}
@@ -560,6 +587,11 @@ func (ix *index) checkAll() error {
 		}(w)
 	}
 	wg.Wait()
+	checked := make(map[string]bool, len(ix.checked)+len(all))
+	for top := range ix.checked {
+		checked[top] = true
+	}
+	ix.checked = checked
 	var tops []string
 	for i, s := range all {
 		ix.checked[s.top] = true
@@ -973,13 +1005,16 @@ func (t *Tree) indexedProviders(virtual string) ([]resolver.Provider, error) {
 // table in one pass, layering as Load does.
 func (t *Tree) listAll() ([]string, error) {
 	if !t.listed {
-		won := map[string][]portRow{}
+		var won map[string][]portRow
 		for k, ix := range t.layers {
 			rows, err := ix.everything()
 			if err != nil {
 				return nil, err
 			}
-			layer := map[string][]portRow{}
+			if won == nil {
+				won = make(map[string][]portRow, len(rows))
+			}
+			layer := make(map[string][]portRow, len(rows))
 			var order []string
 			for _, r := range rows {
 				if r.broken {
@@ -1006,6 +1041,9 @@ func (t *Tree) listAll() ([]string, error) {
 				sort.SliceStable(rs, func(i, j int) bool { return rs[j].v.LessThan(rs[i].v) })
 				won[name] = rs
 			}
+		}
+		if won == nil {
+			won = map[string][]portRow{}
 		}
 		t.won, t.listed = won, true
 	}
