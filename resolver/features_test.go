@@ -246,9 +246,9 @@ Because you asked for ap, which matches no available package, your request canno
 				busybox 1.36.0`,
 			request: "app, busybox",
 			wantErr: `
-Because mawk | gawk (using gawk) needs gawk 5.3.0 and gawk 5.3.0 conflicts with busybox, mawk | gawk (using gawk) is incompatible with busybox 1.36.0.
-And because app 1.0.0 depends on mawk | gawk, if busybox 1.36.0 and app 1.0.0 then mawk | gawk (using mawk).
-And because mawk | gawk (using mawk) needs mawk 1.3.4 and mawk 1.3.4 conflicts with busybox, busybox 1.36.0 is incompatible with app 1.0.0.
+Because app 1.0.0 depends on mawk | gawk and mawk | gawk (using gawk) needs gawk 5.3.0, app 1.0.0 requires gawk 5.3.0 or mawk | gawk (using mawk).
+And because gawk 5.3.0 conflicts with busybox, if app 1.0.0 and busybox 1.36.0 then mawk | gawk (using mawk).
+And because mawk | gawk (using mawk) needs mawk 1.3.4 and mawk 1.3.4 conflicts with busybox, app 1.0.0 is incompatible with busybox 1.36.0.
 So, because you asked for both app and busybox, your request cannot be satisfied.`,
 		},
 	})

@@ -670,6 +670,7 @@ func (s *solver) addIncompat(inc *incompat) {
 		info := s.pkgs[t.pkg]
 		info.incompats = append(info.incompats, inc)
 	}
+	inc.fresh = true
 }
 
 // --- partial solution ---
@@ -776,6 +777,14 @@ func (s *solver) check(inc *incompat) (checkResult, term) {
 }
 
 // propagate is unit propagation starting from one changed package.
+//
+// An incompatibility can become almost satisfied, or satisfied, only when
+// one of its terms becomes satisfied: so when a package changes, only the
+// incompatibilities whose term about it is now satisfied are looked at
+// (what watched literals buy a SAT solver), and those not looked at since
+// they were added (a version's dependencies, a learned one: fresh).
+// Everything else that could derive something did so when it last
+// changed.
 func (s *solver) propagate(start pkgID) error {
 	queue := []pkgID{start}
 	s.pkgs[start].queued = true
@@ -785,11 +794,10 @@ func (s *solver) propagate(start pkgID) error {
 		incs := s.pkgs[p].incompats
 		for i := len(incs) - 1; i >= 0; i-- {
 			inc := incs[i]
-			// Most incompatibilities of p are contradicted by p's own
-			// term; that is the cheapest one to look at first.
-			if s.relation(inc.termOf(p)) == relContradicted {
+			if !inc.fresh && s.relation(inc.termOf(p)) != relSatisfied {
 				continue
 			}
+			inc.fresh = false
 			res, t := s.check(inc)
 			if res == checkNone {
 				continue
@@ -960,7 +968,10 @@ func (s *solver) decide() (pkgID, bool, error) {
 			}
 		}
 		if all {
+			// Propagation derives that best cannot be idx from it; it may
+			// have been loaded long ago, so it is looked at again.
 			conflict = true
+			inc.fresh = true
 			break
 		}
 	}

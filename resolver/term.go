@@ -108,6 +108,9 @@ type incompat struct {
 	// label is the user's spelling of the second term of an external
 	// two-term incompatibility (the dependency or the conflict).
 	label string
+	// fresh marks an incompatibility propagation has not looked at whole
+	// since it was added (see solver.propagate).
+	fresh bool
 }
 
 func (inc *incompat) isDerived() bool { return inc.kind == causeDerived }
