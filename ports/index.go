@@ -50,7 +50,7 @@ var racyWindow = 2 * time.Second // a variable for tests
 
 // indexSchema is stored as PRAGMA user_version; an index of another
 // version is rebuilt, never migrated (it is a cache).
-const indexSchema = 2
+const indexSchema = 3
 
 const indexTables = `
 CREATE TABLE tree (dir TEXT NOT NULL, sig TEXT NOT NULL, racy INTEGER NOT NULL);
@@ -336,14 +336,17 @@ func (ix *index) scanTop(top string) topScan {
 	} else {
 		add(top)
 		subs, _ := os.ReadDir(filepath.Join(tree, top))
+		// A version directory with a port.toml is covered by the file's
+		// stat; one without needs its own, to see a port.toml arrive.
 		for _, s := range subs {
 			if !s.IsDir() {
 				continue
 			}
-			add(filepath.Join(top, s.Name()))
 			rel := filepath.Join(top, s.Name(), FileName)
 			if add(rel) != "-" {
 				files = append(files, rel)
+			} else {
+				add(filepath.Join(top, s.Name()))
 			}
 		}
 	}
@@ -904,25 +907,47 @@ func (t *Tree) indexedAll(name string) ([]*Port, error) {
 	}
 	var ps []*Port
 	for _, r := range rows {
-		file := filepath.Join(t.Dirs[r.layer], r.file)
-		p, ok := t.byFile[file]
-		if !ok {
-			var errs []error
-			t.parsed++
-			p, errs = ParseFile(file)
-			if len(errs) > 0 || p.Name != name || !p.Ver.Equal(r.v) {
-				// Changed since it was checked a moment ago: leave it
-				// out; the next command reads it again.
-				p = nil
-			}
-			t.byFile[file] = p
-		}
-		if p != nil {
+		if p := t.parseRow(r); p != nil {
 			ps = append(ps, p)
 		}
 	}
 	t.ports[name] = ps
 	return ps, nil
+}
+
+// indexedPort parses only the file of version v of name: a solve asks for
+// one version of a port that may keep a hundred.
+func (t *Tree) indexedPort(name string, v *semver.Version) (*Port, error) {
+	rows, err := t.winners(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if r.v.Equal(v) {
+			if p := t.parseRow(r); p != nil {
+				return p, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// parseRow reads the port file of one index row, once.
+func (t *Tree) parseRow(r portRow) *Port {
+	file := filepath.Join(t.Dirs[r.layer], r.file)
+	p, ok := t.byFile[file]
+	if !ok {
+		var errs []error
+		t.parsed++
+		p, errs = ParseFile(file)
+		if len(errs) > 0 || p.Name != r.name || !p.Ver.Equal(r.v) {
+			// Changed since it was checked a moment ago: leave it
+			// out; the next command reads it again.
+			p = nil
+		}
+		t.byFile[file] = p
+	}
+	return p
 }
 
 // indexedBroken returns the parse errors of the port directory name in the

@@ -263,6 +263,9 @@ func indexNoticesPortsAddedRemovedAndVersionsAdded(t *testing.T) {
 	writePort(t, tree, "zlib", simplePort("zlib", "1.3.1", ""))
 	writePort(t, tree, "glibc/2.40", simplePort("glibc", "2.40", ""))
 	writePort(t, tree, "gone", simplePort("gone", "1.0", ""))
+	if err := os.MkdirAll(filepath.Join(tree, "glibc/2.42"), 0o755); err != nil {
+		t.Fatal(err) // a version directory still without its port.toml
+	}
 	tr, err := Open(cache, tree)
 	if err != nil {
 		t.Fatal(err)
@@ -270,8 +273,13 @@ func indexNoticesPortsAddedRemovedAndVersionsAdded(t *testing.T) {
 	if got := fmt.Sprint(tr.Names()); got != "[glibc gone zlib]" {
 		t.Fatalf("names %s", got)
 	}
+	if got := versionsOf(t, tr, "glibc"); got != "[2.40.0]" {
+		t.Fatalf("glibc versions %s", got)
+	}
 	tr.Close()
+	time.Sleep(20 * time.Millisecond) // a new clock tick for the directories' stats
 	writePort(t, tree, "glibc/2.41", simplePort("glibc", "2.41", ""))
+	writePort(t, tree, "glibc/2.42", simplePort("glibc", "2.42", ""))
 	writePort(t, tree, "make", simplePort("make", "4.4.1", `provides = ["gmake"]`))
 	if err := os.RemoveAll(filepath.Join(tree, "gone")); err != nil {
 		t.Fatal(err)
@@ -281,8 +289,8 @@ func indexNoticesPortsAddedRemovedAndVersionsAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if got := versionsOf(t, tr, "glibc"); got != "[2.41.0 2.40.0]" {
-		t.Errorf("glibc versions %s after adding 2.41", got)
+	if got := versionsOf(t, tr, "glibc"); got != "[2.42.0 2.41.0 2.40.0]" {
+		t.Errorf("glibc versions %s after adding 2.41 and 2.42's port.toml", got)
 	}
 	if provs, _ := tr.Providers("gmake"); len(provs) != 1 || provs[0].Name != "make" {
 		t.Errorf("providers of gmake %v after adding make", provs)

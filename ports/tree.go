@@ -226,6 +226,14 @@ func (t *Tree) Lookup(name string, constraint *semver.Constraints) (*Port, error
 
 // Port returns the exact version v of name, or nil.
 func (t *Tree) Port(name string, v *semver.Version) *Port {
+	if t.layers != nil {
+		p, err := t.indexedPort(name, v)
+		if err != nil {
+			t.indexFailed(err)
+			return t.Port(name, v)
+		}
+		return p
+	}
 	for _, p := range t.All(name) {
 		if p.Ver.Equal(v) {
 			return p
