@@ -336,8 +336,8 @@ func (ix *index) scanTop(top string) topScan {
 	} else {
 		add(top)
 		subs, _ := os.ReadDir(filepath.Join(tree, top))
-		// A version directory with a port.toml is covered by the file's
-		// stat; one without needs its own, to see a port.toml arrive.
+		// Each version directory's port.toml is in the signature, as "-"
+		// while it is missing: its arrival changes the signature too.
 		for _, s := range subs {
 			if !s.IsDir() {
 				continue
@@ -345,8 +345,6 @@ func (ix *index) scanTop(top string) topScan {
 			rel := filepath.Join(top, s.Name(), FileName)
 			if add(rel) != "-" {
 				files = append(files, rel)
-			} else {
-				add(filepath.Join(top, s.Name()))
 			}
 		}
 	}
