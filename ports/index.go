@@ -82,6 +82,8 @@ type index struct {
 	path string // the SQLite file
 	db   *sql.DB
 	fd   int // the tree, opened: paths below it are looked up from here
+	// stmts are the prepared queries, by text (lookup only).
+	stmts map[string]*sql.Stmt
 	// checked holds the directories (below the tree) already compared
 	// with the disk by this process; the whole tree once checkedAll.
 	checked     map[string]bool
@@ -180,6 +182,9 @@ func (ix *index) setUp() error {
 }
 
 func (ix *index) close() error {
+	for _, st := range ix.stmts {
+		st.Close()
+	}
 	unix.Close(ix.fd)
 	return ix.db.Close()
 }
@@ -503,7 +508,11 @@ func (ix *index) checkTops(tops []string) error {
 		ix.checked[top] = true
 		var sig string
 		var racy bool
-		err := ix.db.QueryRow("SELECT sig, racy FROM tops WHERE top = ?", top).Scan(&sig, &racy)
+		st, err := ix.stmt("SELECT sig, racy FROM tops WHERE top = ?")
+		if err != nil {
+			return err
+		}
+		err = st.QueryRow(top).Scan(&sig, &racy)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			// Not a port directory when the tree was listed; a directory
@@ -650,8 +659,12 @@ func (ix *index) providing(virtual string) ([]portRow, error) {
 		return nil, err
 	}
 	for {
-		rows, err := ix.db.Query(`SELECT p.file, p.top, p.name, p.version, p.ver, v.ver FROM provides v JOIN ports p ON p.file = v.file
-			WHERE v.virtual = ? AND p.broken = 0 ORDER BY p.file, v.rowid`, virtual)
+		st, err := ix.stmt(`SELECT p.file, p.top, p.name, p.version, p.ver, v.ver FROM provides v JOIN ports p ON p.file = v.file
+			WHERE v.virtual = ? AND p.broken = 0 ORDER BY p.file, v.rowid`)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.Query(virtual)
 		if err != nil {
 			return nil, err
 		}
@@ -697,8 +710,29 @@ func (ix *index) everything() ([]portRow, error) {
 	return ix.query("SELECT file, top, broken, name, version, ver, description FROM ports ORDER BY file")
 }
 
+// stmt prepares q once per process: a solve asks the index thousands of
+// small questions.
+func (ix *index) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := ix.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := ix.db.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	if ix.stmts == nil {
+		ix.stmts = map[string]*sql.Stmt{}
+	}
+	ix.stmts[q] = st
+	return st, nil
+}
+
 func (ix *index) query(q string, args ...any) ([]portRow, error) {
-	rows, err := ix.db.Query(q, args...)
+	st, err := ix.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.Query(args...)
 	if err != nil {
 		return nil, err
 	}
@@ -764,7 +798,8 @@ func (t *Tree) readSmall() error {
 	total := 0
 	for _, ix := range t.layers {
 		var n int
-		if err := ix.db.QueryRow("SELECT count(*) FROM tops").Scan(&n); err != nil {
+		// Counting stops past the limit: a large tree's count is a scan.
+		if err := ix.db.QueryRow("SELECT count(*) FROM (SELECT 1 FROM tops LIMIT ?)", smallTree+1).Scan(&n); err != nil {
 			return err
 		}
 		total += n
