@@ -756,6 +756,7 @@ func (ix *index) query(q string, args ...any) ([]portRow, error) {
 // or written (a read-only cache, a corrupt file), the tree is read in
 // full as Load reads it: slower, never wrong.
 func Open(cacheDir string, dirs ...string) (*Tree, error) {
+	small := true
 	for _, dir := range dirs {
 		// Opening a directory checks that it can be read, without reading
 		// the 60,000 entries of a large tree.
@@ -763,7 +764,16 @@ func Open(cacheDir string, dirs ...string) (*Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
 		}
+		st, err := f.Stat()
 		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
+		}
+		small = small && st.Size() <= smallDirBytes
+	}
+	if small {
+		// Parsing a few hundred ports costs less than opening SQLite.
+		return Load(dirs...)
 	}
 	t := &Tree{Dirs: dirs, ports: map[string][]*Port{}, broken: map[string][]error{}, provides: map[string][]resolver.Provider{},
 		won: map[string][]portRow{}, byFile: map[string]*Port{}}
@@ -786,6 +796,12 @@ func Open(cacheDir string, dirs ...string) (*Tree, error) {
 	}
 	return t, nil
 }
+
+// smallDirBytes is the size up to which a tree's directory is read without
+// an index at all: a directory's size grows with its entries on every
+// filesystem (16 KiB is a few hundred ports on ext4, btrfs and tmpfs; LFS's
+// 90 take 4 KiB), and asking costs one stat. A variable for tests.
+var smallDirBytes int64 = 16 << 10
 
 // smallTree is the number of port directories up to which a tree is read
 // from its index all at once: for the 90 ports of LFS one query is cheaper

@@ -367,3 +367,29 @@ func TestOpenNamesAMissingTree(t *testing.T) {
 		t.Errorf("Open says %q, Load says %q", err, lerr)
 	}
 }
+
+func TestMain(m *testing.M) {
+	// The trees of these tests are small; index them anyway.
+	smallDirBytes = -1
+	os.Exit(m.Run())
+}
+
+func TestSmallTreesAreReadWithoutAnIndex(t *testing.T) {
+	defer func(old int64) { smallDirBytes = old }(smallDirBytes)
+	smallDirBytes = 16 << 10
+	tree, cache := t.TempDir(), t.TempDir()
+	writePort(t, tree, "zlib", simplePort("zlib", "1.3.1", ""))
+	tr, err := Open(cache, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.layers != nil {
+		t.Error("a four-port tree was opened through an index")
+	}
+	if got := versionsOf(t, tr, "zlib"); got != "[1.3.1]" {
+		t.Errorf("versions %s", got)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("the cache holds %d files", len(entries))
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/lfs-lpm/lpm/resolver"
 )
 
-func TestScratchNames(t *testing.T) {
+func TestScratchSolve(t *testing.T) {
 	tree := os.Getenv("TREE")
 	if tree == "" {
 		t.Skip()
@@ -18,13 +20,11 @@ func TestScratchNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t1 := time.Since(start)
-		names := tr.Names()
-		t2 := time.Since(start)
-		for _, name := range names {
-			tr.Summary(name)
+		sol, err := resolver.Solve(tr, []resolver.Request{{Name: os.Getenv("TARGET")}}, resolver.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		fmt.Println(len(names), t1, t2, time.Since(start))
+		fmt.Println(len(sol.Selected), tr.parsed, time.Since(start))
 		tr.Close()
 	}
 }

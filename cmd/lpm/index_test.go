@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,17 @@ func TestPlanSeesAPortEditedInPlaceAfterTheIndexWasMade(t *testing.T) {
 	tree := t.TempDir()
 	port := func(version string) string {
 		return "name = \"tool\"\nversion = \"" + version + "\"\n[build]\ninstall = 'true'\n"
+	}
+	// Enough ports for the tree to be indexed (small trees are parsed).
+	for i := 0; i < 1500; i++ {
+		dir := filepath.Join(tree, fmt.Sprintf("filler-port-%04d", i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		text := fmt.Sprintf("name = \"filler-port-%04d\"\nversion = \"1.0\"\n[build]\ninstall = 'true'\n", i)
+		if err := os.WriteFile(filepath.Join(dir, "port.toml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	file := filepath.Join(tree, "tool", "port.toml")
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
