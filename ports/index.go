@@ -114,6 +114,8 @@ func indexFile(cacheDir, tree string) string {
 }
 
 // openIndex opens (or creates) the index of the tree dir in cacheDir.
+// An index that cannot be read (a damaged file) is deleted and made
+// again: it is a cache.
 func openIndex(cacheDir, dir string) (*index, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -123,6 +125,17 @@ func openIndex(cacheDir, dir string) (*index, error) {
 		return nil, err
 	}
 	path := indexFile(cacheDir, abs)
+	ix, err := openIndexFile(path, abs)
+	if err != nil {
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			os.Remove(f)
+		}
+		ix, err = openIndexFile(path, abs)
+	}
+	return ix, err
+}
+
+func openIndexFile(path, abs string) (*index, error) {
 	params := url.Values{}
 	params.Set("_busy_timeout", "10000")
 	params.Set("_journal_mode", "WAL")

@@ -354,6 +354,9 @@ func TestUnusableIndexFallsBackToReadingTheTree(t *testing.T) {
 	if got := versionsOf(t, tr, "zlib"); got != "[1.3.1]" {
 		t.Errorf("versions %s with a damaged index", got)
 	}
+	if tr.layers == nil {
+		t.Error("the damaged index was not made again")
+	}
 }
 
 func TestOpenNamesAMissingTree(t *testing.T) {
