@@ -784,9 +784,14 @@ func Open(cacheDir string, dirs ...string) (*Tree, error) {
 		}
 		small = small && st.Size() <= smallDirBytes
 	}
-	if small {
-		// Parsing a few hundred ports costs less than opening SQLite.
-		return Load(dirs...)
+	if small && !indexed(cacheDir, dirs) {
+		// Parsing a few hundred ports costs less than opening SQLite. A
+		// small directory can still hold many versions of each port: then
+		// the index is made, and used from then on.
+		full, err := Load(dirs...)
+		if err != nil || full.files() <= smallTree {
+			return full, err
+		}
 	}
 	t := &Tree{Dirs: dirs, ports: map[string][]*Port{}, broken: map[string][]error{}, provides: map[string][]resolver.Provider{},
 		won: map[string][]portRow{}, byFile: map[string]*Port{}}
@@ -808,6 +813,29 @@ func Open(cacheDir string, dirs ...string) (*Tree, error) {
 		t.indexFailed(err)
 	}
 	return t, nil
+}
+
+// indexed reports whether every dir already has an index in cacheDir.
+func indexed(cacheDir string, dirs []string) bool {
+	for _, dir := range dirs {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return false
+		}
+		if _, err := os.Stat(indexFile(cacheDir, abs)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// files counts the port files a fully read tree read.
+func (t *Tree) files() int {
+	n := len(t.broken)
+	for _, ps := range t.ports {
+		n += len(ps)
+	}
+	return n
 }
 
 // smallDirBytes is the size up to which a tree's directory is read without

@@ -396,3 +396,26 @@ func TestSmallTreesAreReadWithoutAnIndex(t *testing.T) {
 		t.Errorf("the cache holds %d files", len(entries))
 	}
 }
+
+// A small directory holding many versions of each port is indexed.
+func TestManyVersionsInFewDirectoriesAreIndexed(t *testing.T) {
+	defer func(old int64, oldTree int) { smallDirBytes, smallTree = old, oldTree }(smallDirBytes, smallTree)
+	smallDirBytes, smallTree = 16<<10, 10
+	tree, cache := t.TempDir(), t.TempDir()
+	for v := 1; v <= 20; v++ {
+		writePort(t, tree, fmt.Sprintf("lib/%d.0", v), simplePort("lib", fmt.Sprintf("%d.0", v), ""))
+	}
+	for pass := 0; pass < 2; pass++ {
+		tr, err := Open(cache, tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.layers == nil {
+			t.Errorf("pass %d: twenty versions were read without an index", pass)
+		}
+		if vs, _ := tr.Versions("lib"); len(vs) != 20 {
+			t.Errorf("pass %d: %d versions", pass, len(vs))
+		}
+		tr.Close()
+	}
+}
