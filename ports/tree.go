@@ -14,6 +14,10 @@ import (
 )
 
 // A Tree is the union of one or more port directories, earliest first.
+//
+// A tree from Load has read every port. A tree from Open reads ports
+// through the index (index.go) as they are asked for; the maps below are
+// then filled lazily and only for the names asked about.
 type Tree struct {
 	Dirs []string
 	// ports maps a name to its versions, newest first.
@@ -21,6 +25,15 @@ type Tree struct {
 	// broken maps a port name (its directory name) to why it did not parse.
 	broken   map[string][]error
 	provides map[string][]resolver.Provider
+
+	layers  []*index             // Open only: one index per dir
+	won     map[string][]portRow // Open only: a name's rows in the layer it comes from, newest first
+	byFile  map[string]*Port     // Open only: parsed ports by file
+	listed  bool                 // Open only: won holds every name
+	allRead bool                 // Open only: broken holds every broken port
+	parsed  int                  // Open only: port files parsed for their full contents, for tests
+	// allProvides says provides holds every virtual name (Open, small trees).
+	allProvides bool
 }
 
 // ErrNoPort is wrapped by lookups of a name no tree holds.
@@ -109,6 +122,14 @@ func treeName(dir, file string) string {
 
 // Names lists every port name, sorted.
 func (t *Tree) Names() []string {
+	if t.layers != nil {
+		names, err := t.listAll()
+		if err != nil {
+			t.indexFailed(err)
+			return t.Names()
+		}
+		return names
+	}
 	names := make([]string, 0, len(t.ports))
 	for n := range t.ports {
 		names = append(names, n)
@@ -118,18 +139,75 @@ func (t *Tree) Names() []string {
 }
 
 // All returns every version of the named port, newest first.
-func (t *Tree) All(name string) []*Port { return t.ports[name] }
+func (t *Tree) All(name string) []*Port {
+	if t.layers != nil {
+		ps, err := t.indexedAll(name)
+		if err != nil {
+			t.indexFailed(err)
+			return t.All(name)
+		}
+		return ps
+	}
+	return t.ports[name]
+}
+
+// Summary returns the newest version of name and its description without
+// reading the port file when the index has them.
+func (t *Tree) Summary(name string) (version, description string, ok bool) {
+	if t.layers != nil {
+		rows, err := t.winners(name)
+		if err != nil {
+			t.indexFailed(err)
+			return t.Summary(name)
+		}
+		if len(rows) == 0 {
+			return "", "", false
+		}
+		return rows[0].version, rows[0].description, true
+	}
+	if ps := t.ports[name]; len(ps) > 0 {
+		return ps[0].Version, ps[0].Description, true
+	}
+	return "", "", false
+}
 
 // Broken returns the parse errors of every port that failed to load,
 // sorted by port directory name.
-func (t *Tree) Broken() map[string][]error { return t.broken }
+func (t *Tree) Broken() map[string][]error {
+	if t.layers != nil && !t.allRead {
+		if err := t.readAllBroken(); err != nil {
+			t.indexFailed(err)
+		}
+	}
+	return t.broken
+}
+
+// brokenErrs returns why the port directory name does not parse, if it
+// does not.
+func (t *Tree) brokenErrs(name string) ([]error, bool) {
+	if t.layers != nil && !t.allRead {
+		if _, seen := t.broken[name]; !seen {
+			errs, err := t.indexedBroken(name)
+			if err != nil {
+				t.indexFailed(err)
+				return t.brokenErrs(name)
+			}
+			if len(errs) == 0 {
+				return nil, false
+			}
+			t.broken[name] = errs
+		}
+	}
+	errs, ok := t.broken[name]
+	return errs, ok
+}
 
 // Lookup returns the newest version of name that satisfies constraint
 // (nil: any).
 func (t *Tree) Lookup(name string, constraint *semver.Constraints) (*Port, error) {
-	versions := t.ports[name]
+	versions := t.All(name)
 	if len(versions) == 0 {
-		if errs, ok := t.broken[name]; ok {
+		if errs, ok := t.brokenErrs(name); ok {
 			return nil, fmt.Errorf("port %s does not parse: %w", name, errors.Join(errs...))
 		}
 		return nil, fmt.Errorf("port %s: %w in %s; check the name or add a ports tree with --ports", name, ErrNoPort, strings.Join(t.Dirs, ", "))
@@ -148,7 +226,15 @@ func (t *Tree) Lookup(name string, constraint *semver.Constraints) (*Port, error
 
 // Port returns the exact version v of name, or nil.
 func (t *Tree) Port(name string, v *semver.Version) *Port {
-	for _, p := range t.ports[name] {
+	if t.layers != nil {
+		p, err := t.indexedPort(name, v)
+		if err != nil {
+			t.indexFailed(err)
+			return t.Port(name, v)
+		}
+		return p
+	}
+	for _, p := range t.All(name) {
 		if p.Ver.Equal(v) {
 			return p
 		}
@@ -172,12 +258,25 @@ var _ resolver.Universe = (*Tree)(nil)
 // Versions implements resolver.Universe. A port that does not parse is an
 // error naming its file and line, not a missing package.
 func (t *Tree) Versions(name string) ([]*semver.Version, error) {
-	if errs, ok := t.broken[name]; ok && len(t.ports[name]) == 0 {
-		return nil, fmt.Errorf("port %s does not parse: %w", name, errors.Join(errs...))
-	}
 	var vs []*semver.Version
-	for _, p := range t.ports[name] {
-		vs = append(vs, p.Ver)
+	if t.layers != nil {
+		rows, err := t.winners(name)
+		if err != nil {
+			t.indexFailed(err)
+			return t.Versions(name)
+		}
+		for _, r := range rows {
+			vs = append(vs, r.v)
+		}
+	} else {
+		for _, p := range t.ports[name] {
+			vs = append(vs, p.Ver)
+		}
+	}
+	if len(vs) == 0 {
+		if errs, ok := t.brokenErrs(name); ok {
+			return nil, fmt.Errorf("port %s does not parse: %w", name, errors.Join(errs...))
+		}
 	}
 	return vs, nil
 }
@@ -193,6 +292,18 @@ func (t *Tree) Package(name string, v *semver.Version) (*resolver.Package, error
 
 // Providers implements resolver.Universe.
 func (t *Tree) Providers(virtual string) ([]resolver.Provider, error) {
+	if t.layers != nil {
+		if provs, ok := t.provides[virtual]; ok || t.allProvides {
+			return provs, nil
+		}
+		provs, err := t.indexedProviders(virtual)
+		if err != nil {
+			t.indexFailed(err)
+			return t.Providers(virtual)
+		}
+		t.provides[virtual] = provs
+		return provs, nil
+	}
 	return t.provides[virtual], nil
 }
 

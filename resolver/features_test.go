@@ -120,9 +120,8 @@ So, because you asked for postfix, your request cannot be satisfied.`,
 			request:   "app >=2, bar",
 			installed: "bar 1.2.0",
 			wantErr: `
-Because app 2.0.0 depends on libfoo ^3 and app 2.1.0 depends on libfoo ^3, every version of app requires libfoo ^3.
 Because libfoo 3.0.0 conflicts with bar 1.2.0 and libfoo 3.1.0 conflicts with bar 1.2.0, the installed bar 1.2.0 is incompatible with libfoo ^3.
-Thus, every version of app is incompatible with bar 1.2.0.
+And because every version of app depends on libfoo ^3, every version of app is incompatible with bar 1.2.0.
 So, because you asked for both app >=2 and bar, your request cannot be satisfied.`,
 		},
 		{
@@ -247,9 +246,9 @@ Because you asked for ap, which matches no available package, your request canno
 				busybox 1.36.0`,
 			request: "app, busybox",
 			wantErr: `
-Because mawk | gawk (using gawk) needs gawk 5.3.0 and gawk 5.3.0 conflicts with busybox, mawk | gawk (using gawk) is incompatible with busybox 1.36.0.
-And because app 1.0.0 depends on mawk | gawk, if busybox 1.36.0 and app 1.0.0 then mawk | gawk (using mawk).
-And because mawk | gawk (using mawk) needs mawk 1.3.4 and mawk 1.3.4 conflicts with busybox, busybox 1.36.0 is incompatible with app 1.0.0.
+Because app 1.0.0 depends on mawk | gawk and mawk | gawk (using gawk) needs gawk 5.3.0, app 1.0.0 requires gawk 5.3.0 or mawk | gawk (using mawk).
+And because gawk 5.3.0 conflicts with busybox, if app 1.0.0 and busybox 1.36.0 then mawk | gawk (using mawk).
+And because mawk | gawk (using mawk) needs mawk 1.3.4 and mawk 1.3.4 conflicts with busybox, app 1.0.0 is incompatible with busybox 1.36.0.
 So, because you asked for both app and busybox, your request cannot be satisfied.`,
 		},
 	})

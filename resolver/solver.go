@@ -41,20 +41,38 @@ type pkgInfo struct {
 	// a constraint that selects exactly that set, for explanations.
 	labels map[string]string
 
-	deps       [][]*incompat // per version index, once loaded
+	deps [][]*incompat // per version index, once loaded
+	read []*Package    // per version index, once read from the Universe
+	// shared holds the dependency incompatibilities that cover several
+	// versions, by depKey, so that loading another version of the run
+	// finds them instead of adding them again. Lookup only.
+	shared     map[string][]*incompat
 	depsLoaded []bool
 	build      []bool // per version index: NeedsBuild said so
 
 	incompats []*incompat // every incompatibility that mentions this package
 
-	// Partial solution state.
-	acc       term // intersection of all assignments
-	hasAcc    bool
-	decided   int     // decided version index, or -1
-	positions []int32 // indexes into solver.assigns
+	// Partial solution state. positions are this package's assignments
+	// (indexes into solver.assigns), oldest first; accs[k] is the
+	// intersection of the first k+1 of them. The last one is what the
+	// partial solution says about the package now. Intersections only
+	// narrow, so once accs[k] satisfies a term every later one does: the
+	// satisfier of a term is found by binary search, and backtracking
+	// only truncates both lists.
+	positions []int32
+	accs      []term
+	decided   int // decided version index, or -1
 	touched   bool
 	queued    bool
-	dirty     bool
+}
+
+// state is the intersection of every assignment to p, and false when p
+// has none.
+func (p *pkgInfo) state() (term, bool) {
+	if len(p.accs) == 0 {
+		return term{}, false
+	}
+	return p.accs[len(p.accs)-1], true
 }
 
 func (p *pkgInfo) size() int {
@@ -305,42 +323,55 @@ func mergeChoice(cs []altChoice, c altChoice) []altChoice {
 // into an incompatibility. Several alternatives become one synthetic
 // package with one "version" per alternative.
 func (s *solver) depIncompat(depender term, dep Dep, kind, missingKind causeKind) (*incompat, error) {
-	if len(dep) == 0 {
-		return nil, nil
+	choices, display, err := s.depChoices(dep)
+	if err != nil {
+		return nil, err
 	}
+	return s.choicesIncompat(depender, dep, choices, display, kind, missingKind), nil
+}
+
+// depChoices lists what satisfies dep, and its text as the port wrote it.
+func (s *solver) depChoices(dep Dep) ([]altChoice, string, error) {
 	var choices []altChoice
 	labels := make([]string, 0, len(dep))
 	for _, t := range dep {
 		cs, err := s.expand(t)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, c := range cs {
 			choices = mergeChoice(choices, c)
 		}
 		labels = append(labels, t.String())
 	}
-	display := strings.Join(labels, " | ")
+	return choices, strings.Join(labels, " | "), nil
+}
+
+// choicesIncompat is the incompatibility "depender, and none of choices".
+func (s *solver) choicesIncompat(depender term, dep Dep, choices []altChoice, display string, kind, missingKind causeKind) *incompat {
+	if len(dep) == 0 {
+		return nil
+	}
 	switch len(choices) {
 	case 0:
-		return &incompat{terms: []term{depender}, kind: missingKind, missing: display}, nil
+		return &incompat{terms: []term{depender}, kind: missingKind, missing: display}
 	case 1:
 		c := choices[0]
 		if c.pkg == depender.pkg {
 			// A dependency on the package itself: satisfied, or impossible.
 			if depender.set.subsetOf(c.set) {
-				return nil, nil
+				return nil
 			}
-			return &incompat{terms: []term{depender}, kind: missingKind, missing: display}, nil
+			return &incompat{terms: []term{depender}, kind: missingKind, missing: display}
 		}
 		label := c.label
 		if len(dep) > 1 {
 			label = display
 		}
-		return &incompat{terms: []term{depender, {c.pkg, false, c.set}}, kind: kind, label: label}, nil
+		return &incompat{terms: []term{depender, {c.pkg, false, c.set}}, kind: kind, label: label}
 	}
 	alt := s.internAlt(display, choices)
-	return &incompat{terms: []term{depender, {alt, false, fullSet(len(choices))}}, kind: kind, label: display}, nil
+	return &incompat{terms: []term{depender, {alt, false, fullSet(len(choices))}}, kind: kind, label: display}
 }
 
 func (s *solver) internAlt(display string, choices []altChoice) pkgID {
@@ -410,7 +441,7 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 		return info.deps[idx], nil
 	}
 	self := term{p, true, singleSet(idx)}
-	var out []*incompat
+	var out, fresh []*incompat
 	add := func(dep Dep, kind, missingKind causeKind) error {
 		inc, err := s.depIncompat(self, dep, kind, missingKind)
 		if err != nil {
@@ -418,6 +449,20 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 		}
 		if inc != nil {
 			out = append(out, inc)
+			fresh = append(fresh, inc)
+		}
+		return nil
+	}
+	addShared := func(dep Dep, build bool) error {
+		inc, isNew, err := s.sharedDepIncompat(p, idx, dep, build)
+		if err != nil {
+			return err
+		}
+		if inc != nil {
+			out = append(out, inc)
+			if isNew {
+				fresh = append(fresh, inc)
+			}
 		}
 		return nil
 	}
@@ -434,25 +479,23 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 		}
 	case kindAlt:
 		c := info.choices[idx]
-		out = append(out, &incompat{terms: []term{self, {c.pkg, false, c.set}}, kind: causeAlt})
+		inc := &incompat{terms: []term{self, {c.pkg, false, c.set}}, kind: causeAlt}
+		out = append(out, inc)
+		fresh = append(fresh, inc)
 	case kindReal:
-		v := info.versions[idx]
-		pkg, err := s.u.Package(info.name, v)
+		pkg, err := s.readPackage(p, idx)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s %s: %w", info.name, v, err)
-		}
-		if pkg == nil {
-			return nil, fmt.Errorf("reading %s %s: the universe lists this version but has no package for it", info.name, v)
+			return nil, err
 		}
 		for _, d := range pkg.Run {
-			if err := add(d, causeDep, causeDepMissing); err != nil {
+			if err := addShared(d, false); err != nil {
 				return nil, err
 			}
 		}
 		if s.needsBuild(info, idx) {
 			info.build[idx] = true
 			for _, d := range pkg.buildDeps(s.opts) {
-				if err := add(d, causeBuildDep, causeBuildDepMissing); err != nil {
+				if err := addShared(d, true); err != nil {
 					return nil, err
 				}
 			}
@@ -466,16 +509,148 @@ func (s *solver) loadDeps(p pkgID, idx int) ([]*incompat, error) {
 				if ch.pkg == p {
 					continue // a package never conflicts with itself
 				}
-				out = append(out, &incompat{terms: []term{self, {ch.pkg, true, ch.set}}, kind: causeConflict, label: ch.label})
+				inc := &incompat{terms: []term{self, {ch.pkg, true, ch.set}}, kind: causeConflict, label: ch.label}
+				out = append(out, inc)
+				fresh = append(fresh, inc)
 			}
 		}
 	}
-	for _, inc := range out {
+	for _, inc := range fresh {
 		s.addIncompat(inc)
 	}
 	info.deps[idx] = out
 	info.depsLoaded[idx] = true
 	return out, nil
+}
+
+// readPackage reads one version of a real package from the Universe, once.
+func (s *solver) readPackage(p pkgID, idx int) (*Package, error) {
+	info := s.pkgs[p]
+	if info.read == nil {
+		info.read = make([]*Package, len(info.versions))
+	}
+	if pkg := info.read[idx]; pkg != nil {
+		return pkg, nil
+	}
+	v := info.versions[idx]
+	pkg, err := s.u.Package(info.name, v)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", info.name, v, err)
+	}
+	if pkg == nil {
+		return nil, fmt.Errorf("reading %s %s: the universe lists this version but has no package for it", info.name, v)
+	}
+	info.read[idx] = pkg
+	return pkg, nil
+}
+
+// sharedDepIncompat is the incompatibility for one dependency of p at idx,
+// stated for every neighbouring version that declares the same
+// dependency, as pub does: "every version of lib9 depends on lib0 <2"
+// rather than one incompatibility per version. A conflict learned from one
+// version then rules out the whole run at once, where per-version
+// incompatibilities make the solver try the versions one by one (the
+// version chain of cmd/lpm-solvebench takes a conflict per version of
+// every package in the chain). The run is the longest stretch of
+// consecutive versions around idx with an equal dependency (same terms,
+// same constraint text) of the same kind; for build dependencies, every
+// version in it must also need a build. A dependency on p itself stays per
+// version. isNew is false when an earlier version already added the same
+// incompatibility.
+func (s *solver) sharedDepIncompat(p pkgID, idx int, dep Dep, build bool) (inc *incompat, isNew bool, err error) {
+	kind, missingKind := causeDep, causeDepMissing
+	if build {
+		kind, missingKind = causeBuildDep, causeBuildDepMissing
+	}
+	info := s.pkgs[p]
+	key := depKey(dep, build)
+	for _, inc := range info.shared[key] {
+		if inc.terms[0].set.contains(idx) {
+			return inc, false, nil
+		}
+	}
+	choices, display, err := s.depChoices(dep)
+	if err != nil {
+		return nil, false, err
+	}
+	set := singleSet(idx)
+	self := false
+	for _, c := range choices {
+		self = self || c.pkg == p
+	}
+	if !self {
+		lo, hi := idx, idx+1
+		for lo > 0 {
+			same, err := s.declares(p, lo-1, key, build)
+			if err != nil {
+				return nil, false, err
+			}
+			if !same {
+				break
+			}
+			lo--
+		}
+		for hi < len(info.versions) {
+			same, err := s.declares(p, hi, key, build)
+			if err != nil {
+				return nil, false, err
+			}
+			if !same {
+				break
+			}
+			hi++
+		}
+		set = vset{{int32(lo), int32(hi)}}
+	}
+	inc = s.choicesIncompat(term{p, true, set}, dep, choices, display, kind, missingKind)
+	if inc == nil {
+		return nil, false, nil
+	}
+	if set.single() < 0 {
+		if info.shared == nil {
+			info.shared = map[string][]*incompat{}
+		}
+		info.shared[key] = append(info.shared[key], inc)
+	}
+	return inc, true, nil
+}
+
+// declares reports whether version idx of p has the dependency with key
+// (depKey), and for a build dependency, also needs a build.
+func (s *solver) declares(p pkgID, idx int, key string, build bool) (bool, error) {
+	info := s.pkgs[p]
+	if build && !s.needsBuild(info, idx) {
+		return false, nil
+	}
+	pkg, err := s.readPackage(p, idx)
+	if err != nil {
+		return false, err
+	}
+	deps := pkg.Run
+	if build {
+		deps = pkg.buildDeps(s.opts)
+	}
+	for _, d := range deps {
+		if depKey(d, build) == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// depKey identifies a dependency by its text and kind.
+func depKey(dep Dep, build bool) string {
+	var b strings.Builder
+	if build {
+		b.WriteString("build:")
+	}
+	for i, t := range dep {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(t.String())
+	}
+	return b.String()
 }
 
 // needsBuild applies Options.NeedsBuild, except that a package kept at its
@@ -495,6 +670,7 @@ func (s *solver) addIncompat(inc *incompat) {
 		info := s.pkgs[t.pkg]
 		info.incompats = append(info.incompats, inc)
 	}
+	inc.fresh = true
 }
 
 // --- partial solution ---
@@ -505,13 +681,13 @@ func (s *solver) assign(t term, cause *incompat) {
 		info.touched = true
 		s.touched = append(s.touched, t.pkg)
 	}
-	info.positions = append(info.positions, int32(len(s.assigns)))
-	s.assigns = append(s.assigns, assignment{t, s.level, cause})
-	if info.hasAcc {
-		info.acc = intersectTerms(info.acc, t)
-	} else {
-		info.acc, info.hasAcc = t, true
+	acc := t
+	if prev, ok := info.state(); ok {
+		acc = intersectTerms(prev, t)
 	}
+	info.positions = append(info.positions, int32(len(s.assigns)))
+	info.accs = append(info.accs, acc)
+	s.assigns = append(s.assigns, assignment{t, s.level, cause})
 	if cause == nil {
 		info.decided = t.set.single()
 	}
@@ -523,32 +699,14 @@ func (s *solver) decideVersion(p pkgID, idx int) {
 }
 
 func (s *solver) backtrack(level int32) {
-	var dirty []pkgID
 	for len(s.assigns) > 0 && s.assigns[len(s.assigns)-1].level > level {
 		a := s.assigns[len(s.assigns)-1]
 		s.assigns = s.assigns[:len(s.assigns)-1]
 		info := s.pkgs[a.t.pkg]
 		info.positions = info.positions[:len(info.positions)-1]
-		if !info.dirty {
-			info.dirty = true
-			dirty = append(dirty, a.t.pkg)
-		}
-	}
-	for _, p := range dirty {
-		info := s.pkgs[p]
-		info.dirty = false
-		info.hasAcc = false
-		info.decided = -1
-		for _, pos := range info.positions {
-			a := s.assigns[pos]
-			if info.hasAcc {
-				info.acc = intersectTerms(info.acc, a.t)
-			} else {
-				info.acc, info.hasAcc = a.t, true
-			}
-			if a.cause == nil {
-				info.decided = a.t.set.single()
-			}
+		info.accs = info.accs[:len(info.accs)-1]
+		if a.cause == nil {
+			info.decided = -1 // a package is decided once, so this was it
 		}
 	}
 	s.level = level
@@ -556,8 +714,8 @@ func (s *solver) backtrack(level int32) {
 
 // relation compares the partial solution with t.
 func (s *solver) relation(t term) relation {
-	info := s.pkgs[t.pkg]
-	if !info.hasAcc {
+	acc, ok := s.pkgs[t.pkg].state()
+	if !ok {
 		// Nothing is known: every outcome is still possible.
 		if t.isEmpty() {
 			return relContradicted
@@ -567,10 +725,10 @@ func (s *solver) relation(t term) relation {
 		}
 		return relInconclusive
 	}
-	if satisfies(info.acc, t) {
+	if satisfies(acc, t) {
 		return relSatisfied
 	}
-	if disjointTerms(info.acc, t) {
+	if disjointTerms(acc, t) {
 		return relContradicted
 	}
 	return relInconclusive
@@ -580,20 +738,11 @@ func (s *solver) relation(t term) relation {
 // partial solution satisfies t.
 func (s *solver) satisfier(t term) (int, error) {
 	info := s.pkgs[t.pkg]
-	var acc term
-	has := false
-	for _, pos := range info.positions {
-		a := s.assigns[pos].t
-		if has {
-			acc = intersectTerms(acc, a)
-		} else {
-			acc, has = a, true
-		}
-		if satisfies(acc, t) {
-			return int(pos), nil
-		}
+	k := sort.Search(len(info.accs), func(k int) bool { return satisfies(info.accs[k], t) })
+	if k == len(info.accs) {
+		return -1, fmt.Errorf("resolver bug: no assignment satisfies a term about %s", info.name)
 	}
-	return -1, fmt.Errorf("resolver bug: no assignment satisfies a term about %s", s.pkgs[t.pkg].name)
+	return int(info.positions[k]), nil
 }
 
 // --- the algorithm ---
@@ -628,6 +777,14 @@ func (s *solver) check(inc *incompat) (checkResult, term) {
 }
 
 // propagate is unit propagation starting from one changed package.
+//
+// An incompatibility can become almost satisfied, or satisfied, only when
+// one of its terms becomes satisfied: so when a package changes, only the
+// incompatibilities whose term about it is now satisfied are looked at
+// (what watched literals buy a SAT solver), and those not looked at since
+// they were added (a version's dependencies, a learned one: fresh).
+// Everything else that could derive something did so when it last
+// changed.
 func (s *solver) propagate(start pkgID) error {
 	queue := []pkgID{start}
 	s.pkgs[start].queued = true
@@ -637,6 +794,10 @@ func (s *solver) propagate(start pkgID) error {
 		incs := s.pkgs[p].incompats
 		for i := len(incs) - 1; i >= 0; i-- {
 			inc := incs[i]
+			if !inc.fresh && s.relation(inc.termOf(p)) != relSatisfied {
+				continue
+			}
+			inc.fresh = false
 			res, t := s.check(inc)
 			if res == checkNone {
 				continue
@@ -773,10 +934,11 @@ func (s *solver) decide() (pkgID, bool, error) {
 	bestCount := 0
 	for _, p := range s.touched {
 		info := s.pkgs[p]
-		if info.decided >= 0 || !info.hasAcc || !info.acc.pos {
+		acc, ok := info.state()
+		if info.decided >= 0 || !ok || !acc.pos {
 			continue
 		}
-		c := info.acc.set.count()
+		c := acc.set.count()
 		if best < 0 || c < bestCount || (c == bestCount && p < best) {
 			best, bestCount = p, c
 		}
@@ -785,9 +947,10 @@ func (s *solver) decide() (pkgID, bool, error) {
 		return 0, true, nil
 	}
 	info := s.pkgs[best]
-	allowed := info.acc.set
+	acc, _ := info.state()
+	allowed := acc.set
 	if allowed.isEmpty() {
-		s.addIncompat(&incompat{terms: []term{info.acc}, kind: causeNoVersions})
+		s.addIncompat(&incompat{terms: []term{acc}, kind: causeNoVersions})
 		return best, false, nil
 	}
 	idx := s.pickVersion(best, allowed)
@@ -805,7 +968,10 @@ func (s *solver) decide() (pkgID, bool, error) {
 			}
 		}
 		if all {
+			// Propagation derives that best cannot be idx from it; it may
+			// have been loaded long ago, so it is looked at again.
 			conflict = true
+			inc.fresh = true
 			break
 		}
 	}
@@ -843,7 +1009,7 @@ func (s *solver) pickVersion(p pkgID, allowed vset) int {
 	}
 	for _, i := range idxs {
 		c := info.choices[i]
-		if ci := s.pkgs[c.pkg]; ci.hasAcc && ci.acc.pos && !ci.acc.set.disjoint(c.set) {
+		if acc, ok := s.pkgs[c.pkg].state(); ok && acc.pos && !acc.set.disjoint(c.set) {
 			return i
 		}
 	}

@@ -108,9 +108,23 @@ type incompat struct {
 	// label is the user's spelling of the second term of an external
 	// two-term incompatibility (the dependency or the conflict).
 	label string
+	// fresh marks an incompatibility propagation has not looked at whole
+	// since it was added (see solver.propagate).
+	fresh bool
 }
 
 func (inc *incompat) isDerived() bool { return inc.kind == causeDerived }
+
+// termOf is inc's term about p; inc must mention p (each package appears
+// in at most one term of an incompatibility).
+func (inc *incompat) termOf(p pkgID) term {
+	for _, t := range inc.terms {
+		if t.pkg == p {
+			return t
+		}
+	}
+	panic("resolver bug: an incompatibility is listed under a package it does not mention")
+}
 
 // isDependencyLike reports whether inc reads as "X <verb> Y".
 func (inc *incompat) isDependencyLike() bool {

@@ -169,7 +169,20 @@ func (s vset) minus(t vset) vset {
 	return out
 }
 
-func (s vset) subsetOf(t vset) bool { return s.minus(t).isEmpty() }
+// subsetOf reports s ⊆ t without building s \ t: the runs of t are
+// disjoint and non-adjacent, so each run of s must lie inside one of them.
+func (s vset) subsetOf(t vset) bool {
+	j := 0
+	for _, r := range s {
+		for j < len(t) && t[j].hi <= r.lo {
+			j++
+		}
+		if j == len(t) || t[j].lo > r.lo || t[j].hi < r.hi {
+			return false
+		}
+	}
+	return true
+}
 
 func (s vset) disjoint(t vset) bool {
 	i, j := 0, 0

@@ -23,6 +23,7 @@ type debRel struct {
 // with --no-install-recommends to match).
 type debPkg struct {
 	name, version string
+	description   string // the synopsis: the first line of Description
 	depends       [][]debRel
 	conflicts     []debRel
 	provides      []debRel
@@ -66,7 +67,7 @@ func parsePackages(r io.Reader) ([]debPkg, error) {
 		if len(fields) == 0 {
 			return nil
 		}
-		cur = debPkg{name: fields["Package"], version: fields["Version"]}
+		cur = debPkg{name: fields["Package"], version: fields["Version"], description: fields["Description"]}
 		if cur.name == "" || cur.version == "" {
 			fields = map[string]string{}
 			return nil
@@ -126,6 +127,9 @@ func parsePackages(r io.Reader) ([]debPkg, error) {
 		switch k {
 		case "Package", "Version", "Depends", "Pre-Depends", "Conflicts", "Breaks", "Provides":
 			field = k
+			fields[k] = strings.TrimSpace(v)
+		case "Description":
+			field = "" // the synopsis only; continuation lines are the long text
 			fields[k] = strings.TrimSpace(v)
 		default:
 			field = ""

@@ -272,12 +272,25 @@ func mayWrite(p string) bool {
 	}
 }
 
+// tree opens the ports trees through their indexes in the root's cache
+// (ROOT/var/cache/lpm/ports-index), so that a command reads only the
+// ports it needs. The index is lpm's state like the package cache: never
+// reached through a symlink. A root where it cannot be made (read-only,
+// another user's) gets the trees read in full instead.
 func (e *env) tree() (*ports.Tree, error) {
 	dirs, err := e.portDirs()
 	if err != nil {
 		return nil, err
 	}
-	return ports.Load(dirs...)
+	dir := filepath.Join(e.cfg.Root, "var/cache/lpm/ports-index")
+	var link *installer.StateSymlinkError
+	switch err := installer.MakeStateDir(e.cfg.Root, dir); {
+	case errors.As(err, &link):
+		return nil, err
+	case err != nil:
+		return ports.Load(dirs...)
+	}
+	return ports.Open(dir, dirs...)
 }
 
 // portDirs lists the trees to load, earliest first, with "shipped" as the

@@ -52,9 +52,9 @@ func runSearch(cmd *cobra.Command, args []string) error {
 	text := strings.ToLower(args[0])
 	results := []searchResult{}
 	for _, name := range tree.Names() {
-		p := tree.All(name)[0]
-		if strings.Contains(name, text) || strings.Contains(strings.ToLower(p.Description), text) {
-			results = append(results, searchResult{Name: name, Version: p.Version, Description: p.Description, Installed: installed[name]})
+		version, description, _ := tree.Summary(name)
+		if strings.Contains(name, text) || strings.Contains(strings.ToLower(description), text) {
+			results = append(results, searchResult{Name: name, Version: version, Description: description, Installed: installed[name]})
 		}
 	}
 	if e.cfg.JSON {
