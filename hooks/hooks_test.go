@@ -34,6 +34,31 @@ func TestShippedHooksTriggerOnTheirPaths(t *testing.T) {
 	}
 }
 
+func TestHwdbHookTriggersOnHardwareDatabaseFiles(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hwdb *Hook
+	for i := range hooks {
+		if hooks[i].Name == "udev-hwdb" {
+			hwdb = &hooks[i]
+		}
+	}
+	if hwdb == nil {
+		t.Fatal("no udev-hwdb hook is shipped")
+	}
+	if !hwdb.Triggered([]string{"usr/lib/udev/hwdb.d/20-pci-vendor-model.hwdb"}) {
+		t.Error("udev-hwdb does not trigger on a packaged hwdb file")
+	}
+	if !hwdb.Triggered([]string{"etc/udev/hwdb.d/99-local.hwdb"}) {
+		t.Error("udev-hwdb does not trigger on a local hwdb file")
+	}
+	if hwdb.Triggered([]string{"usr/lib/udev/rules.d/50-udev-default.rules", "etc/udev/hwdb.bin"}) {
+		t.Error("udev-hwdb triggers on rules or on its own output")
+	}
+}
+
 func TestLocalHooksReplaceAndAdd(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "etc/lpm/hooks")
