@@ -59,6 +59,26 @@ func TestHwdbHookTriggersOnHardwareDatabaseFiles(t *testing.T) {
 	}
 }
 
+func TestSystemdSetupHookTriggersOnlyOnSystemd(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		if h.Name != "systemd-setup" {
+			continue
+		}
+		if !h.Triggered([]string{"usr/bin/systemctl", "usr/bin/systemd-machine-id-setup"}) {
+			t.Error("systemd-setup does not trigger when systemd is installed")
+		}
+		if h.Triggered([]string{"usr/bin/udevadm", "etc/machine-id"}) {
+			t.Error("systemd-setup triggers without systemd")
+		}
+		return
+	}
+	t.Fatal("no systemd-setup hook is shipped")
+}
+
 func TestLocalHooksReplaceAndAdd(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "etc/lpm/hooks")
