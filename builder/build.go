@@ -379,14 +379,14 @@ func patchScript(p *ports.Port) string {
 }
 
 // environment is the whole environment of a build: nothing leaks in from
-// the caller but what is listed here.
+// the caller but what is listed here. No RELEASE: gnulib's maint.mk, in
+// many GNU tarballs, takes VERSION from it.
 func (b *Builder) environment(p *ports.Port, chroot bool, dirs map[string]string) []string {
 	vars := map[string]string{
 		"PATH":            "/usr/bin:/usr/sbin:/bin:/sbin",
 		"LC_ALL":          "POSIX",
 		"NAME":            p.Name,
 		"VERSION":         p.Version,
-		"RELEASE":         fmt.Sprint(p.Release),
 		"JOBS":            fmt.Sprint(b.Cfg.Build.Jobs),
 		"CFLAGS":          b.Cfg.Build.CFlags,
 		"CXXFLAGS":        b.Cfg.Build.CXXFlags,

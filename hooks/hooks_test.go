@@ -34,6 +34,51 @@ func TestShippedHooksTriggerOnTheirPaths(t *testing.T) {
 	}
 }
 
+func TestHwdbHookTriggersOnHardwareDatabaseFiles(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hwdb *Hook
+	for i := range hooks {
+		if hooks[i].Name == "udev-hwdb" {
+			hwdb = &hooks[i]
+		}
+	}
+	if hwdb == nil {
+		t.Fatal("no udev-hwdb hook is shipped")
+	}
+	if !hwdb.Triggered([]string{"usr/lib/udev/hwdb.d/20-pci-vendor-model.hwdb"}) {
+		t.Error("udev-hwdb does not trigger on a packaged hwdb file")
+	}
+	if !hwdb.Triggered([]string{"etc/udev/hwdb.d/99-local.hwdb"}) {
+		t.Error("udev-hwdb does not trigger on a local hwdb file")
+	}
+	if hwdb.Triggered([]string{"usr/lib/udev/rules.d/50-udev-default.rules", "etc/udev/hwdb.bin"}) {
+		t.Error("udev-hwdb triggers on rules or on its own output")
+	}
+}
+
+func TestSystemdSetupHookTriggersOnlyOnSystemd(t *testing.T) {
+	hooks, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		if h.Name != "systemd-setup" {
+			continue
+		}
+		if !h.Triggered([]string{"usr/bin/systemctl", "usr/bin/systemd-machine-id-setup"}) {
+			t.Error("systemd-setup does not trigger when systemd is installed")
+		}
+		if h.Triggered([]string{"usr/bin/udevadm", "etc/machine-id"}) {
+			t.Error("systemd-setup triggers without systemd")
+		}
+		return
+	}
+	t.Fatal("no systemd-setup hook is shipped")
+}
+
 func TestLocalHooksReplaceAndAdd(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "etc/lpm/hooks")
