@@ -82,7 +82,7 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	if len(provided) > 0 {
-		return e.adoptProvided(provided, len(args) > 0 || all)
+		return e.adoptProvided(provided, len(args) > 0 || all, dry)
 	}
 	tree, err := e.tree()
 	if err != nil {
@@ -351,30 +351,51 @@ func (e *env) warnUnmet(db *pkgdb.DB) error {
 	return nil
 }
 
-// adoptProvided records packages with no files.
-func (e *env) adoptProvided(specs []string, withPorts bool) error {
+// adoptProvided records packages with no files. Every spec is read before
+// anything is recorded, and it asks (or, with --dry-run, only says) as an
+// adoption of ports does: a typo in the third spec records none of them.
+func (e *env) adoptProvided(specs []string, withPorts, dry bool) error {
 	if withPorts {
 		return fmt.Errorf("adopt: --provided records packages with no files; adopt ports in a command of their own")
+	}
+	type spec struct{ name, ver, semver string }
+	var todo []spec
+	for _, s := range specs {
+		name, ver, ok := strings.Cut(s, "=")
+		if !ok || name == "" || ver == "" {
+			return fmt.Errorf("adopt --provided %s: want NAME=VERSION, e.g. gcc=14.2.0; nothing was recorded", s)
+		}
+		v, err := ports.ParseVersion(ver)
+		if err != nil {
+			return fmt.Errorf("adopt --provided %s: %w; nothing was recorded", s, err)
+		}
+		todo = append(todo, spec{name, ver, v.String()})
+	}
+	for _, s := range todo {
+		e.out.Printf("%s %s: to be recorded as provided by the system, with no files", s.name, s.ver)
+	}
+	if dry {
+		return nil
 	}
 	db, done, err := e.writer()
 	if err != nil {
 		return err
 	}
 	defer done()
+	for _, s := range todo {
+		if _, err := db.Package(s.name); err == nil {
+			return fmt.Errorf("adopt --provided %s: %s is already in the database (see lpm info %s); nothing was recorded", s.name, s.name, s.name)
+		}
+	}
+	if !e.confirm(fmt.Sprintf("Record %d package(s) as provided?", len(todo))) {
+		return fmt.Errorf("adopt: cancelled; nothing was changed")
+	}
 	in := e.installer(db)
-	for _, s := range specs {
-		name, ver, ok := strings.Cut(s, "=")
-		if !ok || name == "" || ver == "" {
-			return fmt.Errorf("adopt --provided %s: want NAME=VERSION, e.g. gcc=14.2.0", s)
-		}
-		v, err := ports.ParseVersion(ver)
-		if err != nil {
-			return fmt.Errorf("adopt --provided %s: %w", s, err)
-		}
-		if err := in.AdoptProvided(name, ver, v.String(), true); err != nil {
+	for _, s := range todo {
+		if err := in.AdoptProvided(s.name, s.ver, s.semver, true); err != nil {
 			return err
 		}
-		e.out.Printf("recorded %s %s as provided by the system, with no files", name, ver)
+		e.out.Printf("recorded %s %s as provided by the system, with no files", s.name, s.ver)
 	}
 	return nil
 }

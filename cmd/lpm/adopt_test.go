@@ -415,3 +415,23 @@ func TestAdoptRefusesAHostileOrStaleFootprint(t *testing.T) {
 	r.fails([]string{"no footprint of it"}, "adopt", "--from", "footprint", "mkbanner")
 	r.unchanged(before)
 }
+
+func TestAdoptProvidedAsksHonoursDryRunAndRecordsNothingOnABadSpec(t *testing.T) {
+	r := newRoot(t)
+	before := r.state()
+	for _, c := range []struct {
+		name  string
+		stdin *string
+		args  []string
+	}{
+		{"a piped no", answer("n\n"), []string{"adopt", "--provided", "glibc=2.41"}},
+		{"end of input", nil, []string{"adopt", "--provided", "glibc=2.41"}},
+	} {
+		if _, errOut, code := r.lpmWith(run{stdin: c.stdin}, c.args...); code != 1 || !strings.Contains(errOut, "nothing was changed") {
+			t.Errorf("%s: exit %d, want 1 saying nothing was changed\n%s", c.name, code, errOut)
+		}
+	}
+	r.ok("adopt", "--dry-run", "--provided", "glibc=2.41")
+	r.fails([]string{"qux=bad!", "nothing was recorded"}, "adopt", "--provided", "glibc=2.41", "--provided", "qux=bad!")
+	r.unchanged(before)
+}
