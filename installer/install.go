@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -295,6 +296,10 @@ func (t *tx) check() error {
 			if t.fromDir[p] {
 				conflicts = append(conflicts, t.checkFromDir(pc, p, owners[p], leaving)...)
 			}
+			if why := t.dirOnDisk(p, fi, statErr, f); why != "" && !t.fromDir[p] && !t.ownedByLeaving(p) {
+				conflicts = append(conflicts, fmt.Sprintf("/%s (%s, which a %s of %s may not replace, not even with --overwrite)", p, why, f.Type, pc.name))
+				continue
+			}
 			claimed[p] = pc.name
 			if len(others) > 0 {
 				// Directories are shared; only non-directory owners conflict.
@@ -327,6 +332,35 @@ func (t *tx) check() error {
 		}
 	}
 	return t.checkDeclaredConflicts(leaving)
+}
+
+// dirOnDisk says what p is when it is a directory on disk or a link to
+// one (the book's lib -> usr/lib): a file or link put there by another
+// package would cut off everything below it, so only a type change of the
+// package's own path may do that. The same link as on disk is no change.
+func (t *tx) dirOnDisk(p string, fi fs.FileInfo, statErr error, f pkgdb.File) string {
+	if statErr != nil {
+		return ""
+	}
+	if fi.IsDir() {
+		return "a directory on disk"
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return ""
+	}
+	target, err := os.Readlink(t.abs(p))
+	if err != nil || f.Type == "symlink" && f.Link == target {
+		return ""
+	}
+	// The link's target inside the root, not on the host.
+	inRoot := filepath.Join(filepath.Dir(t.abs(p)), target)
+	if filepath.IsAbs(target) {
+		inRoot = filepath.Join(t.in.Root, target)
+	}
+	if st, err := os.Stat(inRoot); err == nil && st.IsDir() {
+		return "a link to a directory on disk (-> " + target + ")"
+	}
+	return ""
 }
 
 func (t *tx) ownedByLeaving(p string) bool {

@@ -301,3 +301,42 @@ func TestAnEditedConfigFileDoesNotBecomeADirectory(t *testing.T) {
 		t.Errorf("the edit is gone: %q", got)
 	}
 }
+
+// --overwrite takes files, never the root's directories: a package whose
+// /lib is a file, or /usr/lib a link, would otherwise put it over the
+// book's lib -> usr/lib or a real directory, and nothing would run.
+func TestOverwriteNeverReplacesADirectoryOrALinkToOne(t *testing.T) {
+	for _, c := range []struct{ name, entry string }{
+		{"a file over the link lib -> usr/lib", "lib"},
+		{"a link over the link lib -> usr/lib", "lib -> /tmp"},
+		{"a file over the directory usr/share", "usr/share"},
+		{"a link over the directory usr/share", "usr/share -> /tmp"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in, root := newTestInstaller(t)
+			os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+			os.MkdirAll(filepath.Join(root, "usr/share/doc"), 0o755)
+			os.WriteFile(filepath.Join(root, "usr/share/doc/x"), []byte("x\n"), 0o644)
+			os.Symlink("usr/lib", filepath.Join(root, "lib"))
+			in.Overwrite = []string{"**"}
+			before := listing(t, root)
+			_, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, c.entry), "evil", "1.0"), Explicit: true}})
+			p := strings.Split(c.entry, " -> ")[0]
+			if err == nil || !strings.Contains(err.Error(), "/"+p) || !strings.Contains(err.Error(), "--overwrite") {
+				t.Errorf("Apply with --overwrite '**': %v; want a conflict naming /%s that --overwrite cannot take", err, p)
+			}
+			if after := listing(t, root); strings.Join(after, "\n") != strings.Join(before, "\n") {
+				t.Errorf("the root changed:\n%v\nwas\n%v", after, before)
+			}
+		})
+	}
+	// The same link as on disk is taken over: a baselayout adopting the
+	// book's lib -> usr/lib.
+	in, root := newTestInstaller(t)
+	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+	os.Symlink("usr/lib", filepath.Join(root, "lib"))
+	in.Overwrite = []string{"**"}
+	if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, "lib -> usr/lib"), "baselayout", "1.0"), Explicit: true}}); err != nil {
+		t.Errorf("taking over lib -> usr/lib as it is: %v", err)
+	}
+}
