@@ -318,7 +318,7 @@ func (b *Builder) unpack(ctx context.Context, p *ports.Port, src, files string) 
 		if _, err := os.Stat(from); err != nil && p.Fetches(name) {
 			from = filepath.Join(src, name)
 		}
-		if err := copyFile(from, filepath.Join(files, name), 0o644); err != nil {
+		if err := copyPortFile(from, filepath.Join(files, name)); err != nil {
 			return "", fmt.Errorf("port %s: %w", p.Name, err)
 		}
 	}
@@ -593,6 +593,37 @@ func tail(file string, n int) []string {
 		lines = lines[len(lines)-n:]
 	}
 	return lines
+}
+
+// copyPortFile copies a patch or file of a port into $FILES. It must be a
+// regular file where the port says: a link could read the host's files (a
+// chroot build could not) and a device or FIFO could fill the disk or
+// hang, so neither is followed or opened for reading.
+func copyPortFile(from, to string) error {
+	in, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is not a regular file (a symbolic link); put the file itself in the port", from)
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v); put the file itself in the port", from, fi.Mode().Type())
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func copyFile(from, to string, mode os.FileMode) error {

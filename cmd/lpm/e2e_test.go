@@ -588,3 +588,35 @@ install = 'mkdir -p $DESTDIR/boot; echo $VERSION > $DESTDIR/boot/vmlinuz-$VERSIO
 		t.Errorf("files kern: %s", got)
 	}
 }
+
+// A port's files and patches are its own regular files: a link in the
+// port directory to a file of the host (a chroot build could not read
+// it) or to a device is refused before anything is built.
+func TestPortFileThatIsALinkOrDeviceIsRefused(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{secret, "/dev/zero"} {
+		t.Run(filepath.Base(target), func(t *testing.T) {
+			tree, dist := t.TempDir(), t.TempDir()
+			sum := writeTarGz(t, filepath.Join(dist, "x-1.tar.gz"), []tarEntry{{name: "x-1/", typ: '5'}, {name: "x-1/a", body: "a"}})
+			writePort(t, tree, "x", `name = "x"
+version = "1"
+files = ["extra.conf"]
+[[source]]
+url = "file://`+dist+`/x-1.tar.gz"
+sha256 = "`+sum+`"
+[build]
+install = 'mkdir -p $DESTDIR/etc; cp $FILES/extra.conf $DESTDIR/etc/'
+`)
+			if err := os.Symlink(target, filepath.Join(tree, "x", "extra.conf")); err != nil {
+				t.Fatal(err)
+			}
+			r := newRoot(t, tree)
+			before := r.state()
+			r.fails([]string{"port x", "extra.conf", "not a regular file"}, "install", "x")
+			r.unchanged(before)
+		})
+	}
+}
