@@ -318,7 +318,7 @@ func (b *Builder) unpack(ctx context.Context, p *ports.Port, src, files string) 
 		if _, err := os.Stat(from); err != nil && p.Fetches(name) {
 			from = filepath.Join(src, name)
 		}
-		if err := copyPortFile(from, filepath.Join(files, name)); err != nil {
+		if err := copyPortFile(from, filepath.Join(files, name), filepath.Dir(p.Dir)); err != nil {
 			return "", fmt.Errorf("port %s: %w", p.Name, err)
 		}
 	}
@@ -596,14 +596,27 @@ func tail(file string, n int) []string {
 }
 
 // copyPortFile copies a patch or file of a port into $FILES. It must be a
-// regular file where the port says: a link could read the host's files (a
-// chroot build could not) and a device or FIFO could fill the disk or
-// hang, so neither is followed or opened for reading.
-func copyPortFile(from, to string) error {
-	in, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return fmt.Errorf("%s is not a regular file (a symbolic link); put the file itself in the port", from)
+// regular file in the ports tree (tree: the directory holding the port's
+// own): a link out of it could read the host's files (which a chroot build
+// could not) and a device or FIFO could fill the disk or hang, so neither
+// is opened. A link to another port's file (a shared kernel fragment) is
+// fine.
+func copyPortFile(from, to, tree string) error {
+	if fi, err := os.Lstat(from); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(from)
+		if err != nil {
+			return err
+		}
+		within, err := filepath.EvalSymlinks(tree)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(target, within+string(filepath.Separator)) {
+			return fmt.Errorf("%s links out of the ports tree, to %s; put the file itself in the port", from, target)
+		}
+		from = target
 	}
+	in, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}

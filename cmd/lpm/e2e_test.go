@@ -615,8 +615,30 @@ install = 'mkdir -p $DESTDIR/etc; cp $FILES/extra.conf $DESTDIR/etc/'
 			}
 			r := newRoot(t, tree)
 			before := r.state()
-			r.fails([]string{"port x", "extra.conf", "not a regular file"}, "install", "x")
+			r.fails([]string{"port x", "extra.conf", "put the file itself in the port"}, "install", "x")
 			r.unchanged(before)
 		})
+	}
+	// A link to another port's file in the same tree is that file.
+	tree, dist := t.TempDir(), t.TempDir()
+	sum := writeTarGz(t, filepath.Join(dist, "x-1.tar.gz"), []tarEntry{{name: "x-1/", typ: '5'}, {name: "x-1/a", body: "a"}})
+	writePort(t, tree, "x", `name = "x"
+version = "1"
+files = ["extra.conf"]
+[[source]]
+url = "file://`+dist+`/x-1.tar.gz"
+sha256 = "`+sum+`"
+[build]
+install = 'mkdir -p $DESTDIR/etc; cp $FILES/extra.conf $DESTDIR/etc/'
+`)
+	os.MkdirAll(filepath.Join(tree, "shared"), 0o755)
+	os.WriteFile(filepath.Join(tree, "shared", "extra.conf"), []byte("shared\n"), 0o644)
+	if err := os.Symlink("../shared/extra.conf", filepath.Join(tree, "x", "extra.conf")); err != nil {
+		t.Fatal(err)
+	}
+	r := newRoot(t, tree)
+	r.ok("install", "x")
+	if data, _ := os.ReadFile(r.path("etc/extra.conf")); string(data) != "shared\n" {
+		t.Errorf("etc/extra.conf = %q, want the shared file's content", data)
 	}
 }
