@@ -318,3 +318,26 @@ func mustConstraint(t *testing.T, s string) *semver.Constraints {
 	}
 	return c
 }
+
+func TestPortDirectoryThatIsALinkIsNamedNotSilentlySkipped(t *testing.T) {
+	tree, elsewhere := t.TempDir(), t.TempDir()
+	writePort(t, elsewhere, "hello", simplePort("hello", "1.0", ""))
+	if err := os.Symlink(filepath.Join(elsewhere, "hello"), filepath.Join(tree, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Load(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.Lookup("hello", nil)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(tree, "hello")) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Lookup of a port whose directory is a link: %v; want an error naming the link", err)
+	}
+	probs, err := Lint(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) == 0 || !strings.Contains(probs[0].Message, "symbolic link") {
+		t.Errorf("lint: %+v; want the link reported", probs)
+	}
+}

@@ -3,6 +3,7 @@ package ports
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,9 +46,16 @@ var ErrNoPort = errors.New("no such port")
 func Load(dirs ...string) (*Tree, error) {
 	t := &Tree{Dirs: dirs, ports: map[string][]*Port{}, broken: map[string][]error{}, provides: map[string][]resolver.Provider{}}
 	for _, dir := range dirs {
-		files, err := portFiles(dir)
+		files, links, err := portFiles(dir)
 		if err != nil {
 			return nil, err
+		}
+		for name, e := range links {
+			if _, hidden := t.ports[name]; !hidden {
+				if _, seen := t.broken[name]; !seen {
+					t.broken[name] = []error{e}
+				}
+			}
 		}
 		layer := map[string][]*Port{}
 		for _, file := range files {
@@ -84,13 +92,23 @@ func Load(dirs ...string) (*Tree, error) {
 }
 
 // portFiles lists TREE/NAME/port.toml and TREE/NAME/VERSION/port.toml.
-func portFiles(dir string) ([]string, error) {
+// A port directory that is a symbolic link is not read (it could lead
+// anywhere, and --update-footprint would write there) but reported, so
+// that asking for it, or lint, names it instead of finding no port.
+func portFiles(dir string) ([]string, map[string]error, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("reading ports tree %s: %w", dir, err)
 	}
 	var files []string
+	links := map[string]error{}
 	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 && !strings.HasPrefix(e.Name(), ".") {
+			top := filepath.Join(dir, e.Name())
+			target, _ := os.Readlink(top)
+			links[e.Name()] = &ParseError{File: top, Msg: fmt.Sprintf("a symbolic link (to %s); a port must be a real directory of its tree: copy it here, or add the tree it is in with --ports", target)}
+			continue
+		}
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
@@ -101,7 +119,7 @@ func portFiles(dir string) ([]string, error) {
 		}
 		subs, err := os.ReadDir(top)
 		if err != nil {
-			return nil, fmt.Errorf("reading port directory %s: %w", top, err)
+			return nil, nil, fmt.Errorf("reading port directory %s: %w", top, err)
 		}
 		for _, s := range subs {
 			f := filepath.Join(top, s.Name(), FileName)
@@ -110,7 +128,7 @@ func portFiles(dir string) ([]string, error) {
 			}
 		}
 	}
-	return files, nil
+	return files, links, nil
 }
 
 // treeName is the port name a file's location implies: its first directory
