@@ -101,6 +101,7 @@ func TestChangingCommandsRefuseOnAnythingButYes(t *testing.T) {
 		{answer("yess\n"), []string{"undo"}},
 		{answer(""), []string{"install", "--file", archive}},
 		{nil, []string{"repair", "mkbanner"}},
+		{answer("n\n"), []string{"rebuild-db", "--force"}},
 	} {
 		_, errOut, code := r.lpmWith(run{stdin: c.stdin}, c.args...)
 		if code != 1 || !strings.Contains(errOut, "cancelled; nothing was changed") {

@@ -52,7 +52,14 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer lock.Release()
-	if force, _ := cmd.Flags().GetBool("force"); !force {
+	force, _ := cmd.Flags().GetBool("force")
+	if force {
+		// A sound database holds what no archive does: the history, which
+		// packages were asked for, which directories lpm made.
+		if !e.confirm(fmt.Sprintf("Replace the database %s, sound or not, and lose its history?", pkgdb.Path(e.cfg.Root))) {
+			return fmt.Errorf("rebuild-db: cancelled; nothing was changed")
+		}
+	} else {
 		db, err := pkgdb.Open(e.cfg.Root)
 		if err == nil {
 			err = db.Check()
