@@ -191,7 +191,11 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 		tableFile = filepath.Join(cache, "lfs-proof.txt")
 	}
 	writeTable := func() string {
-		table := formatTable(rows, time.Since(start))
+		shown := append([]row{}, rows...)
+		for _, n := range want[len(rows):] {
+			shown = append(shown, row{name: n, version: bookVersion[n], result: "not reached yet"})
+		}
+		table := formatTable(shown, time.Since(start))
 		if err := os.WriteFile(tableFile, []byte(table), 0o644); err != nil {
 			t.Error(err)
 		}
