@@ -158,6 +158,13 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)
 	}
 	buildLPM(t, repoDir, filepath.Join(root, "usr/bin/lpm"))
+	// The loader looks in /usr/lib first, as on LFS: Debian's multiarch
+	// directory would otherwise hide a library a port installs (xz's
+	// liblzma.so.5 behind Debian's older one).
+	write(t, filepath.Join(root, "etc/ld.so.conf.d/00-lfs.conf"), "/usr/lib\n")
+	if out, err := inChroot(root, "ldconfig"); err != nil {
+		t.Fatalf("ldconfig in the root: %v\n%s", err, out)
+	}
 	profile, err := os.ReadFile(filepath.Join(repoDir, "config/lfs/chroot.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +446,9 @@ func fetchNearby(apt string, n nearbyTarball, final string) (string, error) {
 		return final, nil
 	}
 	for _, suite := range n.suites {
-		cmd := exec.Command("apt-get", "source", "--print-uris", "-qq", n.source+"/"+suite)
+		// --only-source: libcap2 is also a binary package, which apt would
+		// map to the host's installed version.
+		cmd := exec.Command("apt-get", "source", "--print-uris", "--only-source", "-qq", n.source+"/"+suite)
 		cmd.Env = aptEnv(apt)
 		out, _ := cmd.Output()
 		for _, line := range strings.Split(string(out), "\n") {
@@ -462,8 +471,10 @@ func fetchNearby(apt string, n nearbyTarball, final string) (string, error) {
 }
 
 // overridePort is the shipped port with another version and first source:
-// the book's version string and tarball name replaced by the nearby ones,
-// its md5 dropped and its sha256 Debian's. Nothing else changes.
+// the version and the tarball's URL replaced by the nearby ones, its md5
+// dropped and its sha256 Debian's, and NAME-VERSION (the book's
+// --docdir=/usr/share/doc/NAME-VERSION, where a port spells the version
+// out instead of $VERSION) following the version. Nothing else changes.
 func overridePort(shipped string, n nearbyTarball, file string) (string, error) {
 	data, err := os.ReadFile(shipped)
 	if err != nil {
@@ -477,7 +488,8 @@ func overridePort(shipped string, n nearbyTarball, file string) (string, error) 
 	newURL := oldURL[:strings.LastIndex(oldURL, "/")+1] + file
 	var out []string
 	inFirst, sources := false, 0
-	for _, line := range strings.Split(string(data), "\n") {
+	text := strings.ReplaceAll(string(data), p.Name+"-"+p.Version, p.Name+"-"+n.version)
+	for _, line := range strings.Split(text, "\n") {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(trimmed, "version ="):
