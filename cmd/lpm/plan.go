@@ -249,6 +249,11 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 	in := e.installer(db)
 	pkgs := make([]*ports.Port, len(steps))
 	for i, s := range steps {
+		// A provided or kept package needs no port: the system's copy, or
+		// the installed one, may be a version the tree does not hold.
+		if s.Action == "keep" || s.Action == "provided" {
+			continue
+		}
 		if pkgs[i] = tree.Port(s.Name, s.New); pkgs[i] == nil {
 			return fmt.Errorf("plan names %s %s, which no ports tree holds", s.Name, s.New)
 		}

@@ -52,6 +52,23 @@ func TestProvidedPackagesServeBuildsAndAreNeverInstalled(t *testing.T) {
 	}
 }
 
+// The temporary tools are often another version than the tree's port (an
+// older book's, or a local override): the provided package still serves,
+// and nothing looks for a port at its version.
+func TestProvidedPackageServesABuildWhenItsPortHasAnotherVersion(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "gcc", quickPort("gcc", "15.1.0", ""))
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\nbuild = [\"gcc >=14\"]"))
+	r := newRoot(t, tree)
+	out := r.ok("--assume-installed", "gcc=14.2.0", "install", "bc")
+	if !strings.Contains(out, "provided") {
+		t.Errorf("the plan does not show gcc as provided:\n%s", out)
+	}
+	if list := r.ok("list"); strings.Contains(list, "gcc") || !strings.Contains(list, "bc") {
+		t.Errorf("after installing bc with gcc 14.2.0 provided, list says:\n%s", list)
+	}
+}
+
 func TestCheckDependenciesJoinBuildsOnlyWhenChecksRun(t *testing.T) {
 	tree := t.TempDir()
 	writePort(t, tree, "dejagnu", quickPort("dejagnu", "1.6.3", ""))
