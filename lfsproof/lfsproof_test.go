@@ -404,7 +404,8 @@ type nearbyTarball struct {
 
 // nearbyVersions picks, for each port, the upstream tarball of
 // debian-sources.tsv (bytes upstream, downloads yes) nearest the book's
-// version: the oldest newer one, else the newest older one.
+// version: one of the book's major (then minor) version before one of
+// another, then the oldest newer one before the newest older one.
 func nearbyVersions(t *testing.T, tsv string) map[string]nearbyTarball {
 	best := map[string]nearbyTarball{}
 	for _, r := range readTSV(t, tsv) {
@@ -427,6 +428,12 @@ func closer(book, a, b string) bool {
 	cv, err3 := semver.NewVersion(b)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return a < b
+	}
+	if (av.Major() == bv.Major()) != (cv.Major() == bv.Major()) {
+		return av.Major() == bv.Major()
+	}
+	if (av.Minor() == bv.Minor()) != (cv.Minor() == bv.Minor()) {
+		return av.Minor() == bv.Minor()
 	}
 	aNewer, bNewer := !av.LessThan(bv), !cv.LessThan(bv)
 	switch {
