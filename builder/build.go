@@ -501,6 +501,13 @@ func (b *Builder) runScript(ctx context.Context, chroot bool, dir string, env []
 	}
 	pw.Close()
 	<-done
+	// Go makes / private in the sandbox's new mount namespace, which
+	// fails with EINVAL when / is no mount point: lpm in a chroot of a
+	// plain directory.
+	var pathErr *os.PathError
+	if sandbox && errors.As(err, &pathErr) && errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("%w: the build sandbox needs / to be a mount point (in a chroot, mount --bind the root onto itself before entering it, as a mounted $LFS partition is), or set build.sandbox = false", err)
+	}
 	return err
 }
 

@@ -865,3 +865,45 @@ func tailLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// The book mounts $LFS, so the chroot's / is a mount point; a root that is
+// a plain directory cannot have the build sandbox (Go makes / private in
+// the build's mount namespace, which needs a mount point there). lpm says
+// so and how to fix it, instead of "fork/exec: invalid argument".
+func TestSlowSandboxInAChrootWithoutAMountPointSaysWhy(t *testing.T) {
+	if os.Getenv("LPM_SLOW") != "1" {
+		t.Skip("slow: set LPM_SLOW=1")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: debootstrap, mounts and chroot")
+	}
+	repoDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := debootstrapRoot(t, cacheDir(t))
+	root := chrootTempDir(t)
+	if out, err := exec.Command("cp", "-a", "--reflink=auto", base+"/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)
+	}
+	buildLPM(t, repoDir, filepath.Join(root, "usr/bin/lpm"))
+	write(t, filepath.Join(root, "usr/ports/note/port.toml"), `name = "note"
+version = "1.0"
+[build]
+install = 'mkdir -p "$DESTDIR/usr/share/note" && echo hi > "$DESTDIR/usr/share/note/hi"'
+`)
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/lpm --yes --ports /usr/ports install note`, "sh", root)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("lpm installed with the sandbox in a chroot whose / is no mount point:\n%s", out)
+	}
+	want := "the build sandbox needs / to be a mount point"
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "mount --bind") {
+		t.Errorf("lpm's error does not say %q and how to fix it:\n%s", want, out)
+	}
+	if exists(filepath.Join(root, "usr/share/note/hi")) {
+		t.Error("the failed build's file is in the root")
+	}
+	assertNoMountsUnder(t, root)
+}
