@@ -215,6 +215,12 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 	}
 	for _, name := range want {
 		shippedFile := filepath.Join(repoDir, "ports/lfs", name, ports.FileName)
+		if !exists(shippedFile) {
+			rows = append(rows, row{name: name, version: bookVersion[name], result: "not built: the shipped tree has no port " + name})
+			writeTable()
+			progress("%-14s %s", name, rows[len(rows)-1].result)
+			continue
+		}
 		p, errs := ports.ParseFile(shippedFile)
 		if len(errs) > 0 {
 			t.Fatalf("%s: %v", shippedFile, errs)
