@@ -94,7 +94,7 @@ var probes = map[string][]string{
 	"shadow": {"passwd", "--help"}, "iproute2": {"ip", "-V"}, "meson": {"meson", "--version"},
 	"grub": {"grub-install", "--version"}, "xml-parser": {"perl", "-MXML::Parser", "-e", "1"},
 	"libpipeline": {"ldconfig", "-p"}, "mpc": {"ldconfig", "-p"}, "mpfr": {"ldconfig", "-p"},
-	"libelf": {"ldconfig", "-p"}, "readline": {"ldconfig", "-p"}, "libcap": {"capsh", "--version"},
+	"libelf": {"ldconfig", "-p"}, "readline": {"ldconfig", "-p"}, "libcap": {"capsh", "--print"},
 	"libffi": {"ldconfig", "-p"}, "man-pages": {"test", "-f", "/usr/share/man/man1/intro.1"},
 }
 
