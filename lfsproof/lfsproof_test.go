@@ -672,10 +672,10 @@ func keepLog(root, cache string, p *ports.Port) {
 
 func formatTable(rows []row, total time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-16s %-22s %7s %6s  %s\n", "port", "version", "minutes", "files", "result")
+	fmt.Fprintf(&b, "%-14s %-27s %7s %6s  %s\n", "port", "version", "minutes", "files", "result")
 	n := 0
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%-16s %-22s %7.1f %6d  %s\n", r.name, r.version, r.minutes, r.files, r.result)
+		fmt.Fprintf(&b, "%-14s %-27s %7.1f %6d  %s\n", r.name, r.version, r.minutes, r.files, r.result)
 		if strings.HasPrefix(r.result, "built") {
 			n++
 		}
