@@ -131,7 +131,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	if flags != nil {
-		for _, name := range []string{"root", "ports", "yes", "quiet", "json", "verbose", "overwrite", "color"} {
+		for _, name := range []string{"root", "ports", "yes", "quiet", "json", "verbose", "color"} {
 			if f := flags.Lookup(name); f != nil {
 				if err := v.BindPFlag(name, f); err != nil {
 					return nil, err
@@ -210,7 +210,19 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 		*dst = inRoot(key, v.GetString(key))
 	}
 	c.Mirrors = v.GetStringSlice("mirrors")
+	// --overwrite adds to the file's list, as --assume-installed does: the
+	// chapter-8 profile's usr/** must not vanish because one command
+	// takes over one more path.
 	c.Overwrite = v.GetStringSlice("overwrite")
+	if flags != nil {
+		if f := flags.Lookup("overwrite"); f != nil && f.Changed {
+			more, err := flags.GetStringSlice("overwrite")
+			if err != nil {
+				return nil, err
+			}
+			c.Overwrite = append(c.Overwrite, more...)
+		}
+	}
 	// LPM_PROVIDED separates entries with ':' as PATH does; viper would
 	// split an environment list on spaces.
 	if env, ok := os.LookupEnv("LPM_PROVIDED"); ok {

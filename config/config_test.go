@@ -16,6 +16,7 @@ func flagSet(args ...string) *pflag.FlagSet {
 	fs.StringSlice("ports", nil, "")
 	fs.Bool("yes", false, "")
 	fs.StringArray("assume-installed", nil, "")
+	fs.StringSlice("overwrite", nil, "")
 	if err := fs.Parse(args); err != nil {
 		panic(err)
 	}
@@ -112,6 +113,17 @@ func TestProvidedPackagesComeFromTheFileTheEnvironmentAndFlags(t *testing.T) {
 	_, err = Load(flagSet("--root", root, "--assume-installed", "gcc"))
 	if err == nil || !strings.Contains(err.Error(), `provided package "gcc": write NAME=VERSION`) {
 		t.Errorf("a provided package without a version: %v", err)
+	}
+}
+
+func TestOverwriteFlagsAddToTheFilesList(t *testing.T) {
+	root := writeConfig(t, `overwrite = ["usr/**"]`)
+	c, err := Load(flagSet("--root", root, "--overwrite", "etc/hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Overwrite, " "); got != "usr/** etc/hosts" {
+		t.Errorf("overwrite = %q, want the file's usr/** and the flag's etc/hosts", got)
 	}
 }
 
