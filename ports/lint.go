@@ -294,8 +294,8 @@ func lowerDecimal(a, b string) string {
 // cycleProblems finds build cycles the way a plan would meet them: every
 // port (its newest version) built from source, after the installs of its
 // build deps and their run closures. Constraints are left out, and of
-// several alternatives the first that exists is taken. A cycle that
-// appears only when checks run (check deps) is a warning.
+// several alternatives the first that exists is taken. Check deps close no
+// cycle: a plan breaks them, running a suite with what is there.
 //
 // Every build cycle lies inside one strongly connected component of the
 // graph of build, check, after and run edges between ports, one with a
@@ -320,7 +320,7 @@ func (t *Tree) cycleProblems(provided map[string]bool) []Problem {
 	candidates := candidateComponents(names, func(n string) [][]string {
 		return [][]string{run[n], build[n], check[n], after[n]}
 	})
-	cycles := func(withChecks bool) map[string]resolver.BuildCycle {
+	cycles := func() map[string]resolver.BuildCycle {
 		u := resolver.NewMemUniverse()
 		sol := &resolver.Solution{}
 		for _, name := range names {
@@ -338,9 +338,7 @@ func (t *Tree) cycleProblems(provided map[string]bool) []Problem {
 				return deps
 			}
 			rp := &resolver.Package{Name: name, Version: p.Ver, Run: keep(run[name]), Build: keep(build[name])}
-			if withChecks {
-				rp.Build = append(rp.Build, keep(check[name])...)
-			}
+			rp.Check = keep(check[name])
 			for _, a := range after[name] {
 				if candidates[a] {
 					rp.After = append(rp.After, a)
@@ -350,7 +348,7 @@ func (t *Tree) cycleProblems(provided map[string]bool) []Problem {
 			sol.Selected = append(sol.Selected, resolver.Selected{Name: name, Version: p.Ver, Build: true})
 		}
 		out := map[string]resolver.BuildCycle{}
-		_, err := resolver.Plan(u, sol, nil, resolver.Options{Provided: provided})
+		_, err := resolver.Plan(u, sol, nil, resolver.Options{Provided: provided, Check: true})
 		var ce *resolver.BuildCycleError
 		if errors.As(err, &ce) {
 			for _, c := range ce.Cycles {
@@ -360,27 +358,21 @@ func (t *Tree) cycleProblems(provided map[string]bool) []Problem {
 		return out
 	}
 	var probs []Problem
-	report := func(c resolver.BuildCycle, warn bool, when string) {
+	report := func(c resolver.BuildCycle) {
 		var named []string
 		for _, m := range c.Members {
 			named = append(named, m+" ("+files[m]+")")
 		}
-		msg := fmt.Sprintf("build cycle%s: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others, or list one as provided",
-			when, strings.Join(named, ", "), strings.Join(c.Edges, "; "))
-		probs = append(probs, Problem{File: files[c.Members[0]], Warning: warn, Message: msg})
+		msg := fmt.Sprintf("build cycle: %s each need another of them installed before they can be built (%s); give one of them a bootstrap port that builds without the others, or list one as provided",
+			strings.Join(named, ", "), strings.Join(c.Edges, "; "))
+		probs = append(probs, Problem{File: files[c.Members[0]], Message: msg})
 	}
 	if len(candidates) == 0 {
 		return nil
 	}
-	plain := cycles(false)
-	for _, key := range sortedKeys(plain) {
-		report(plain[key], false, "")
-	}
-	withChecks := cycles(true)
-	for _, key := range sortedKeys(withChecks) {
-		if _, ok := plain[key]; !ok {
-			report(withChecks[key], true, " when checks run")
-		}
+	found := cycles()
+	for _, key := range sortedKeys(found) {
+		report(found[key])
 	}
 	return probs
 }
