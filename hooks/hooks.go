@@ -10,8 +10,10 @@
 // are declared in Go, some running Go code instead of a command; a file of
 // the same name replaces one too. Hooks run in name order.
 //
-// Hooks never run during a transaction, only after it committed. A hook
-// that fails fails the command loudly, naming the hook.
+// Hooks never run during a transaction, only after it committed, so a
+// hook that fails cannot undo anything: as pacman does with its
+// post-transaction hooks, every triggered hook runs even when one fails,
+// and Run returns the failures (each a *Failure) for the caller to report.
 package hooks
 
 import (
@@ -109,29 +111,46 @@ func (h Hook) Triggered(changed []string) bool {
 	return false
 }
 
+// A Failure is a hook that ran and failed. Cause is the line of its output
+// that says why: a command's last line, since programs warn first and give
+// their fatal error last (ldconfig lists the files that are not ELF before
+// it says it cannot write the cache). Output is everything it printed.
+type Failure struct {
+	Hook    string
+	Command []string // as run; nil for a built-in hook running Go
+	Cause   string
+	Output  string
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("hook %s failed: %s", f.Hook, f.Cause)
+}
+
 // Run runs every hook the changed paths trigger, inside root: the
-// built-in hooks and those Load finds, in name order.
+// built-in hooks and those Load finds, in name order. A hook that fails
+// does not stop the others; the result joins the failures.
 func Run(root string, changed []string, out *progress.Printer) error {
 	hooks, err := withBuiltins(Load(root))
 	if err != nil {
 		return err
 	}
+	var failed []error
 	for _, h := range hooks {
 		if !h.Triggered(changed) {
 			continue
 		}
 		if err := h.run(root, changed, out); err != nil {
-			return err
+			failed = append(failed, err)
 		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 func (h Hook) run(root string, changed []string, out *progress.Printer) error {
 	if h.Func != nil {
 		did, err := h.Func(root, changed)
 		if err != nil {
-			return fmt.Errorf("hook %s failed: %w", h.Name, err)
+			return &Failure{Hook: h.Name, Cause: err.Error()}
 		}
 		out.Printf("hook %s: %s", h.Name, did)
 		return nil
@@ -166,12 +185,17 @@ func (h Hook) run(root string, changed []string, out *progress.Printer) error {
 	output, err := cmd.CombinedOutput()
 	installer.HookDone(root, h.Temps)
 	if err != nil {
-		var ee *exec.ExitError
-		msg := strings.TrimSpace(string(output))
-		if errors.As(err, &ee) && msg != "" {
-			err = fmt.Errorf("%v: %s", err, msg)
+		f := &Failure{Hook: h.Name, Command: cmd.Args, Cause: err.Error(), Output: string(output)}
+		if last := lastLine(string(output)); last != "" {
+			f.Cause = last + " (" + err.Error() + ")"
 		}
-		return fmt.Errorf("hook %s failed: %w", h.Name, err)
+		return f
 	}
 	return nil
+}
+
+// lastLine is the last line of s that is not blank.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

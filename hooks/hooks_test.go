@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,4 +158,28 @@ func TestTheShippedLdconfigHookDeclaresItsTemp(t *testing.T) {
 		}
 	}
 	t.Error("no shipped ldconfig hook")
+}
+
+func TestAFailingHookGivesItsLastLineAndTheNextHooksStillRun(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/lpm/hooks")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "a-fail.toml"), []byte(`description = "failing"
+paths = ["etc/*"]
+exec = ["/nonexistent"]
+host_exec = ["/bin/sh", "-c", "echo a mere warning >&2; echo the real cause >&2; exit 4"]
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "b-mark.toml"), []byte(`description = "marking"
+paths = ["etc/*"]
+exec = ["/nonexistent"]
+host_exec = ["/bin/sh", "-c", "touch {root}/ran"]
+`), 0o644)
+	err := Run(root, []string{"etc/x"}, &progress.Printer{Quiet: true})
+	var f *Failure
+	if !errors.As(err, &f) || f.Hook != "a-fail" || !strings.HasPrefix(f.Cause, "the real cause") || !strings.Contains(f.Output, "a mere warning") {
+		t.Errorf("failure = %#v (error %v)", f, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "ran")); err != nil {
+		t.Errorf("the hook after the failed one did not run: %v", err)
+	}
 }

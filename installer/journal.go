@@ -301,8 +301,11 @@ func (t *tx) stage() error {
 				if e.Size > 4<<20 {
 					return writeFile(t.abs(o.target()), e, content)
 				}
-				data, err := io.ReadAll(content)
-				if err != nil {
+				// Walk checked the header's size against the manifest, so
+				// one buffer of that size holds it all; io.ReadAll would
+				// grow one by doubling, twice the garbage for the GC.
+				data := make([]byte, e.Size)
+				if _, err := io.ReadFull(content, data); err != nil {
 					return err
 				}
 				writers.Go(func() error { return writeFile(t.abs(o.target()), e, bytes.NewReader(data)) })

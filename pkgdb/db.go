@@ -308,6 +308,9 @@ func (db *DB) setUpForWriting() error {
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return fmt.Errorf("database %s: reading the journal mode: %w", db.path, err)
 	}
+	if mode != "wal" && version == 0 {
+		db.enableIncrementalVacuum(ctx)
+	}
 	if mode != "wal" {
 		if err := db.sql.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 			return fmt.Errorf("database %s: switching to WAL mode: %w", db.path, err)
@@ -318,6 +321,25 @@ func (db *DB) setUpForWriting() error {
 	}
 	db.version, err = migrate(ctx, db.sql, db.path, migrations)
 	return err
+}
+
+// enableIncrementalVacuum sets up a new database to give free pages back
+// to the filesystem: a transaction's journal has a row per path (20,000
+// for a big package) and is deleted when it closes, and SetTxState's
+// incremental vacuum then shrinks the file instead of leaving it at its
+// biggest journal's size. SQLite takes the setting only before the first
+// table exists, and only from a VACUUM on the same connection (the pool
+// might hand the first write to another). A failure leaves an ordinary
+// database, whose free pages are reused by the next transaction.
+func (db *DB) enableIncrementalVacuum(ctx context.Context) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err == nil {
+		conn.ExecContext(ctx, "VACUUM")
+	}
 }
 
 // migrate applies the steps the database has not run yet, each in its own

@@ -192,6 +192,16 @@ func (db *DB) SetTxState(id int64, state string) error {
 	if err := tx.Commit(); err != nil {
 		return lockError(db.path, err)
 	}
+	if state == StateDone || state == StateRolledBack {
+		// Housekeeping after the fact: the transaction is closed either
+		// way, and pages left free are reused by the next one. SQLite
+		// frees one page per step of the pragma, so it is read to the end.
+		if rows, err := db.sql.Query("PRAGMA incremental_vacuum"); err == nil {
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	}
 	return nil
 }
 

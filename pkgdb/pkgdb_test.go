@@ -1087,3 +1087,90 @@ func TestADatabaseWithDamagedPagesIsReportedAsDamaged(t *testing.T) {
 		db.Close()
 	}
 }
+
+func TestFilesMoveToTheirKeysOrderAndKeepTheirNeededLibraries(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	// Schema 4, migrated with foreign keys on as Open runs migrations: the
+	// rebuild of files must not cascade into needed.
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:4]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, soname, built_sha256) VALUES ('zlib', 'usr/lib/libz.so.1', 'file', 493, 0, 0, 5, 'ab', 'libz.so.1', 'cd')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid) VALUES ('zlib', 'usr/lib', 'dir', 493, 0, 0)`,
+		`INSERT INTO needed (package, path, seq, soname) VALUES ('zlib', 'usr/lib/libz.so.1', 0, 'libc.so.6')`,
+	)
+	raw.Close()
+
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	files, err := db.Files("zlib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[1].Path != "usr/lib/libz.so.1" || files[1].SHA256 != "ab" || files[1].Soname != "libz.so.1" || !slices.Equal(files[1].Needed, []string{"libc.so.6"}) {
+		t.Errorf("files after the migration: %+v", files)
+	}
+	var built string
+	if err := db.sql.QueryRow("SELECT built_sha256 FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
+		t.Errorf("built_sha256 after the migration: %q (%v), want cd", built, err)
+	}
+	for _, table := range []string{"files", "needed"} {
+		var schema string
+		if err := db.sql.QueryRow("SELECT sql FROM sqlite_schema WHERE name = ?", table).Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(schema, "WITHOUT ROWID") {
+			t.Errorf("%s is still a rowid table:\n%s", table, schema)
+		}
+	}
+	var indexes int
+	if err := db.sql.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'files' AND name LIKE 'sqlite_autoindex_%'").Scan(&indexes); err != nil || indexes != 0 {
+		t.Errorf("files keeps %d automatic indexes of its key (%v), want 0", indexes, err)
+	}
+	// Removing the package still takes its needed rows along.
+	if _, err := db.sql.Exec("DELETE FROM packages WHERE name = 'zlib'"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.sql.QueryRow("SELECT count(*) FROM needed").Scan(&left); err != nil || left != 0 {
+		t.Errorf("needed rows left after removing the package: %d (%v)", left, err)
+	}
+}
+
+func TestAClosedJournalGivesItsPagesBack(t *testing.T) {
+	root := t.TempDir()
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var entries []JournalEntry
+	for i := range 20000 {
+		p := fmt.Sprintf("usr/share/doc/pkg/d%03d/file%05d.html", i/100, i)
+		entries = append(entries, JournalEntry{Op: "replace", Path: p, Temp: p + ".lpm-new", Backup: p + ".lpm-old"})
+	}
+	id, err := db.BeginJournal("install pkg 1.0", []TxPackage{{Name: "pkg", NewVersion: "1.0", Action: "install"}}, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetTxState(id, StateDone); err != nil {
+		t.Fatal(err)
+	}
+	var free, pages int
+	if err := db.sql.QueryRow("PRAGMA freelist_count").Scan(&free); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.sql.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if free > 8 {
+		t.Errorf("%d of the database's %d pages are free after the journal closed: the file keeps the journal's size", free, pages)
+	}
+}

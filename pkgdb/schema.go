@@ -154,4 +154,47 @@ CREATE TABLE tx_saved (
 ALTER TABLE packages ADD COLUMN adopted_from TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN built_sha256 TEXT NOT NULL DEFAULT '';
 `,
+	// 5: files and needed are stored in their primary key's order
+	// (WITHOUT ROWID): a package's files are one range of the table, read
+	// in order by files and remove, and the (package, path) index that
+	// repeated every row's key is gone (a fifth of the database).
+	// needed is copied aside and dropped first: dropping files with
+	// foreign keys on would delete its rows through ON DELETE CASCADE,
+	// and the pragma that turns them off cannot run in a transaction.
+	`
+CREATE TEMP TABLE needed_copy AS SELECT package, path, seq, soname FROM needed;
+DROP TABLE needed;
+CREATE TABLE files_new (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	path    TEXT NOT NULL,
+	type    TEXT NOT NULL CHECK (type IN ('dir', 'file', 'symlink', 'hardlink')),
+	mode    INTEGER NOT NULL,
+	uid     INTEGER NOT NULL,
+	gid     INTEGER NOT NULL,
+	size    INTEGER NOT NULL DEFAULT 0,
+	sha256  TEXT NOT NULL DEFAULT '',
+	link    TEXT NOT NULL DEFAULT '',
+	soname  TEXT NOT NULL DEFAULT '',
+	backup  INTEGER NOT NULL DEFAULT 0 CHECK (backup IN (0, 1)),
+	built_sha256 TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (package, path)
+) STRICT, WITHOUT ROWID;
+INSERT INTO files_new (package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
+	SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256 FROM files;
+DROP TABLE files;
+ALTER TABLE files_new RENAME TO files;
+CREATE INDEX files_path ON files (path);
+CREATE INDEX files_soname ON files (soname) WHERE soname != '';
+CREATE TABLE needed (
+	package TEXT NOT NULL,
+	path    TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	soname  TEXT NOT NULL,
+	PRIMARY KEY (package, path, seq),
+	FOREIGN KEY (package, path) REFERENCES files (package, path) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+INSERT INTO needed (package, path, seq, soname) SELECT package, path, seq, soname FROM needed_copy;
+DROP TABLE needed_copy;
+CREATE INDEX needed_soname ON needed (soname);
+`,
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
-	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
@@ -170,9 +169,7 @@ func (e *env) installFiles(files []string, dry bool) error {
 	if err != nil {
 		return err
 	}
-	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-		return err
-	}
+	e.runHooks(changed)
 	return e.releasePreserved(in)
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
-	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
@@ -313,10 +312,7 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 					failures = append(failures, err)
 					continue
 				}
-				if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-					failures = append(failures, err)
-					continue
-				}
+				e.runHooks(changed)
 			}
 			done[next] = true
 			next++
@@ -361,9 +357,7 @@ func (e *env) releasePreserved(in *installer.Installer) error {
 		e.out.Printf("released the preserved %s: nothing installed needs it any more", strings.Join(released, ", "))
 	}
 	if len(changed) > 0 {
-		if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-			return err
-		}
+		e.runHooks(changed)
 	}
 	kept, err := installer.PreservedLibs(in.DB)
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/lfs-lpm/lpm/hooks"
 )
 
 func newRemoveCmd() *cobra.Command {
@@ -48,8 +46,6 @@ func runRemove(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	e.out.Printf("removed %s", strings.Join(args, ", "))
-	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-		return err
-	}
+	e.runHooks(changed)
 	return e.releasePreserved(in)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -345,5 +346,46 @@ func TestRebuildDBReplacesADatabaseWithDamagedPages(t *testing.T) {
 	r.ok("verify")
 	if got := r.ok("owns", "/usr/share/c/data"); !strings.Contains(got, "owned by c") {
 		t.Errorf("owns after the rebuild: %s", got)
+	}
+}
+
+func TestAFailedHookAfterCommitWarnsWithItsRealErrorAndExitsZero(t *testing.T) {
+	r := newRoot(t)
+	// A root without etc/: the host's ldconfig -r warns about the file
+	// that is not ELF first, then fails because it cannot write
+	// etc/ld.so.cache~. The second is the cause.
+	if err := os.RemoveAll(r.path("etc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("ldconfig"); err != nil {
+		t.Skip("the host has no ldconfig")
+	}
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "usr/lib"), 0o755)
+	os.WriteFile(filepath.Join(stage, "usr/lib/libx.so.1"), bytes.Repeat([]byte("not ELF\n"), 512), 0o644)
+	archive := packDir(t, stage, "x", "1.0")
+	_, errOut, code := r.lpm("install", "--file", archive)
+	if code != 0 {
+		t.Errorf("exit %d after a committed install whose hook failed, want 0 (as pacman)\n%s", code, errOut)
+	}
+	var warning string
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, "hook ldconfig failed") {
+			warning = l
+		}
+	}
+	for _, want := range []string{"warning", "committed", "ld.so.cache~", "ldconfig -r " + r.dir} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("the hook's warning %q lacks %q\nstderr:\n%s", warning, want, errOut)
+		}
+	}
+	if strings.Contains(warning, "not an ELF file") {
+		t.Errorf("the warning gives ldconfig's first warning as the cause: %q", warning)
+	}
+	if out := r.ok("list"); !strings.Contains(out, "x") {
+		t.Errorf("x is not installed after the hook failed: %q", out)
+	}
+	if _, err := os.Stat(r.path("usr/lib/libx.so.1")); err != nil {
+		t.Errorf("the committed file: %v", err)
 	}
 }

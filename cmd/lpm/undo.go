@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lfs-lpm/lpm/archive"
-	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/installer"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
@@ -148,9 +147,7 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	e.out.Printf("undid %d (%s)", target.ID, target.Command)
-	if err := hooks.Run(e.cfg.Root, changed, e.out); err != nil {
-		return err
-	}
+	e.runHooks(changed)
 	if _, restored := was[installer.PreservedName]; restored {
 		return nil // put back as it was, needed or not
 	}
