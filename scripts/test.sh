@@ -26,7 +26,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 # The slow suites (1,000 crash trials, chroot builds in a debootstrapped
-# root, the QEMU boot test), then everything else; the last lines CI reads
+# root, the QEMU boot test, a few LFS chapter-8 ports built by lpm inside a
+# chroot), then everything else; the last lines CI reads
 # are the whole suite's.
-LPM_SLOW=1 go test -timeout 60m -run 'Slow' ./cmd/lpm ./boot
+LPM_SLOW=1 go test -timeout 60m -run 'Slow' ./cmd/lpm ./boot ./lfsproof
 go test -timeout 20m ./...

@@ -1,0 +1,801 @@
+// Package lfsproof holds the proof that the shipped LFS 12.3 ports build:
+// real chapter-8 builds by lpm running inside a chroot, as the book's
+// chapter 8 runs.
+//
+// TestSlowLFSPortsBuildInAChroot (LPM_SLOW=1, as root) makes a Debian
+// bookworm root with debootstrap whose toolchain and tools stand in for the
+// temporary tools of LFS chapters 5 to 7 (the chapter-8 profile,
+// config/lfs/chroot.toml, lists them as provided), copies the static lpm
+// into it and runs `chroot ROOT /usr/bin/lpm install PORT` for each port,
+// then `lpm verify PORT` and one of the port's programs. Sources come
+// through lpm's normal fetch, from a mirror inside the root:
+//
+//   - ports whose exact tarball Debian carries use the shipped port as it
+//     is (../shared/tools/fetch-lfs-sources.sh fetches and md5-checks them;
+//     lpm checks the port's own sums);
+//   - ports whose tarball Debian carries only at a nearby, byte-identical
+//     upstream version (debian-sources.tsv: bytes upstream, downloads yes)
+//     build from a port generated into the root's /usr/ports, layered over
+//     the shipped tree, that differs from the shipped port only in version
+//     and source URL and checksum: the shipped build steps are the ones
+//     proven.
+//
+// By default it builds a small set that fits in CI; LPM_LFS_ALL=1 (make
+// lfs-proof) tries every chapter-8 port and writes a table of what was
+// built and why the rest was not to lfs-proof.txt in the cache directory.
+// Archives are cached by port content in the cache directory
+// ($LPM_TEST_CACHE/lfs, default /var/tmp/lpm-test-cache/lfs), so a warm
+// run builds nothing.
+package lfsproof
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/lfs-lpm/lpm/ports"
+)
+
+// The build environment: Debian's packages standing in for the temporary
+// tools of chapters 5 to 7 (every name in chroot.toml's provided list), and
+// the headers of zlib and bzip2, which cannot be built here (no tarball;
+// the book's bzip2 patch) and are assumed installed.
+const (
+	rootSuite   = "bookworm"
+	rootInclude = "build-essential,bison,gawk,gettext,texinfo,m4,libncurses-dev,python3,file,xz-utils,bzip2,libbz2-dev,liblzma-dev,zlib1g-dev"
+)
+
+// assumed are the chapter-8 ports Debian's root supplies that cannot be
+// built here.
+var assumed = []string{"zlib=1.3.1", "bzip2=1.0.8"}
+
+// ciSet is the small set of ports CI builds cold: small programs with the
+// exact tarball, and attr (a nearby upstream tarball) and acl, which sed
+// needs.
+var ciSet = []string{"attr", "acl", "m4", "sed", "grep", "gzip", "lz4"}
+
+// noPatch are ports whose book patch is not to be had here.
+var noPatch = map[string]bool{"bzip2": true, "coreutils": true, "expect": true, "glibc": true, "kbd": true, "sysvinit": true}
+
+// probes are a program of each port that must run in the root afterwards;
+// a port that installs only a library is probed through the loader cache.
+var probes = map[string][]string{
+	"m4": {"m4", "--version"}, "grep": {"grep", "--version"}, "sed": {"sed", "--version"},
+	"gzip": {"gzip", "--version"}, "patch": {"patch", "--version"}, "less": {"less", "--version"},
+	"file": {"file", "--version"}, "psmisc": {"pstree", "--version"}, "findutils": {"find", "--version"},
+	"lz4": {"lz4", "--version"}, "attr": {"getfattr", "--version"}, "acl": {"getfacl", "--version"},
+	"flex": {"flex", "--version"}, "autoconf": {"autoconf", "--version"}, "automake": {"automake", "--version"},
+	"groff": {"groff", "--version"}, "gdbm": {"gdbmtool", "--version"}, "inetutils": {"ping", "--version"},
+	"perl": {"perl", "-v"}, "intltool": {"intltoolize", "--version"}, "ninja": {"ninja", "--version"},
+	"e2fsprogs": {"mke2fs", "-V"}, "dejagnu": {"runtest", "--version"}, "libtool": {"libtool", "--version"},
+	"gperf": {"gperf", "--version"}, "diffutils": {"diff", "--version"}, "texinfo": {"makeinfo", "--version"},
+	"ncurses": {"tput", "-V"}, "xz": {"xz", "--version"}, "gettext": {"gettext", "--version"},
+	"procps-ng": {"ps", "--version"}, "util-linux": {"lsblk", "--version"}, "man-db": {"man", "--version"},
+	"shadow": {"passwd", "--help"}, "iproute2": {"ip", "-V"}, "meson": {"meson", "--version"},
+	"grub": {"grub-install", "--version"}, "xml-parser": {"perl", "-MXML::Parser", "-e", "1"},
+	"libpipeline": {"ldconfig", "-p"}, "mpc": {"ldconfig", "-p"}, "mpfr": {"ldconfig", "-p"},
+	"libelf": {"ldconfig", "-p"}, "readline": {"ldconfig", "-p"}, "libcap": {"capsh", "--version"},
+	"libffi": {"ldconfig", "-p"}, "man-pages": {"test", "-f", "/usr/share/man/man1/intro.1"},
+}
+
+// A row is one port's line in the result table.
+type row struct {
+	name, version, result string
+	minutes               float64
+	files                 int
+}
+
+func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
+	if os.Getenv("LPM_SLOW") != "1" {
+		t.Skip("slow: set LPM_SLOW=1")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: debootstrap, mounts and chroot")
+	}
+	all := os.Getenv("LPM_LFS_ALL") == "1"
+	start := time.Now()
+	progress := func(format string, args ...any) {
+		line := fmt.Sprintf("[%6.1fm] ", time.Since(start).Minutes()) + fmt.Sprintf(format, args...)
+		fmt.Fprintln(os.Stderr, line)
+	}
+	repoDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := sharedDir(t, repoDir)
+	cache := cacheDir(t)
+	distfiles := filepath.Join(cache, "distfiles")
+
+	book := readTSV(t, filepath.Join(shared, "lfs-12.3", "packages.tsv"))
+	var order []string // chapter-8 ports of the SysV book, in the book's order
+	bookVersion := map[string]string{}
+	sort.SliceStable(book, func(i, j int) bool { return atoi(book[i]["chapter8_order"]) < atoi(book[j]["chapter8_order"]) })
+	for _, r := range book {
+		bookVersion[r["name"]] = r["version"]
+		if r["chapter8_order"] != "" {
+			order = append(order, r["name"])
+		}
+	}
+	want := order
+	if !all {
+		want = nil
+		for _, n := range order {
+			if contains(ciSet, n) {
+				want = append(want, n)
+			}
+		}
+	}
+
+	// Sources: the exact tarballs, and the nearby upstream ones.
+	apt := filepath.Join(cache, "apt")
+	fetchExact(t, shared, apt, distfiles, want)
+	progress("sources: exact tarballs fetched")
+	nearby := nearbyVersions(t, filepath.Join(shared, "lfs-12.3", "debian-sources.tsv"))
+
+	// The root, lpm in it, its config, the mirror and the override tree.
+	base := debootstrapRoot(t, cache)
+	root := chrootTempDir(t)
+	if out, err := exec.Command("cp", "-a", "--reflink=auto", base+"/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)
+	}
+	buildLPM(t, repoDir, filepath.Join(root, "usr/bin/lpm"))
+	profile, err := os.ReadFile(filepath.Join(repoDir, "config/lfs/chroot.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provided := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"([a-z0-9-]+)=[^"]*"`).FindAllStringSubmatch(string(profile), -1) {
+		provided[m[1]] = true
+	}
+	for _, a := range assumed {
+		provided[strings.SplitN(a, "=", 2)[0]] = true
+	}
+	// Top-level keys go before the profile's first table.
+	conf := "mirrors = [\"file:///srv/lfs-mirror\"]\n" + string(profile)
+	write(t, filepath.Join(root, "etc/lpm/lpm.toml"), conf)
+	mirror := filepath.Join(root, "srv/lfs-mirror")
+	if err := os.MkdirAll(mirror, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	packages := filepath.Join(root, "var/cache/lpm/packages")
+	store := filepath.Join(cache, "packages")
+	envKey := envHash(t, repoDir, conf)
+
+	var rows []row
+	built := map[string]bool{}
+	failedCI := []string{}
+	lpm := func(args ...string) (string, error) {
+		return inChroot(root, append([]string{"/usr/bin/lpm", "--yes"}, args...)...)
+	}
+	for _, name := range want {
+		shippedFile := filepath.Join(repoDir, "ports/lfs", name, ports.FileName)
+		p, errs := ports.ParseFile(shippedFile)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", shippedFile, errs)
+		}
+		r := row{name: name, version: p.Version}
+		skip := func(why string) {
+			r.result = "not built: " + why
+			rows = append(rows, r)
+			progress("%-14s %s", name, r.result)
+		}
+		// Which tarball, and is everything else it needs here?
+		portFile := shippedFile
+		tarball := filepath.Join(distfiles, p.Sources[0].FileName())
+		if noPatch[name] {
+			skip("needs the book's patch, which Debian does not carry")
+			continue
+		}
+		if len(p.Patches) > 0 {
+			skip("needs the book's patch " + strings.Join(p.Patches, ", "))
+			continue
+		}
+		if len(p.Sources) > 1 {
+			skip("needs an extra source (" + p.Sources[1].FileName() + ") not to be had here")
+			continue
+		}
+		if !verified(tarball, p.Sources[0].MD5) {
+			n, ok := nearby[name]
+			if !ok {
+				skip("no byte-identical tarball in Debian's archive")
+				continue
+			}
+			file, err := fetchNearby(apt, n, filepath.Join(distfiles, nearbyName(p, n)))
+			if err != nil {
+				skip("the nearby tarball " + n.file + ": " + err.Error())
+				continue
+			}
+			text, err := overridePort(shippedFile, n, filepath.Base(file))
+			if err != nil {
+				t.Fatalf("override of %s: %v", name, err)
+			}
+			portFile = filepath.Join(root, "usr/ports", name, ports.FileName)
+			write(t, portFile, text)
+			r.version = n.version + " (book: " + p.Version + ")"
+			tarball = file
+			if p, errs = ports.ParseFile(portFile); len(errs) > 0 {
+				t.Fatalf("the generated override %s: %v", portFile, errs)
+			}
+		}
+		if missing := unmet(p, provided, built); len(missing) > 0 {
+			skip("needs " + strings.Join(missing, ", ") + ", not built here")
+			continue
+		}
+		if err := linkOrCopy(tarball, filepath.Join(mirror, filepath.Base(tarball))); err != nil {
+			t.Fatal(err)
+		}
+
+		key := portKey(t, filepath.Dir(portFile), envKey)
+		stored := filepath.Join(store, name+"-"+key, p.ID()+".lpm")
+		archive := filepath.Join(packages, p.ID()+".lpm")
+		cached := exists(stored)
+		if cached {
+			if err := linkOrCopy(stored, archive); err != nil {
+				t.Fatal(err)
+			}
+		}
+		progress("%-14s %s: installing (%s)", name, r.version, map[bool]string{true: "cached archive", false: "building"}[cached])
+		began := time.Now()
+		args := []string{"install"}
+		for _, a := range assumed {
+			args = append(args, "--assume-installed", a)
+		}
+		out, err := lpm(append(args, name)...)
+		r.minutes = time.Since(began).Minutes()
+		if err != nil {
+			r.result = "failed: " + lastLine(out)
+			keepLog(root, cache, p)
+			if !all || contains(ciSet, name) {
+				failedCI = append(failedCI, name)
+				t.Errorf("lpm install %s in the chroot: %v\n%s", name, err, tailLines(out, 40))
+			}
+		} else if !cached && exists(archive) {
+			if err := linkOrCopy(archive, stored); err != nil {
+				t.Error(err)
+			}
+		}
+		if err == nil {
+			if vout, verr := lpm("verify", name); verr != nil {
+				r.result = "verify failed: " + lastLine(vout)
+				t.Errorf("lpm verify %s: %v\n%s", name, verr, tailLines(vout, 20))
+			} else if perr := probe(root, name); perr != nil {
+				r.result = "installed, but " + perr.Error()
+				t.Errorf("%s: %v", name, perr)
+			} else {
+				r.result = "built"
+				if cached {
+					r.result = "built (cached archive)"
+				}
+				built[name] = true
+			}
+			if fout, ferr := lpm("files", name); ferr == nil {
+				r.files = strings.Count(fout, "\n")
+			}
+		}
+		assertNoMountsUnder(t, root)
+		rows = append(rows, r)
+		progress("%-14s %s: %s in %.1f min, %d files", name, r.version, r.result, r.minutes, r.files)
+	}
+
+	table := formatTable(rows, time.Since(start))
+	name := "lfs-proof-ci.txt"
+	if all {
+		name = "lfs-proof.txt"
+	}
+	out := filepath.Join(cache, name)
+	if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+		t.Error(err)
+	}
+	fmt.Fprint(os.Stderr, table)
+	t.Logf("the table is in %s", out)
+	if len(failedCI) > 0 {
+		t.Errorf("failed: %s (build logs in %s)", strings.Join(failedCI, ", "), filepath.Join(cache, "logs"))
+	}
+}
+
+// inChroot runs a command in the root as chapter 8 does: in a mount
+// namespace of its own with /dev, /proc and /sys mounted in the root, so
+// that every mount ends with the command, whatever happens to it.
+func inChroot(root string, args ...string) (string, error) {
+	script := `set -e
+mount --rbind /dev "$1/dev"
+mount --make-rslave "$1/dev"
+mount -t proc proc "$1/proc"
+mount -t sysfs sysfs "$1/sys"
+r=$1; shift
+exec chroot "$r" "$@"`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", root}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/root", "LC_ALL=C", "TERM=dumb"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// probe runs the port's program in the root.
+func probe(root, name string) error {
+	args, ok := probes[name]
+	if !ok {
+		return nil
+	}
+	out, err := inChroot(root, args...)
+	if err != nil {
+		return fmt.Errorf("%s in the root: %v: %s", strings.Join(args, " "), err, lastLine(out))
+	}
+	if args[0] == "ldconfig" && !strings.Contains(out, "lib"+strings.TrimPrefix(name, "lib")) {
+		return fmt.Errorf("the loader cache lists no lib%s", strings.TrimPrefix(name, "lib"))
+	}
+	return nil
+}
+
+// unmet lists the build and run dependencies of p that neither the system
+// provides nor this run built.
+func unmet(p *ports.Port, provided, built map[string]bool) []string {
+	var missing []string
+	seen := map[string]bool{}
+	for _, d := range append(append([]string{}, p.Depends.Build...), p.Depends.Run...) {
+		ok := false
+		var names []string
+		for _, alt := range strings.Split(d, "|") {
+			n := strings.Fields(alt)[0]
+			names = append(names, n)
+			if n == p.Name || provided[n] || built[n] {
+				ok = true
+			}
+		}
+		if !ok && !seen[d] {
+			seen[d] = true
+			missing = append(missing, strings.Join(names, " | "))
+		}
+	}
+	return missing
+}
+
+// A nearbyTarball is Debian's copy of a byte-identical upstream release at
+// another version than the book's.
+type nearbyTarball struct {
+	source, version, file, sha256 string
+	suites                        []string
+}
+
+// nearbyVersions picks, for each port, the upstream tarball of
+// debian-sources.tsv (bytes upstream, downloads yes) nearest the book's
+// version: the oldest newer one, else the newest older one.
+func nearbyVersions(t *testing.T, tsv string) map[string]nearbyTarball {
+	best := map[string]nearbyTarball{}
+	for _, r := range readTSV(t, tsv) {
+		if r["bytes"] != "upstream" || r["downloads"] != "yes" {
+			continue
+		}
+		n := nearbyTarball{source: r["debian_source"], version: r["version"], file: r["file"], sha256: r["sha256"], suites: strings.Fields(r["suites"])}
+		old, ok := best[r["name"]]
+		if !ok || closer(r["lfs_version"], n.version, old.version) {
+			best[r["name"]] = n
+		}
+	}
+	return best
+}
+
+// closer says whether version a is nearer the book's than b.
+func closer(book, a, b string) bool {
+	bv, err1 := semver.NewVersion(book)
+	av, err2 := semver.NewVersion(a)
+	cv, err3 := semver.NewVersion(b)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return a < b
+	}
+	aNewer, bNewer := !av.LessThan(bv), !cv.LessThan(bv)
+	switch {
+	case aNewer && bNewer:
+		return av.LessThan(cv)
+	case !aNewer && !bNewer:
+		return cv.LessThan(av)
+	}
+	return aNewer
+}
+
+// fetchNearby downloads Debian's file into distfiles, finding its pool
+// path with apt-get source --print-uris under the private apt
+// configuration fetch-lfs-sources.sh made, to final (its upstream name).
+func fetchNearby(apt string, n nearbyTarball, final string) (string, error) {
+	if sum, err := fileSHA256(final); err == nil && sum == n.sha256 {
+		return final, nil
+	}
+	for _, suite := range n.suites {
+		cmd := exec.Command("apt-get", "source", "--print-uris", "-qq", n.source+"/"+suite)
+		cmd.Env = aptEnv(apt)
+		out, _ := cmd.Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[1] != n.file {
+				continue
+			}
+			uri := strings.Trim(f[0], "'")
+			part := final + ".part"
+			dl := exec.Command("/usr/lib/apt/apt-helper", "download-file", uri, part, "SHA256:"+n.sha256)
+			dl.Env = aptEnv(apt)
+			if out, err := dl.CombinedOutput(); err != nil {
+				os.Remove(part)
+				return "", fmt.Errorf("apt-helper download-file %s: %v: %s", uri, err, lastLine(string(out)))
+			}
+			return final, os.Rename(part, final)
+		}
+	}
+	return "", fmt.Errorf("no pool location for %s in %s", n.file, strings.Join(n.suites, ", "))
+}
+
+// overridePort is the shipped port with another version and first source:
+// the book's version string and tarball name replaced by the nearby ones,
+// its md5 dropped and its sha256 Debian's. Nothing else changes.
+func overridePort(shipped string, n nearbyTarball, file string) (string, error) {
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		return "", err
+	}
+	p, errs := ports.ParseFile(shipped)
+	if len(errs) > 0 {
+		return "", errs[0]
+	}
+	oldURL := p.Sources[0].URL
+	newURL := oldURL[:strings.LastIndex(oldURL, "/")+1] + file
+	var out []string
+	inFirst, sources := false, 0
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "version ="):
+			line = fmt.Sprintf("version = %q", n.version)
+		case trimmed == "[[source]]":
+			sources++
+			inFirst = sources == 1
+		case strings.HasPrefix(trimmed, "["):
+			inFirst = false
+		case inFirst && strings.HasPrefix(trimmed, "url ="):
+			line = fmt.Sprintf("url = %q", newURL)
+		case inFirst && (strings.HasPrefix(trimmed, "md5 =") || strings.HasPrefix(trimmed, "sha256 =")):
+			continue
+		}
+		out = append(out, line)
+		if inFirst && strings.HasPrefix(strings.TrimSpace(line), "url =") {
+			out = append(out, fmt.Sprintf("sha256 = %q", n.sha256))
+		}
+	}
+	return strings.Join(out, "\n"), nil
+}
+
+// fetchExact runs fetch-lfs-sources.sh for the ports; a port it cannot
+// fetch is reported by the build loop (its tarball is not there).
+func fetchExact(t *testing.T, shared, apt, distfiles string, names []string) {
+	tmp := filepath.Join(apt, "..", "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// apt's unprivileged helper writes its temporary files to TMPDIR.
+	os.Chmod(tmp, 0o1777)
+	args := append([]string{filepath.Join(shared, "tools/fetch-lfs-sources.sh"), "-s", apt, distfiles}, names...)
+	cmd := exec.Command("bash", args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, _ := cmd.CombinedOutput() // exit 1 only says some are not there
+	if !strings.Contains(string(out), "fetched ") {
+		t.Fatalf("fetch-lfs-sources.sh: %s", tailLines(string(out), 20))
+	}
+}
+
+func aptEnv(apt string) []string {
+	return append(os.Environ(), "APT_CONFIG="+filepath.Join(apt, "apt.conf"), "TMPDIR="+filepath.Join(apt, "..", "tmp"))
+}
+
+// debootstrapRoot returns the cached Debian root for rootInclude, made once
+// in a temporary directory and renamed into place, so it is whole or absent.
+func debootstrapRoot(t *testing.T, cache string) string {
+	h := sha256.Sum256([]byte(rootSuite + " " + rootInclude))
+	dir := filepath.Join(cache, "root-"+rootSuite+"-"+hex.EncodeToString(h[:])[:12])
+	if exists(filepath.Join(dir, "usr/bin/make")) {
+		return dir
+	}
+	tmp, err := os.MkdirTemp(cache, ".root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(tmp, 0o755)
+	args := []string{"--variant=minbase", "--include=" + rootInclude, rootSuite, tmp, "http://deb.debian.org/debian"}
+	fmt.Fprintf(os.Stderr, "making the build root: debootstrap %s\n", strings.Join(args, " "))
+	out, err := exec.Command("/usr/sbin/debootstrap", args...).CombinedOutput()
+	if err != nil {
+		if len(mountsUnder(t, tmp)) == 0 {
+			os.RemoveAll(tmp)
+		}
+		t.Fatalf("debootstrap: %v\n%s", err, tailLines(string(out), 30))
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, "var/cache/apt/archives/*.deb"))
+	for _, d := range debs {
+		os.Remove(d)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// buildLPM builds the static lpm (make lpm's flags) to dst.
+func buildLPM(t *testing.T, repoDir, dst string) {
+	go_ := "go"
+	if _, err := exec.LookPath(go_); err != nil {
+		go_ = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(go_, "build", "-trimpath", "-tags", "osusergo netgo sqlite_omit_load_extension",
+		"-ldflags", `-s -w -extldflags "-static"`, "-o", dst, "./cmd/lpm")
+	cmd.Dir = repoDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the static lpm: %v\n%s", err, out)
+	}
+}
+
+// envHash is a hash of what else a build's result depends on: the root's
+// packages, lpm's config and the builder's code.
+func envHash(t *testing.T, repoDir, conf string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", rootSuite, rootInclude, conf)
+	files, _ := filepath.Glob(filepath.Join(repoDir, "builder", "*.go"))
+	sort.Strings(files)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// portKey is a hash of a port directory's files and the environment.
+func portKey(t *testing.T, dir, env string) string {
+	h := sha256.New()
+	io.WriteString(h, env)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// keepLog copies a failed build's log to the cache, where it outlives the
+// root.
+func keepLog(root, cache string, p *ports.Port) {
+	src := filepath.Join(root, "var/log/lpm/build", p.Name+"-"+p.Version+".log")
+	dst := filepath.Join(cache, "logs", filepath.Base(src))
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if data, err := os.ReadFile(src); err == nil {
+		os.WriteFile(dst, data, 0o644)
+	}
+}
+
+func formatTable(rows []row, total time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-16s %-22s %7s %6s  %s\n", "port", "version", "minutes", "files", "result")
+	n := 0
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-16s %-22s %7.1f %6d  %s\n", r.name, r.version, r.minutes, r.files, r.result)
+		if strings.HasPrefix(r.result, "built") {
+			n++
+		}
+	}
+	fmt.Fprintf(&b, "%d of %d ports built and verified, in %.1f minutes\n", n, len(rows), total.Minutes())
+	return b.String()
+}
+
+// sharedDir finds shared/ beside the repository or one of its parents.
+func sharedDir(t *testing.T, repoDir string) string {
+	for d := repoDir; d != "/"; d = filepath.Dir(d) {
+		s := filepath.Join(filepath.Dir(d), "shared")
+		if exists(filepath.Join(s, "lfs-12.3", "packages.tsv")) && exists(filepath.Join(s, "tools", "fetch-lfs-sources.sh")) {
+			return s
+		}
+	}
+	t.Skipf("shared/lfs-12.3 and shared/tools are not beside the repository (%s)", filepath.Dir(repoDir))
+	return ""
+}
+
+func cacheDir(t *testing.T) string {
+	base := os.Getenv("LPM_TEST_CACHE")
+	if base == "" {
+		base = "/var/tmp/lpm-test-cache"
+	}
+	dir := filepath.Join(base, "lfs")
+	if err := os.MkdirAll(filepath.Join(dir, "distfiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// chrootTempDir makes the directory the root is copied into. It is removed
+// only when nothing is mounted below it: a removal that walked into a
+// leaked bind mount of /dev would reach the host's.
+func chrootTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("/var/tmp", "lpm-lfsproof-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if leaked := mountsUnder(t, dir); len(leaked) > 0 {
+			for i := len(leaked) - 1; i >= 0; i-- {
+				unix.Unmount(leaked[i], unix.MNT_DETACH)
+			}
+			t.Errorf("left mounted after the test, detached: %v", leaked)
+		}
+		if still := mountsUnder(t, dir); len(still) > 0 {
+			t.Errorf("still mounted, so %s is left in place: %v", dir, still)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// mountsUnder lists the mount points at or below dir in this process's
+// mount table.
+func mountsUnder(t *testing.T, dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mnt := strings.ReplaceAll(f[4], `\040`, " ")
+		if mnt == dir || strings.HasPrefix(mnt, dir+"/") {
+			found = append(found, mnt)
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return len(found[i]) < len(found[j]) })
+	return found
+}
+
+func assertNoMountsUnder(t *testing.T, dir string) {
+	if leaked := mountsUnder(t, dir); len(leaked) > 0 {
+		t.Errorf("mounted under the root after lpm returned: %v", leaked)
+	}
+}
+
+func readTSV(t *testing.T, file string) []map[string]string {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var header []string
+	var rows []map[string]string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		if header == nil {
+			header = cols
+			continue
+		}
+		r := map[string]string{}
+		for i, h := range header {
+			if i < len(cols) {
+				r[h] = cols[i]
+			}
+		}
+		rows = append(rows, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return rows
+}
+
+// nearbyName is the upstream name of the nearby tarball: the book's file
+// name with the other version and Debian's compression.
+func nearbyName(p *ports.Port, n nearbyTarball) string {
+	tarExt := regexp.MustCompile(`\.tar\.[a-z0-9]+$`)
+	base := tarExt.ReplaceAllString(p.Sources[0].FileName(), "")
+	return strings.Replace(base, p.Version, n.version, 1) + tarExt.FindString(n.file)
+}
+
+// verified says whether file is there with the given md5 (lpm checks the
+// port's sha256 itself when it fetches).
+func verified(file, md5 string) bool {
+	out, err := exec.Command("md5sum", file).Output()
+	return err == nil && strings.HasPrefix(string(out), md5)
+}
+
+func fileSHA256(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// linkOrCopy puts from at to, a hard link where one can be made.
+func linkOrCopy(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	os.Remove(to)
+	if os.Link(from, to) == nil {
+		return nil
+	}
+	out, err := exec.Command("cp", from, to).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("copying %s to %s: %v: %s", from, to, err, out)
+	}
+	return nil
+}
+
+func write(t *testing.T, file, text string) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 1 << 30
+	}
+	return n
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
