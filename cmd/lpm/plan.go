@@ -249,6 +249,11 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 	in := e.installer(db)
 	pkgs := make([]*ports.Port, len(steps))
 	for i, s := range steps {
+		// What stays as it is needs no port: a provided version is the
+		// system's own, which the ports tree need not hold.
+		if s.Action == "keep" || s.Action == "provided" {
+			continue
+		}
 		if pkgs[i] = tree.Port(s.Name, s.New); pkgs[i] == nil {
 			return fmt.Errorf("plan names %s %s, which no ports tree holds", s.Name, s.New)
 		}

@@ -52,6 +52,20 @@ func TestProvidedPackagesServeBuildsAndAreNeverInstalled(t *testing.T) {
 	}
 }
 
+// The system's copy of a package need not be a version the ports tree
+// holds (a chapter-7 coreutils 9.6 beside a port at 9.7): the install
+// builds with it all the same.
+func TestInstallWithAProvidedVersionNoPortHolds(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "coreutils", quickPort("coreutils", "9.7", ""))
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\nbuild = [\"coreutils\"]"))
+	r := newRoot(t, tree)
+	r.ok("--assume-installed", "coreutils=9.6", "install", "bc")
+	if out := r.ok("list"); !strings.Contains(out, "bc") || strings.Contains(out, "coreutils") {
+		t.Errorf("after installing bc with coreutils 9.6 provided, list says:\n%s", out)
+	}
+}
+
 func TestCheckDependenciesJoinBuildsOnlyWhenChecksRun(t *testing.T) {
 	tree := t.TempDir()
 	writePort(t, tree, "dejagnu", quickPort("dejagnu", "1.6.3", ""))
