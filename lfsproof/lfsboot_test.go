@@ -96,6 +96,11 @@ var bootPorts = []bootPort{
 	{name: "linux", debian: []string{"linux_6.12.38.orig.tar.xz"}},
 }
 
+// secondKernel is the kernel the booted system installs beside the first
+// (its archive built with the others and left in the image's package
+// cache).
+var secondKernel = []string{"linux_6.12.43.orig.tar.xz"}
+
 // bootProvided are the build-only tools the chroot supplies beyond the
 // chapter-8 profile's temporary tools, and the run-time dependencies the
 // image leaves out (udev and zlib of util-linux: nothing here loads them;
@@ -182,7 +187,11 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	fetchExact(t, shared, apt, distfiles, exact)
 	debian := debianFiles(t, filepath.Join(shared, "lfs-12.3", "debian-sources.tsv"))
 	for _, b := range bootPorts {
-		for _, f := range b.debian {
+		files := b.debian
+		if b.name == "linux" {
+			files = append(files, secondKernel...)
+		}
+		for _, f := range files {
 			n, ok := debian[f]
 			if !ok {
 				t.Fatalf("port %s: %s is not in debian-sources.tsv", b.name, f)
@@ -213,8 +222,8 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	write(t, filepath.Join(target, "etc/lpm/lpm.toml"), conf)
 	tree := filepath.Join(target, "usr/ports")
 	portDirs := writeBootTree(t, repoDir, tree, debian, filepath.Join(chroot, "usr/bin/lpm"))
-	for _, b := range bootPorts {
-		for _, f := range append(sourceFiles(t, portDirs[b.name]), b.debian...) {
+	for _, dir := range portDirs {
+		for _, f := range sourceFiles(t, dir) {
 			if err := linkOrCopy(filepath.Join(distfiles, f), filepath.Join(mirror, f)); err != nil {
 				t.Fatal(err)
 			}
@@ -236,18 +245,17 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	store := filepath.Join(cache, "boot-packages")
 	packages := filepath.Join(target, "var/cache/lpm/packages")
 
-	// 3. Every port into the target, one install each.
-	for _, b := range bootPorts {
-		dir := portDirs[b.name]
+	// 3. Every port into the target, one install each; then the archives
+	// the booted system installs by itself: lfs-hello and the second
+	// kernel.
+	cachedRun := func(name, dir, what string, args ...string) {
+		t.Helper()
 		p, errs := ports.ParseFile(filepath.Join(dir, ports.FileName))
 		if len(errs) > 0 {
 			t.Fatalf("%s: %v", dir, errs)
 		}
-		if b.name == "linux" {
-			writeKernelConfig(t, chroot, filepath.Join(distfiles, b.debian[0]), filepath.Join(target, "etc/lpm/kernel/config"), cache)
-		}
 		key := portKey(t, dir, envKey)
-		stored := filepath.Join(store, b.name+"-"+key, p.ID()+".lpm")
+		stored := filepath.Join(store, name+"-"+key, p.ID()+".lpm")
 		archive := filepath.Join(packages, p.ID()+".lpm")
 		cached := exists(stored)
 		if cached {
@@ -255,23 +263,31 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		progress("%-11s %-8s %s", b.name, p.Version, map[bool]string{true: "installing the cached archive", false: "building"}[cached])
+		progress("%-11s %-8s %s (%s)", name, p.Version, what, map[bool]string{true: "cached archive", false: "building"}[cached])
 		began := time.Now()
-		out, err := lpm("install", b.name)
+		out, err := lpm(args...)
 		if err != nil {
 			keepBootLog(chroot, logs, p)
-			t.Fatalf("lpm install %s (%s) in the chroot: %v\n%s\n(build log kept in %s)", b.name, dir, err, tailLines(out, 40), logs)
+			t.Fatalf("lpm %s (%s) in the chroot: %v\n%s\n(build log kept in %s)", strings.Join(args, " "), dir, err, tailLines(out, 40), logs)
 		}
 		if !cached && exists(archive) {
 			if err := linkOrCopy(archive, stored); err != nil {
 				t.Error(err)
 			}
 		}
-		progress("%-11s %-8s installed in %.1f min", b.name, p.Version, time.Since(began).Minutes())
+		progress("%-11s %-8s %s in %.1f min", name, p.Version, what, time.Since(began).Minutes())
 	}
-	if out, err := lpm("build", "lfs-hello"); err != nil {
-		t.Fatalf("lpm build lfs-hello: %v\n%s", err, tailLines(out, 30))
+	for _, b := range bootPorts {
+		dir := portDirs[b.name]
+		request := b.name
+		if b.name == "linux" {
+			writeKernelConfig(t, chroot, filepath.Join(distfiles, b.debian[0]), filepath.Join(target, "etc/lpm/kernel/config"), cache)
+			request = "linux@" + debian[b.debian[0]].version
+		}
+		cachedRun(b.name, dir, "install", "install", request)
 	}
+	cachedRun("lfs-hello", portDirs["lfs-hello"], "build", "build", "lfs-hello")
+	cachedRun("linux", portDirs["linux-second"], "build", "build", "linux@"+debian[secondKernel[0]].version)
 	if out, err := lpm("verify"); err != nil {
 		t.Fatalf("lpm verify of the target: %v\n%s", err, tailLines(out, 30))
 	}
@@ -319,6 +335,7 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	v := startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot1-lfs.log"), 15*time.Minute)
 	v.bootToLogin(kernel, release)
 	progress("boot 1: logged in")
+	// expect runs a command on the booted system (v, whichever boot it is).
 	expect := func(command, want string, wantRC int, limit time.Duration) string {
 		t.Helper()
 		out, rc := v.run(command, limit)
@@ -349,14 +366,40 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	v.poweroff()
 	progress("boot 1: clean shutdown")
 
-	// 6. The same disk again: the root checks clean.
-	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot2-lfs-fsck.log"), 10*time.Minute)
+	// 6. The same disk again: the root checks clean. Then, from inside, a
+	// second kernel beside the first (its archive is in the image's package
+	// cache): the bootloader hook makes it GRUB's default.
+	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot2-lfs-fsck.log"), 15*time.Minute)
 	v.bootToLogin(kernel, release)
 	if !regexp.MustCompile(`: clean, \d+/\d+ files`).MatchString(v.con.text()) {
 		v.fail("no clean fsck of the root on the second boot")
 	}
-	v.poweroff()
 	progress("boot 2: the root checked clean")
+	second, _ := ports.ParseFile(filepath.Join(portDirs["linux-second"], ports.FileName))
+	secondRelease := second.Version
+	expect("lpm install --yes --file /var/cache/lpm/packages/"+second.ID()+".lpm", "hook bootloader: wrote /boot/grub/grub.cfg", 0, 10*time.Minute)
+	expect("ls /boot", "vmlinuz-"+secondRelease, 0, time.Minute)
+	v.poweroff()
+	progress("boot 2: %s installed beside %s", secondRelease, release)
+
+	// 7. The second kernel boots by default; lpm undo takes it away.
+	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot3-second-kernel.log"), 15*time.Minute)
+	v.bootToLogin(secondRelease+"-lfs-12.3", secondRelease)
+	expect("uname -r", secondRelease, 0, time.Minute)
+	expect("lpm undo --yes", "hook bootloader: wrote /boot/grub/grub.cfg: "+kernel+" (default)", 0, 10*time.Minute)
+	v.poweroff()
+	progress("boot 3: %s booted; lpm undo", secondRelease)
+
+	// 8. The first kernel again.
+	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot4-after-undo.log"), 15*time.Minute)
+	v.bootToLogin(kernel, release)
+	expect("uname -r", release, 0, time.Minute)
+	expect("ls /boot", "vmlinuz-"+kernel, 0, time.Minute)
+	if out, _ := v.run("ls /boot", time.Minute); strings.Contains(out, "vmlinuz-"+secondRelease) {
+		v.fail("lpm undo left the second kernel: %s", out)
+	}
+	v.poweroff()
+	progress("boot 4: %s again after the undo", release)
 	t.Logf("lfs boot test: %s in all; console logs in %s", time.Since(start).Round(time.Second), logs)
 }
 
@@ -416,18 +459,13 @@ func writeBootTree(t *testing.T, repoDir, tree string, debian map[string]nearbyT
 		case b.debian == nil:
 			dirs[b.name] = shipped
 		default:
-			dirs[b.name] = filepath.Join(tree, b.name)
-			copyDir(t, shipped, dirs[b.name])
-			text, err := overrideSources(filepath.Join(shipped, ports.FileName), b.debian, debian)
-			if err != nil {
-				t.Fatalf("override of %s: %v", b.name, err)
-			}
-			write(t, filepath.Join(dirs[b.name], ports.FileName), text)
+			dirs[b.name] = writeOverride(t, shipped, tree, b, debian)
 		}
 		if _, errs := ports.ParseFile(filepath.Join(dirs[b.name], ports.FileName)); len(errs) > 0 {
 			t.Fatalf("%s: %v", dirs[b.name], errs)
 		}
 	}
+	dirs["linux-second"] = writeOverride(t, filepath.Join(repoDir, "ports/lfs/linux/6.13.4"), tree, bootPort{name: "linux", debian: secondKernel}, debian)
 	hello := filepath.Join(tree, "lfs-hello")
 	copyDir(t, filepath.Join(repoDir, "testdata/lfsboot/ports/lfs-hello"), hello)
 	dirs["lfs-hello"] = hello
@@ -435,6 +473,22 @@ func writeBootTree(t *testing.T, repoDir, tree string, debian map[string]nearbyT
 		t.Fatal(err)
 	}
 	return dirs
+}
+
+// writeOverride writes the override of a shipped port into tree and
+// returns its directory; kernels go to linux/VERSION, side by side.
+func writeOverride(t *testing.T, shipped, tree string, b bootPort, debian map[string]nearbyTarball) string {
+	dir := filepath.Join(tree, b.name)
+	if b.name == "linux" {
+		dir = filepath.Join(dir, debian[b.debian[0]].version)
+	}
+	copyDir(t, shipped, dir)
+	text, err := overrideSources(filepath.Join(shipped, ports.FileName), b.debian, debian)
+	if err != nil {
+		t.Fatalf("override of %s: %v", b.name, err)
+	}
+	write(t, filepath.Join(dir, ports.FileName), text)
+	return dir
 }
 
 // overrideSources is the shipped port with its version and sources
@@ -603,9 +657,13 @@ func portKeyOf(s string) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
-// chrootRun runs a command in root as inChroot does, with env added.
+// chrootRun runs a command in root as inChroot does, with env added, and
+// with the root a mount point of its own, as the book's $LFS is: lpm's
+// build sandbox makes / private in a new mount namespace, which the kernel
+// refuses (EINVAL) for a chroot whose / is a plain directory.
 func chrootRun(root string, env []string, args ...string) (string, error) {
 	script := `set -e
+mount --bind "$1" "$1"
 mount --rbind /dev "$1/dev"
 mount --make-rslave "$1/dev"
 mount -t proc proc "$1/proc"
