@@ -76,6 +76,7 @@ type bootPort struct {
 var bootPorts = []bootPort{
 	{name: "lfs-base"},
 	{name: "glibc", debian: []string{"glibc_2.41.orig.tar.xz", "tzdata_2025b.orig.tar.gz"}},
+	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}},
 	{name: "ncurses", debian: []string{"ncurses_6.4.orig.tar.gz"}},
 	{name: "readline", debian: []string{"readline_8.2.orig.tar.gz"}},
 	{name: "bash", debian: []string{"bash_5.2.37.orig.tar.xz"}},
@@ -86,7 +87,6 @@ var bootPorts = []bootPort{
 	{name: "sed"},
 	{name: "util-linux", debian: []string{"util-linux_2.38.1.orig.tar.xz"}},
 	{name: "e2fsprogs"},
-	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}},
 	{name: "shadow", debian: []string{"shadow_4.17.4.orig.tar.xz"}},
 	{name: "sysvinit", debian: []string{"sysvinit_3.18.orig.tar.gz"}},
 	{name: "lfs-config"},
@@ -241,7 +241,7 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	lpm := func(args ...string) (string, error) {
 		return chrootRun(chroot, env, append([]string{"/usr/bin/lpm", "--root", "/mnt/target", "--yes"}, args...)...)
 	}
-	envKey := envHash(t, repoDir, bootInclude+"\x00"+conf+"\x00"+strings.Join(env, "\x00"))
+	envKey := envHash(t, repoDir, bootInclude+"\x00"+conf+"\x00"+strings.Join(env, "\x00")+"\x00libcrypt.so.2 from the target")
 	store := filepath.Join(cache, "boot-packages")
 	packages := filepath.Join(target, "var/cache/lpm/packages")
 
@@ -285,6 +285,9 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 			request = "linux@" + debian[b.debian[0]].version
 		}
 		cachedRun(b.name, dir, "install", "install", request)
+		if b.name == "libxcrypt" {
+			linkTargetLibcrypt(t, chroot, env, packages, dir)
+		}
 	}
 	cachedRun("lfs-hello", portDirs["lfs-hello"], "build", "build", "lfs-hello")
 	cachedRun("linux", portDirs["linux-second"], "build", "build", "linux@"+debian[secondKernel[0]].version)
@@ -708,6 +711,29 @@ func debootstrapWith(t *testing.T, cache, include string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// linkTargetLibcrypt makes the build host link -lcrypt against the
+// target's libxcrypt: LFS builds it without the obsolete API, as
+// libcrypt.so.2, where Debian's is libcrypt.so.1, so that util-linux and
+// shadow built against Debian's would need a library the target lacks.
+// The target's archive is installed into the chroot with lpm (its headers
+// over Debian's) and Debian's link-time libcrypt.so is taken away; the
+// chroot's own programs keep Debian's libcrypt.so.1.
+func linkTargetLibcrypt(t *testing.T, chroot string, env []string, packages, dir string) {
+	p, _ := ports.ParseFile(filepath.Join(dir, ports.FileName))
+	archive := "/mnt/target/var/cache/lpm/packages/" + p.ID() + ".lpm"
+	out, err := chrootRun(chroot, env, "/usr/bin/lpm", "--root", "/", "--yes", "install", "--file", archive,
+		"--overwrite", "usr/include/*", "--overwrite", "usr/share/man/*/*", "--overwrite", "usr/lib/pkgconfig/*")
+	if err != nil {
+		t.Fatalf("installing the target's libxcrypt into the build chroot: %v\n%s", err, tailLines(out, 20))
+	}
+	for _, f := range []string{"libcrypt.so", "libcrypt.a"} {
+		os.Remove(filepath.Join(chroot, "usr/lib/x86_64-linux-gnu", f))
+	}
+	if !exists(filepath.Join(chroot, "usr/lib/libcrypt.so.2")) {
+		t.Fatalf("the target's libxcrypt put no usr/lib/libcrypt.so.2 into the chroot")
+	}
 }
 
 // keepBootLog copies a failed build's log out of the chroot.
