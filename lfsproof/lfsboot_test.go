@@ -639,6 +639,8 @@ cd linux-*/
 make -s ARCH=x86_64 tinyconfig
 ARCH=x86_64 ./scripts/kconfig/merge_config.sh -m .config ../qemu.fragment >/dev/null
 make -s ARCH=x86_64 olddefconfig
+lost=$(grep -E '^(CONFIG_|# CONFIG_)' ../qemu.fragment | grep -vxF -f .config || true)
+if [ -n "$lost" ]; then echo "lines of the fragment lost after olddefconfig: $lost"; exit 1; fi
 cp .config ../config`
 		if out, err := chrootRun(chroot, nil, "bash", "-c", script); err != nil {
 			t.Fatalf("making the kernel config: %v\n%s", err, tailLines(out, 30))
