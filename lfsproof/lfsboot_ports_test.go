@@ -30,7 +30,7 @@ func TestBootOverridesChangeOnlyVersionAndSources(t *testing.T) {
 		if b.name == "linux" {
 			dir = filepath.Join(dir, "6.13.4")
 		}
-		text, err := overrideSources(filepath.Join(dir, ports.FileName), b.debian, debian)
+		text, err := overrideSources(filepath.Join(dir, ports.FileName), b.debian, b.patches, debian)
 		if err != nil {
 			t.Fatalf("%s: %v", b.name, err)
 		}
@@ -44,8 +44,13 @@ func TestBootOverridesChangeOnlyVersionAndSources(t *testing.T) {
 		if got.Version != debian[b.debian[0]].version {
 			t.Errorf("%s: version %s, want Debian's %s", b.name, got.Version, debian[b.debian[0]].version)
 		}
-		if len(got.Sources) != len(b.debian) || len(got.Patches) != 0 {
-			t.Errorf("%s: %d sources and patches %v, want the %d Debian files and no patch", b.name, len(got.Sources), got.Patches, len(b.debian))
+		if len(got.Sources) != len(b.debian) || !reflect.DeepEqual(got.Patches, b.patches) {
+			t.Errorf("%s: %d sources and patches %v, want the %d Debian files and patches %v", b.name, len(got.Sources), got.Patches, len(b.debian), b.patches)
+		}
+		for _, patch := range b.patches {
+			if _, err := os.Stat(filepath.Join("../testdata/lfsboot/patches", patch)); err != nil {
+				t.Errorf("%s: the test's patch %s: %v", b.name, patch, err)
+			}
 		}
 		for i, s := range got.Sources {
 			if s.FileName() != b.debian[i] || s.SHA256 != debian[b.debian[i]].sha256 || s.MD5 != "" {

@@ -64,6 +64,9 @@ const bootInclude = rootInclude + ",libreadline-dev,uuid-dev,libblkid-dev,libacl
 type bootPort struct {
 	name   string
 	debian []string
+	// patches are the test's own (testdata/lfsboot/patches), in place of
+	// the book's, for what Debian's tarball lacks.
+	patches []string
 }
 
 // bootPorts is the image: what boots to a login (glibc, bash, coreutils,
@@ -75,7 +78,7 @@ type bootPort struct {
 // modules.
 var bootPorts = []bootPort{
 	{name: "lfs-base"},
-	{name: "glibc", debian: []string{"glibc_2.41.orig.tar.xz", "tzdata_2025b.orig.tar.gz"}},
+	{name: "glibc", debian: []string{"glibc_2.41.orig.tar.xz", "tzdata_2025b.orig.tar.gz"}, patches: []string{"glibc-no-manual.patch"}},
 	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}},
 	{name: "ncurses", debian: []string{"ncurses_6.4.orig.tar.gz"}},
 	{name: "readline", debian: []string{"readline_8.2.orig.tar.gz"}},
@@ -486,7 +489,12 @@ func writeOverride(t *testing.T, shipped, tree string, b bootPort, debian map[st
 		dir = filepath.Join(dir, debian[b.debian[0]].version)
 	}
 	copyDir(t, shipped, dir)
-	text, err := overrideSources(filepath.Join(shipped, ports.FileName), b.debian, debian)
+	for _, patch := range b.patches {
+		if err := linkOrCopy(filepath.Join("../testdata/lfsboot/patches", patch), filepath.Join(dir, patch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, err := overrideSources(filepath.Join(shipped, ports.FileName), b.debian, b.patches, debian)
 	if err != nil {
 		t.Fatalf("override of %s: %v", b.name, err)
 	}
@@ -496,8 +504,9 @@ func writeOverride(t *testing.T, shipped, tree string, b bootPort, debian map[st
 
 // overrideSources is the shipped port with its version and sources
 // changed to Debian's files (the version of the first), the book's patches
-// dropped (none of them is to be had here), and nothing else changed.
-func overrideSources(shipped string, files []string, debian map[string]nearbyTarball) (string, error) {
+// (none of them is to be had here) replaced by the test's own, and nothing
+// else changed.
+func overrideSources(shipped string, files, patches []string, debian map[string]nearbyTarball) (string, error) {
 	data, err := os.ReadFile(shipped)
 	if err != nil {
 		return "", err
@@ -546,6 +555,14 @@ func overrideSources(shipped string, files []string, debian map[string]nearbyTar
 		case strings.HasPrefix(trimmed, "version ="):
 			line = fmt.Sprintf("version = %q", first.version)
 		case strings.HasPrefix(trimmed, "patches ="):
+			continue
+		}
+		if strings.HasPrefix(trimmed, "version =") && len(patches) > 0 {
+			var quoted []string
+			for _, p := range patches {
+				quoted = append(quoted, fmt.Sprintf("%q", p))
+			}
+			out = append(out, line, "patches = ["+strings.Join(quoted, ", ")+"]")
 			continue
 		}
 		out = append(out, line)
