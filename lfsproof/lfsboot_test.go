@@ -859,7 +859,7 @@ func (v *vm) send(line string) {
 }
 
 // marker numbers the commands run: the shell prints END-n only when it
-// expands $((n-1+1)), so the echo of the typed line never matches.
+// expands $((n-1+1)), so an echo of the typed line never matches.
 var marker = 100
 
 // run types a command at the shell prompt and returns what it printed and
@@ -871,17 +871,15 @@ func (v *vm) run(command string, limit time.Duration) (string, int) {
 	from := v.pos
 	v.waitFor(fmt.Sprintf("END-%d", marker), limit)
 	out := v.con.text()[from:v.pos]
-	// The typed line comes back first (the terminal echoes it).
-	if i := strings.Index(out, "\n"); i >= 0 {
-		out = out[i+1:]
-	}
 	m := regexp.MustCompile(`rc=(\d+) END-\d+$`).FindStringSubmatch(out)
 	if m == nil {
 		v.fail("no exit status after %q: %q", command, out)
 	}
 	rc := 0
 	fmt.Sscan(m[1], &rc)
-	return strings.TrimSuffix(out, m[0]), rc
+	out = strings.TrimSuffix(out, m[0])
+	v.t.Logf("%s: # %s (exit %d)\n%s", filepath.Base(v.logFile), command, rc, out)
+	return out, rc
 }
 
 // login waits for the getty on the serial line and logs in as root.
@@ -892,6 +890,8 @@ func (v *vm) login() {
 	v.send("root")
 	v.waitFor("Password:", time.Minute)
 	v.send(rootPassword)
+	// No echo of what is typed from here on: a command's output is then
+	// only what it printed (run logs the commands).
 	v.run("stty -echo; PS1='# '", time.Minute)
 }
 
@@ -899,7 +899,8 @@ func (v *vm) login() {
 // banner, sysvinit and the rc scripts to a root shell.
 func (v *vm) bootToLogin(kernel, release string) {
 	v.t.Helper()
-	v.waitFor("lpm Linux ("+kernel+")", 2*time.Minute)
+	// The bootloader hook titles entries with os-release's NAME.
+	v.waitFor("Linux From Scratch ("+kernel+")", 2*time.Minute)
 	v.waitFor("Linux version "+release+" ", 2*time.Minute)
 	v.waitFor("INIT: version", 2*time.Minute)
 	v.waitFor("Mounting virtual file systems", time.Minute)
