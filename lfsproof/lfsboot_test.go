@@ -91,7 +91,7 @@ var bootPorts = []bootPort{
 	{name: "util-linux", debian: []string{"util-linux_2.38.1.orig.tar.xz"}},
 	{name: "e2fsprogs"},
 	{name: "shadow", debian: []string{"shadow_4.17.4.orig.tar.xz"}},
-	{name: "sysvinit", debian: []string{"sysvinit_3.18.orig.tar.gz"}},
+	{name: "sysvinit", debian: []string{"sysvinit_3.18.orig.tar.gz"}, patches: []string{"sysvinit-no-duplicates.patch"}},
 	{name: "lfs-config"},
 	{name: "lfs-rc"},
 	{name: "lpm"},
