@@ -382,30 +382,44 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	}
 	progress("boot 2: the root checked clean")
 	second, _ := ports.ParseFile(filepath.Join(portDirs["linux-second"], ports.FileName))
-	secondRelease := second.Version
+	secondKernelName := second.Version + "-lfs-12.3" // the linux port's boot file names
+	// A menu long enough to pick an entry in (the user's edit of lpm's
+	// settings; the hook writes it into grub.cfg with the next kernel).
+	expect("sed -i 's/^timeout = 1$/timeout = 5/' /etc/lpm/lpm.toml && grep -x 'timeout = 5' /etc/lpm/lpm.toml", "timeout = 5", 0, time.Minute)
 	expect("lpm install --yes --file /var/cache/lpm/packages/"+second.ID()+".lpm", "hook bootloader: wrote /boot/grub/grub.cfg", 0, 10*time.Minute)
-	expect("ls /boot", "vmlinuz-"+secondRelease, 0, time.Minute)
+	expect("ls /boot", "vmlinuz-"+secondKernelName, 0, time.Minute)
 	v.poweroff()
-	progress("boot 2: %s installed beside %s", secondRelease, release)
+	progress("boot 2: %s installed beside %s", second.Version, release)
 
-	// 7. The second kernel boots by default; lpm undo takes it away.
+	// 7. The second kernel boots by default.
 	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot3-second-kernel.log"), 15*time.Minute)
-	v.bootToLogin(secondRelease+"-lfs-12.3", secondRelease)
-	expect("uname -r", secondRelease, 0, time.Minute)
-	expect("lpm undo --yes", "hook bootloader: wrote /boot/grub/grub.cfg: "+kernel+" (default)", 0, 10*time.Minute)
+	v.bootToLogin(secondKernelName, second.Version)
+	expect("uname -r", second.Version, 0, time.Minute)
 	v.poweroff()
-	progress("boot 3: %s booted; lpm undo", secondRelease)
+	progress("boot 3: %s by default", second.Version)
 
-	// 8. The first kernel again.
-	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot4-after-undo.log"), 15*time.Minute)
-	v.bootToLogin(kernel, release)
+	// 8. The first kernel, picked in GRUB's menu (lpm refuses to remove
+	// the running kernel), undoes the second's install.
+	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot4-first-kernel-undo.log"), 15*time.Minute)
+	v.waitFor("Linux From Scratch ("+secondKernelName+")", 2*time.Minute)
+	v.waitFor("Linux From Scratch ("+kernel+")", 30*time.Second)
+	v.keys("\x1b[B", "\r")
+	v.bootFrom(release)
 	expect("uname -r", release, 0, time.Minute)
-	expect("ls /boot", "vmlinuz-"+kernel, 0, time.Minute)
-	if out, _ := v.run("ls /boot", time.Minute); strings.Contains(out, "vmlinuz-"+secondRelease) {
+	expect("lpm undo --yes", "hook bootloader: wrote /boot/grub/grub.cfg: "+kernel+" (default)", 0, 10*time.Minute)
+	if out, _ := v.run("ls /boot", time.Minute); strings.Contains(out, "vmlinuz-"+secondKernelName) {
 		v.fail("lpm undo left the second kernel: %s", out)
 	}
+	expect("lpm history", "undo", 0, time.Minute)
 	v.poweroff()
-	progress("boot 4: %s again after the undo", release)
+	progress("boot 4: %s picked in the menu; lpm undo", release)
+
+	// 9. The first kernel is the default again.
+	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot5-after-undo.log"), 15*time.Minute)
+	v.bootToLogin(kernel, release)
+	expect("uname -r", release, 0, time.Minute)
+	v.poweroff()
+	progress("boot 5: %s again by default", release)
 	t.Logf("lfs boot test: %s in all; console logs in %s", time.Since(start).Round(time.Second), logs)
 }
 
@@ -901,6 +915,23 @@ func (v *vm) bootToLogin(kernel, release string) {
 	v.t.Helper()
 	// The bootloader hook titles entries with os-release's NAME.
 	v.waitFor("Linux From Scratch ("+kernel+")", 2*time.Minute)
+	v.bootFrom(release)
+}
+
+// keys types into GRUB's menu, a moment between keys.
+func (v *vm) keys(keys ...string) {
+	v.t.Helper()
+	for _, k := range keys {
+		if _, err := io.WriteString(v.stdin, k); err != nil {
+			v.fail("typing %q: %v", k, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// bootFrom follows the boot from the kernel's banner to a root shell.
+func (v *vm) bootFrom(release string) {
+	v.t.Helper()
 	v.waitFor("Linux version "+release+" ", 2*time.Minute)
 	v.waitFor("INIT: version", 2*time.Minute)
 	v.waitFor("Mounting virtual file systems", time.Minute)
