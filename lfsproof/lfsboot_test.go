@@ -67,6 +67,11 @@ type bootPort struct {
 	// patches are the test's own (testdata/lfsboot/patches), in place of
 	// the book's, for what Debian's tarball lacks.
 	patches []string
+	// dist says Debian's tarball is a git snapshot without the generated
+	// files (configure) of a release: the test makes the release tarball
+	// from it, autoreconf -fi as upstream's make dist does, under the
+	// upstream name.
+	dist bool
 }
 
 // bootPorts is the image: what boots to a login (glibc, bash, coreutils,
@@ -79,7 +84,7 @@ type bootPort struct {
 var bootPorts = []bootPort{
 	{name: "lfs-base"},
 	{name: "glibc", debian: []string{"glibc_2.41.orig.tar.xz", "tzdata_2025b.orig.tar.gz"}, patches: []string{"glibc-no-manual.patch"}},
-	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}},
+	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}, dist: true},
 	{name: "ncurses", debian: []string{"ncurses_6.4.orig.tar.gz"}},
 	{name: "readline", debian: []string{"readline_8.2.orig.tar.gz"}},
 	{name: "bash", debian: []string{"bash_5.2.37.orig.tar.xz"}},
@@ -202,6 +207,11 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 			if err := fetchDebian(apt, n, filepath.Join(distfiles, f)); err != nil {
 				t.Fatalf("port %s: fetching Debian's %s: %v", b.name, f, err)
 			}
+		}
+	}
+	for _, b := range bootPorts {
+		if b.dist {
+			debian[b.debian[0]] = distTarball(t, repoDir, b, debian[b.debian[0]], distfiles)
 		}
 	}
 	progress("sources fetched")
@@ -627,9 +637,63 @@ func fetchDebian(apt string, n nearbyTarball, final string) error {
 	return fmt.Errorf("apt-helper download-file %s", strings.Join(tried, "; "))
 }
 
+// distTarball makes the release tarball of a port whose Debian tarball is
+// a git snapshot, on the test machine (autoreconf needs autoconf, automake,
+// libtool and libltdl's m4 there, which apt installs when missing), once: it is kept in distfiles under the upstream
+// name, and its sha256 is the override's.
+func distTarball(t *testing.T, repoDir string, b bootPort, n nearbyTarball, distfiles string) nearbyTarball {
+	p, errs := ports.ParseFile(filepath.Join(repoDir, "ports/lfs", b.name, ports.FileName))
+	if len(errs) > 0 {
+		t.Fatalf("%s: %v", b.name, errs)
+	}
+	name := p.Sources[0].FileName()
+	out := filepath.Join(distfiles, name)
+	if !exists(out) {
+		// libxcrypt's configure.ac uses LT_SYS_SYMBOL_USCORE, from libltdl's m4.
+		missing := !exists("/usr/share/aclocal/ltdl.m4")
+		for _, tool := range []string{"autoreconf", "automake", "libtoolize"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				missing = true
+			}
+		}
+		if missing {
+			cmd := exec.Command("apt-get", "install", "-y", "-qq", "--no-install-recommends", "autoconf", "automake", "libtool", "libltdl-dev")
+			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("installing autotools for %s's release tarball: %v\n%s", b.name, err, tailLines(string(out), 10))
+			}
+		}
+		work := t.TempDir()
+		top := strings.TrimSuffix(strings.TrimSuffix(name, ".tar.xz"), ".tar.gz")
+		script := `set -e
+tar xf "$1"
+cd "$2"
+autoreconf -fi >/dev/null
+rm -rf autom4te.cache
+cd ..
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cJf "$3.part" "$2"
+mv "$3.part" "$3"`
+		cmd := exec.Command("bash", "-c", script, "bash", filepath.Join(distfiles, n.file), top, out)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("making %s from Debian's %s: %v\n%s", name, n.file, err, tailLines(string(o), 20))
+		}
+	}
+	sum, err := fileSHA256(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nearbyTarball{version: n.version, file: name, sha256: sum}
+}
+
 // debianURL is where Debian's archive keeps a file (lpm fetches it from
-// the test's mirror first).
+// the test's mirror first). A tarball the test made (no Debian source) is
+// only in the mirror.
 func debianURL(n nearbyTarball) string {
+	if n.source == "" {
+		return "https://lpm.invalid/made-by-the-test/" + n.file
+	}
 	dir := n.source[:1]
 	if strings.HasPrefix(n.source, "lib") {
 		dir = n.source[:4]
