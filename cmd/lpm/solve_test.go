@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,6 +64,21 @@ func TestInstallWithAProvidedVersionNoPortHolds(t *testing.T) {
 	r.ok("--assume-installed", "coreutils=9.6", "install", "bc")
 	if out := r.ok("list"); !strings.Contains(out, "bc") || strings.Contains(out, "coreutils") {
 		t.Errorf("after installing bc with coreutils 9.6 provided, list says:\n%s", out)
+	}
+}
+
+// An archive installed as it is may need a package the system provides:
+// that is as good as an installed one, as for a port.
+func TestInstallFileAcceptsAProvidedDependency(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\nrun = [\"glibc\"]"))
+	r := newRoot(t, tree)
+	r.ok("--assume-installed", "glibc=2.41", "build", "bc")
+	archive := filepath.Join(r.dir, "var/cache/lpm/packages/bc-7.0.3-1.lpm")
+	r.fails([]string{"it needs glibc, which is not installed"}, "install", "--file", archive)
+	r.ok("--assume-installed", "glibc=2.41", "install", "--file", archive)
+	if out := r.ok("list"); !strings.Contains(out, "bc") || strings.Contains(out, "glibc") {
+		t.Errorf("after install --file of bc with glibc provided, list says:\n%s", out)
 	}
 }
 
