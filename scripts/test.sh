@@ -29,5 +29,8 @@ go vet ./...
 # root, the QEMU boot test, a few LFS chapter-8 ports built by lpm inside a
 # chroot), then everything else; the last lines CI reads
 # are the whole suite's.
-LPM_SLOW=1 go test -timeout 60m -run 'Slow' ./cmd/lpm ./boot ./lfsproof
+# -v -p 1 streams each suite's progress lines as they come (go test holds
+# a package's output until it ends otherwise) and runs the suites one after
+# the other, as 2 cores want.
+LPM_SLOW=1 go test -v -p 1 -timeout 60m -run 'Slow' ./cmd/lpm ./boot ./lfsproof
 go test -timeout 20m ./...

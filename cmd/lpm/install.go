@@ -139,9 +139,16 @@ func (e *env) installFiles(files []string, dry bool) error {
 		manifests = append(manifests, m)
 		changes = append(changes, installer.Change{Archive: f, Explicit: true})
 	}
+	// What the system provides (lpm.toml's provided, --assume-installed)
+	// meets a dependency as an installed package does.
+	have := append([]pkgdb.Package{}, installed...)
+	for _, p := range e.cfg.Provided {
+		name, version, _ := strings.Cut(p, "=")
+		have = append(have, pkgdb.Package{Name: name, Version: version})
+	}
 	for _, m := range manifests {
 		for _, d := range m.Depends {
-			if !depMet(d, installed, manifests) {
+			if !depMet(d, have, manifests) {
 				return fmt.Errorf("installing %s: it needs %s, which is not installed; install it first or add its archive", m.Name, d)
 			}
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,21 @@ func TestProvidedPackageServesABuildWhenItsPortHasAnotherVersion(t *testing.T) {
 	}
 	if list := r.ok("list"); strings.Contains(list, "gcc") || !strings.Contains(list, "bc") {
 		t.Errorf("after installing bc with gcc 14.2.0 provided, list says:\n%s", list)
+	}
+}
+
+// An archive installed as it is may need a package the system provides:
+// that is as good as an installed one, as for a port.
+func TestInstallFileAcceptsAProvidedDependency(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "bc", quickPort("bc", "7.0.3", "[depends]\nrun = [\"glibc\"]"))
+	r := newRoot(t, tree)
+	r.ok("--assume-installed", "glibc=2.41", "build", "bc")
+	archive := filepath.Join(r.dir, "var/cache/lpm/packages/bc-7.0.3-1.lpm")
+	r.fails([]string{"it needs glibc, which is not installed"}, "install", "--file", archive)
+	r.ok("--assume-installed", "glibc=2.41", "install", "--file", archive)
+	if out := r.ok("list"); !strings.Contains(out, "bc") || strings.Contains(out, "glibc") {
+		t.Errorf("after install --file of bc with glibc provided, list says:\n%s", out)
 	}
 }
 
