@@ -13,6 +13,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/lfs-lpm/lpm/atomicfile"
 	"github.com/lfs-lpm/lpm/image"
 )
 
@@ -388,39 +389,13 @@ func readRegular(p string) ([]byte, os.FileMode, error) {
 	return data, fi.Mode().Perm(), err
 }
 
-// writeAtomic replaces p with data through a temporary file beside it:
-// readers see the old file or the new one, never a part.
+// writeAtomic replaces p with data, making its directory first: readers
+// see the old file or the new one, never a part.
 func writeAtomic(p string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(p)+".")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(p, data, mode)
 }
 
 // writeBootCode is the bootcode hook: when bootloader.device is set, it

@@ -779,37 +779,6 @@ exec chroot "$r" "$@"`
 	return string(out), err
 }
 
-// debootstrapWith is debootstrapRoot for another package list.
-func debootstrapWith(t *testing.T, cache, include string) string {
-	key := portKeyOf(rootSuite + " " + include)
-	dir := filepath.Join(cache, "root-"+rootSuite+"-"+key[:12])
-	if exists(filepath.Join(dir, "usr/bin/make")) {
-		return dir
-	}
-	tmp, err := os.MkdirTemp(cache, ".root-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(tmp, 0o755)
-	args := []string{"--variant=minbase", "--include=" + include, rootSuite, tmp, "http://deb.debian.org/debian"}
-	fmt.Fprintf(os.Stderr, "making the build root: debootstrap %s\n", strings.Join(args, " "))
-	out, err := exec.Command("/usr/sbin/debootstrap", args...).CombinedOutput()
-	if err != nil {
-		if len(mountsUnder(t, tmp)) == 0 {
-			os.RemoveAll(tmp)
-		}
-		t.Fatalf("debootstrap: %v\n%s", err, tailLines(string(out), 30))
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		os.Remove(d)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // linkTargetLibcrypt makes the build host link -lcrypt against the
 // target's libxcrypt: LFS builds it without the obsolete API, as
 // libcrypt.so.2, where Debian's is libcrypt.so.1, so that util-linux and

@@ -582,11 +582,17 @@ func aptEnv(apt string) []string {
 	return append(os.Environ(), "APT_CONFIG="+filepath.Join(apt, "apt.conf"), "TMPDIR="+filepath.Join(apt, "..", "tmp"))
 }
 
-// debootstrapRoot returns the cached Debian root for rootInclude, made once
-// in a temporary directory and renamed into place, so it is whole or absent.
+// debootstrapRoot returns the cached Debian root for rootInclude.
 func debootstrapRoot(t *testing.T, cache string) string {
-	h := sha256.Sum256([]byte(rootSuite + " " + rootInclude))
-	dir := filepath.Join(cache, "root-"+rootSuite+"-"+hex.EncodeToString(h[:])[:12])
+	return debootstrapWith(t, cache, rootInclude)
+}
+
+// debootstrapWith returns the cached Debian root for a package list, made
+// once in a temporary directory and renamed into place, so it is whole or
+// absent.
+func debootstrapWith(t *testing.T, cache, include string) string {
+	key := portKeyOf(rootSuite + " " + include)
+	dir := filepath.Join(cache, "root-"+rootSuite+"-"+key[:12])
 	if exists(filepath.Join(dir, "usr/bin/make")) {
 		return dir
 	}
@@ -595,7 +601,7 @@ func debootstrapRoot(t *testing.T, cache string) string {
 		t.Fatal(err)
 	}
 	os.Chmod(tmp, 0o755)
-	args := []string{"--variant=minbase", "--include=" + rootInclude, rootSuite, tmp, "http://deb.debian.org/debian"}
+	args := []string{"--variant=minbase", "--include=" + include, rootSuite, tmp, "http://deb.debian.org/debian"}
 	fmt.Fprintf(os.Stderr, "making the build root: debootstrap %s\n", strings.Join(args, " "))
 	out, err := exec.Command("/usr/sbin/debootstrap", args...).CombinedOutput()
 	if err != nil {

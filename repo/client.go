@@ -16,6 +16,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/atomicfile"
 	"github.com/lfs-lpm/lpm/fetch"
 	"github.com/lfs-lpm/lpm/installer"
 )
@@ -241,5 +242,5 @@ func writeSerials(root string, seen map[string]uint64) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(data, '\n'), 0o644)
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }

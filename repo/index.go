@@ -39,6 +39,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/lfs-lpm/lpm/archive"
+	"github.com/lfs-lpm/lpm/atomicfile"
 )
 
 // IndexName and SignatureName are the index's files in a repository.
@@ -195,10 +196,10 @@ func WriteIndex(dir string, ix *Index, key minisign.PrivateKey) error {
 	signature := sig.SignWithComments(key, comment, "signature from lpm key "+strings.ToUpper(fmt.Sprintf("%X", key.ID())))
 	// The signature goes first: a client that reads the new index with the
 	// old signature (or the other way round) refuses both, and retries.
-	if err := writeFile(filepath.Join(dir, SignatureName), signature, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, SignatureName), signature, 0o644); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, IndexName), data, 0o644)
+	return atomicfile.Write(filepath.Join(dir, IndexName), data, 0o644)
 }
 
 // GenerateKey writes a new key pair: the secret key to file (mode 0600,
@@ -220,10 +221,10 @@ func GenerateKey(file string) (minisign.PublicKey, error) {
 	if err != nil {
 		return pub, err
 	}
-	if err := writeFile(file, privText, 0o600); err != nil {
+	if err := atomicfile.Write(file, privText, 0o600); err != nil {
 		return pub, err
 	}
-	return pub, writeFile(file+".pub", append(pubText, '\n'), 0o644)
+	return pub, atomicfile.Write(file+".pub", append(pubText, '\n'), 0o644)
 }
 
 // ReadKey reads a secret key made by GenerateKey (or by `minisign -G -W`).
@@ -246,31 +247,4 @@ func ReadKey(file string) (minisign.PrivateKey, error) {
 		return key, fmt.Errorf("signing key %s: %w", file, err)
 	}
 	return key, nil
-}
-
-// writeFile writes beside the target, syncs and renames, so a reader sees
-// the old file or the whole new one.
-func writeFile(file string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return nil
 }
