@@ -187,9 +187,16 @@ func asUser(t *testing.T, r *testRoot, args ...string) (string, int) {
 	cmd.Env = append(os.Environ(), "LPM_CONFIG=", "HOME=/")
 	if os.Geteuid() == 0 {
 		const nobody = 65534
-		for _, p := range append([]string{filepath.Dir(lpmBin), filepath.Dir(r.dir)}, r.ports...) {
+		// Open the test's own directories to nobody, and never their
+		// parent, the machine's /tmp: made 0755 it keeps every other
+		// user out (apt's _apt among them).
+		for _, p := range append([]string{filepath.Dir(lpmBin), filepath.Dir(r.dir), r.dir}, r.ports...) {
 			os.Chmod(p, 0o755)
-			os.Chmod(filepath.Dir(p), 0o755)
+		}
+		for _, p := range r.ports {
+			if parent := filepath.Dir(p); parent != filepath.Clean(os.TempDir()) {
+				os.Chmod(parent, 0o755)
+			}
 		}
 		filepath.Walk(r.dir, func(p string, _ os.FileInfo, err error) error {
 			if err == nil {

@@ -37,8 +37,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building lpm for the tests:", err)
 		os.Exit(1)
 	}
+	tmp, _ := os.Stat(os.TempDir())
 	code := m.Run()
 	os.RemoveAll(dir)
+	// The tests open their own directories to other users; the machine's
+	// temporary directory must keep its mode (1777), or apt and every
+	// other user's program stop working.
+	if now, err := os.Stat(os.TempDir()); tmp != nil && err == nil && now.Mode() != tmp.Mode() {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests changed %s from %v to %v\n", os.TempDir(), tmp.Mode(), now.Mode())
+		os.Chmod(os.TempDir(), tmp.Mode().Perm()|tmp.Mode()&(os.ModeSticky|os.ModeSetuid|os.ModeSetgid))
+		code = 1
+	}
 	os.Exit(code)
 }
 
