@@ -16,7 +16,6 @@
 package boot
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,7 +28,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -215,7 +213,7 @@ func boot(t *testing.T, disk, logFile string, titles []string, rel string) {
 	// port on stdio; the test never sends Ctrl-A, QEMU's escape.
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-m", "256",
 		"-nographic", "-no-reboot", "-drive", "file="+disk+",format=raw")
-	c := &console{}
+	c := &Console{}
 	cmd.Stdout, cmd.Stderr = c, c
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -228,19 +226,19 @@ func boot(t *testing.T, disk, logFile string, titles []string, rel string) {
 	go func() { exited <- cmd.Wait() }()
 	defer func() {
 		cancel()
-		os.WriteFile(logFile, []byte(c.text()), 0o644)
+		os.WriteFile(logFile, []byte(c.Text()), 0o644)
 	}()
 	fail := func(format string, args ...any) {
 		t.Helper()
 		cancel()
-		t.Fatalf("%s: %s\n--- console (%s) ---\n%s\n---", filepath.Base(disk), fmt.Sprintf(format, args...), logFile, tail(c.text(), 150))
+		t.Fatalf("%s: %s\n--- console (%s) ---\n%s\n---", filepath.Base(disk), fmt.Sprintf(format, args...), logFile, tail(c.Text(), 150))
 	}
 	pos := 0
 	waitFor := func(want string, limit time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(limit)
 		for {
-			text := c.text()
+			text := c.Text()
 			for _, bad := range []string{"grub>", "Kernel panic", "No bootable device"} {
 				if strings.Contains(text, bad) {
 					fail("%q on the console", bad)
@@ -273,7 +271,7 @@ func boot(t *testing.T, disk, logFile string, titles []string, rel string) {
 			continue
 		}
 		// Later entries are listed below the first.
-		if text := c.text(); !strings.Contains(text[pos:], want) && !waitUntil(c, want, pos, 10*time.Second) {
+		if text := c.Text(); !strings.Contains(text[pos:], want) && !waitUntil(c, want, pos, 10*time.Second) {
 			fail("menu entry %q not listed after %q", want, titles[0])
 		}
 	}
@@ -285,7 +283,7 @@ func boot(t *testing.T, disk, logFile string, titles []string, rel string) {
 	send("uname -r; cat /etc/os-release; echo ran-$((6*7))")
 	from := pos
 	waitFor("ran-42", 30*time.Second)
-	output := c.text()[from:pos]
+	output := c.Text()[from:pos]
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(rel) + `$`).MatchString(output) {
 		fail("uname -r did not print %s: %q", rel, output)
 	}
@@ -298,43 +296,20 @@ func boot(t *testing.T, disk, logFile string, titles []string, rel string) {
 	case <-time.After(time.Minute):
 		fail("qemu still running a minute after poweroff")
 	}
-	if !strings.Contains(c.text(), "reboot: Power down") {
+	if !strings.Contains(c.Text(), "reboot: Power down") {
 		fail("qemu exited without the kernel powering down")
 	}
 	t.Logf("%s: GRUB menu, Linux %s, login, uname -r, poweroff in %.1fs", filepath.Base(disk), rel, time.Since(began).Seconds())
 }
 
 // waitUntil waits for want after pos on the console, without failing.
-func waitUntil(c *console, want string, pos int, limit time.Duration) bool {
+func waitUntil(c *Console, want string, pos int, limit time.Duration) bool {
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(c.text()[pos:], want) {
+		if strings.Contains(c.Text()[pos:], want) {
 			return true
 		}
 	}
 	return false
-}
-
-// A console collects QEMU's output.
-type console struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *console) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-// escapes are terminal control sequences (GRUB's menu draws with them).
-var escapes = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78cM]|\r`)
-
-// text is the console so far without terminal control sequences.
-func (c *console) text() string {
-	c.mu.Lock()
-	raw := c.buf.String()
-	c.mu.Unlock()
-	return escapes.ReplaceAllString(raw, "")
 }
 
 func tail(s string, n int) string {

@@ -32,7 +32,6 @@ package lfsproof
 // error while it runs.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,10 +42,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/lfs-lpm/lpm/boot"
 	"github.com/lfs-lpm/lpm/hooks"
 	"github.com/lfs-lpm/lpm/ports"
 )
@@ -387,7 +386,7 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 	// cache): the bootloader hook makes it GRUB's default.
 	v = startVM(t, filepath.Join(chroot, disk), filepath.Join(logs, "boot2-lfs-fsck.log"), 15*time.Minute)
 	v.bootToLogin(kernel, release)
-	if !regexp.MustCompile(`: clean, \d+/\d+ files`).MatchString(v.con.text()) {
+	if !regexp.MustCompile(`: clean, \d+/\d+ files`).MatchString(v.con.Text()) {
 		v.fail("no clean fsck of the root on the second boot")
 	}
 	progress("boot 2: the root checked clean")
@@ -832,7 +831,7 @@ type vm struct {
 	t       *testing.T
 	disk    string
 	logFile string
-	con     *console
+	con     *boot.Console
 	stdin   io.WriteCloser
 	exited  chan error
 	cancel  context.CancelFunc
@@ -846,7 +845,7 @@ func startVM(t *testing.T, disk, logFile string, limit time.Duration) *vm {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-m", "512",
 		"-nographic", "-no-reboot", "-drive", "file="+disk+",format=raw")
-	v := &vm{t: t, disk: disk, logFile: logFile, con: &console{}, exited: make(chan error, 1), cancel: cancel}
+	v := &vm{t: t, disk: disk, logFile: logFile, con: &boot.Console{}, exited: make(chan error, 1), cancel: cancel}
 	cmd.Stdout, cmd.Stderr = v.con, v.con
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -859,7 +858,7 @@ func startVM(t *testing.T, disk, logFile string, limit time.Duration) *vm {
 	go func() { v.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cancel()
-		os.WriteFile(logFile, []byte(v.con.text()), 0o644)
+		os.WriteFile(logFile, []byte(v.con.Text()), 0o644)
 	})
 	return v
 }
@@ -867,8 +866,8 @@ func startVM(t *testing.T, disk, logFile string, limit time.Duration) *vm {
 func (v *vm) fail(format string, args ...any) {
 	v.t.Helper()
 	v.cancel()
-	os.WriteFile(v.logFile, []byte(v.con.text()), 0o644)
-	v.t.Fatalf("%s: %s\n--- console (%s) ---\n%s\n---", filepath.Base(v.disk), fmt.Sprintf(format, args...), v.logFile, tailLines(v.con.text(), 120))
+	os.WriteFile(v.logFile, []byte(v.con.Text()), 0o644)
+	v.t.Fatalf("%s: %s\n--- console (%s) ---\n%s\n---", filepath.Base(v.disk), fmt.Sprintf(format, args...), v.logFile, tailLines(v.con.Text(), 120))
 }
 
 // waitFor reads the console on to want, failing at once on badConsole.
@@ -876,7 +875,7 @@ func (v *vm) waitFor(want string, limit time.Duration) {
 	v.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		text := v.con.text()
+		text := v.con.Text()
 		for _, bad := range badConsole {
 			if strings.Contains(text, bad) {
 				v.fail("%q on the console", bad)
@@ -917,7 +916,7 @@ func (v *vm) run(command string, limit time.Duration) (string, int) {
 	v.send(fmt.Sprintf("%s; echo \"rc=$? END-$((%d+1))\"", command, marker-1))
 	from := v.pos
 	v.waitFor(fmt.Sprintf("END-%d", marker), limit)
-	out := v.con.text()[from:v.pos]
+	out := v.con.Text()[from:v.pos]
 	m := regexp.MustCompile(`rc=(\d+) END-\d+$`).FindStringSubmatch(out)
 	if m == nil {
 		v.fail("no exit status after %q: %q", command, out)
@@ -988,27 +987,4 @@ func (v *vm) poweroff() {
 	case <-time.After(time.Minute):
 		v.fail("qemu still running a minute after the power down")
 	}
-}
-
-// A console collects QEMU's output.
-type console struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *console) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-// escapes are terminal control sequences (GRUB's menu and readline draw
-// with them).
-var escapes = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78cM]|\r`)
-
-func (c *console) text() string {
-	c.mu.Lock()
-	raw := c.buf.String()
-	c.mu.Unlock()
-	return escapes.ReplaceAllString(raw, "")
 }
