@@ -115,6 +115,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 			parents[path.Dir(f.Path)] = true
 		}
 		report.Registered = append(report.Registered, name+" "+best.m.Version)
+		crashPoint("registered")
 	}
 	// Which directories lpm made is lost: keep them all.
 	if err := dbtx.AddForeignDirs(dirs); err != nil {

@@ -175,6 +175,9 @@ func openWriter(root string, fresh bool) (*DB, error) {
 		return nil, err
 	}
 	if !fresh {
+		if err := checkNoRebuild(root); err != nil {
+			return nil, err
+		}
 		if err := checkNotEmptied(root, file, exists); err != nil {
 			return nil, err
 		}
@@ -201,6 +204,9 @@ func openWriter(root string, fresh bool) (*DB, error) {
 // creates or migrates anything; if root has no database it returns an
 // error wrapping ErrNoDatabase.
 func OpenReadOnly(root string) (*DB, error) {
+	if err := checkNoRebuild(root); err != nil {
+		return nil, err
+	}
 	file := Path(root)
 	version, exists, err := headerVersion(file)
 	if err != nil {

@@ -52,14 +52,21 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer lock.Release()
+	aside, interrupted := pkgdb.InterruptedRebuild(e.cfg.Root)
 	force, _ := cmd.Flags().GetBool("force")
-	if force {
+	switch {
+	case interrupted:
+		// The database there is this command's own half-filled one.
+		if err := pkgdb.RemoveIncomplete(e.cfg.Root); err != nil {
+			return fmt.Errorf("rebuild-db: %w", err)
+		}
+	case force:
 		// A sound database holds what no archive does: the history, which
 		// packages were asked for, which directories lpm made.
 		if !e.confirm(fmt.Sprintf("Replace the database %s, sound or not, and lose its history?", pkgdb.Path(e.cfg.Root))) {
 			return fmt.Errorf("rebuild-db: cancelled; nothing was changed")
 		}
-	} else {
+	default:
 		db, err := pkgdb.Open(e.cfg.Root)
 		if err == nil {
 			err = db.Check()
@@ -72,9 +79,14 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("rebuild-db: %w", err)
 		}
 	}
-	aside, err := pkgdb.MoveAside(e.cfg.Root)
-	if err != nil {
-		return err
+	if !interrupted {
+		var err error
+		if aside, err = pkgdb.MoveAside(e.cfg.Root); err != nil {
+			return err
+		}
+		if err := pkgdb.BeginRebuild(e.cfg.Root, aside); err != nil {
+			return err
+		}
 	}
 	db, err := pkgdb.OpenNew(e.cfg.Root)
 	if err != nil {
@@ -84,6 +96,9 @@ func runRebuildDB(cmd *cobra.Command, args []string) error {
 	report, err := installer.RebuildDB(e.cfg.Root, db, append([]string{e.cfg.Packages}, args...))
 	if err != nil {
 		return fmt.Errorf("rebuild-db: %w (the damaged database is kept as %s)", err, aside)
+	}
+	if err := pkgdb.EndRebuild(e.cfg.Root); err != nil {
+		return fmt.Errorf("rebuild-db: %w", err)
 	}
 	for _, r := range report.Registered {
 		fmt.Println("registered " + r)

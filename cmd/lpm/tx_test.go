@@ -215,6 +215,31 @@ temps = ["etc/ld.so.cache~"]
 	}
 }
 
+// A rebuild killed midway leaves a database with some packages: it must not
+// pass for the truth (list would say the rest is not installed), and the
+// next rebuild-db finishes the job.
+func TestAnInterruptedRebuildIsRefusedUntilRebuildDBRunsAgain(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "hello")
+	if err := os.Truncate(r.path("var/lib/lpm/lpm.db"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r.crashAt("registered:1", "rebuild-db")
+	for _, args := range [][]string{{"list"}, {"verify"}, {"install", "hello"}} {
+		r.fails([]string{"lpm.db is incomplete", "rebuild-db was interrupted", "run lpm rebuild-db again"}, args...)
+	}
+	out := r.ok("rebuild-db")
+	for _, want := range []string{"registered hello 1.0.0", "registered libgreet ", "registered mkbanner "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the second rebuild-db did not register everything (%q missing):\n%s", want, out)
+		}
+	}
+	r.ok("verify")
+	if list := r.ok("list"); !strings.Contains(list, "mkbanner") || !strings.Contains(list, "hello") {
+		t.Errorf("after the second rebuild-db, list says:\n%s", list)
+	}
+}
+
 func TestAnEmptiedDatabaseIsRefusedAndRebuiltFromTheCache(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "hello") // libgreet, mkbanner and hello: real builds
