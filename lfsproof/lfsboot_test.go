@@ -47,15 +47,15 @@ import (
 
 	"github.com/lfs-lpm/lpm/boot"
 	"github.com/lfs-lpm/lpm/hooks"
+	"github.com/lfs-lpm/lpm/internal/testroot"
 	"github.com/lfs-lpm/lpm/ports"
 )
 
-// bootInclude is the chroot's package list: the chapter-8 proof's, plus
-// what the boot set's builds link against or run (the headers of the
-// libraries the target gets from its own ports, which the chroot must have
-// to build against: readline, libuuid, libblkid, acl, attr) and the
-// kernel's build tools.
-const bootInclude = rootInclude + ",libreadline-dev,uuid-dev,libblkid-dev,libacl1-dev,libattr1-dev,autoconf,automake,autopoint,flex,bc,libelf-dev,pkg-config,cpio"
+// bootInclude is the chroot's package list (testroot's, which has what
+// the boot set's builds link against or run: the headers of the libraries
+// the target gets from its own ports, readline, libuuid, libblkid, acl,
+// attr, and the kernel's build tools).
+const bootInclude = testroot.Include
 
 // A bootPort is one port of the image. debian lists Debian's files for the
 // port's sources other than patches, in the port's order; none means the
@@ -217,7 +217,7 @@ func TestSlowLFSBootsInQEMU(t *testing.T) {
 
 	// 2. The chroot with lpm in it, the empty target root, its config and
 	// ports.
-	base := debootstrapWith(t, cache, bootInclude)
+	base := testroot.Debian(t)
 	chroot := chrootTempDir(t)
 	if out, err := exec.Command("cp", "-a", "--reflink=auto", base+"/.", chroot).CombinedOutput(); err != nil {
 		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)

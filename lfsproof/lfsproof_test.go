@@ -47,15 +47,19 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/lfs-lpm/lpm/internal/testroot"
 	"github.com/lfs-lpm/lpm/ports"
 )
 
-// The build environment: Debian's packages standing in for the temporary
-// tools of chapters 5 to 7 (every name in chroot.toml's provided list), and
-// the headers of zlib and bzip2, which cannot be built here (no tarball;
-// the book's bzip2 patch) and are assumed installed.
+// The build environment is testroot's Debian root: its packages stand in
+// for the temporary tools of chapters 5 to 7 (every name in chroot.toml's
+// provided list), with the headers of zlib and bzip2, which cannot be
+// built here (no tarball; the book's bzip2 patch) and are assumed
+// installed. rootInclude was this package's own, smaller list; the archive
+// keys still hash it (envHash), so that the archives cached under them stay
+// valid, and hash testroot.Include besides.
 const (
-	rootSuite   = "bookworm"
+	rootSuite   = testroot.Suite
 	rootInclude = "build-essential,bison,gawk,gettext,texinfo,m4,libncurses-dev,python3,file,xz-utils,bzip2,libbz2-dev,liblzma-dev,zlib1g-dev"
 )
 
@@ -165,7 +169,7 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 	}
 
 	// The root, lpm in it, its config, the mirror and the override tree.
-	base := debootstrapRoot(t, cache)
+	base := testroot.Debian(t)
 	root := chrootTempDir(t)
 	if out, err := exec.Command("cp", "-a", "--reflink=auto", base+"/.", root).CombinedOutput(); err != nil {
 		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)
@@ -201,7 +205,7 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 	}
 	packages := filepath.Join(root, "var/cache/lpm/packages")
 	store := filepath.Join(cache, "packages")
-	envKey := envHash(t, repoDir, string(profile))
+	envKey := envHash(t, repoDir, testroot.Include+"\x00"+string(profile))
 
 	var rows []row
 	// The table is rewritten after every port, so that a run cut short
@@ -582,44 +586,6 @@ func aptEnv(apt string) []string {
 	return append(os.Environ(), "APT_CONFIG="+filepath.Join(apt, "apt.conf"), "TMPDIR="+filepath.Join(apt, "..", "tmp"))
 }
 
-// debootstrapRoot returns the cached Debian root for rootInclude.
-func debootstrapRoot(t *testing.T, cache string) string {
-	return debootstrapWith(t, cache, rootInclude)
-}
-
-// debootstrapWith returns the cached Debian root for a package list, made
-// once in a temporary directory and renamed into place, so it is whole or
-// absent.
-func debootstrapWith(t *testing.T, cache, include string) string {
-	key := portKeyOf(rootSuite + " " + include)
-	dir := filepath.Join(cache, "root-"+rootSuite+"-"+key[:12])
-	if exists(filepath.Join(dir, "usr/bin/make")) {
-		return dir
-	}
-	tmp, err := os.MkdirTemp(cache, ".root-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(tmp, 0o755)
-	args := []string{"--variant=minbase", "--include=" + include, rootSuite, tmp, "http://deb.debian.org/debian"}
-	fmt.Fprintf(os.Stderr, "making the build root: debootstrap %s\n", strings.Join(args, " "))
-	out, err := exec.Command("/usr/sbin/debootstrap", args...).CombinedOutput()
-	if err != nil {
-		if len(mountsUnder(t, tmp)) == 0 {
-			os.RemoveAll(tmp)
-		}
-		t.Fatalf("debootstrap: %v\n%s", err, tailLines(string(out), 30))
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		os.Remove(d)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // buildLPM builds the static lpm (make lpm's flags) to dst.
 func buildLPM(t *testing.T, repoDir, dst string) {
 	go_ := "go"
@@ -703,11 +669,7 @@ func sharedDir(t *testing.T, repoDir string) string {
 }
 
 func cacheDir(t *testing.T) string {
-	base := os.Getenv("LPM_TEST_CACHE")
-	if base == "" {
-		base = "/var/tmp/lpm-test-cache"
-	}
-	dir := filepath.Join(base, "lfs")
+	dir := filepath.Join(testroot.CacheDir(), "lfs")
 	if err := os.MkdirAll(filepath.Join(dir, "distfiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -723,13 +685,13 @@ func chrootTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if leaked := mountsUnder(t, dir); len(leaked) > 0 {
+		if leaked := testroot.MountsUnder(t, dir); len(leaked) > 0 {
 			for i := len(leaked) - 1; i >= 0; i-- {
 				unix.Unmount(leaked[i], unix.MNT_DETACH)
 			}
 			t.Errorf("left mounted after the test, detached: %v", leaked)
 		}
-		if still := mountsUnder(t, dir); len(still) > 0 {
+		if still := testroot.MountsUnder(t, dir); len(still) > 0 {
 			t.Errorf("still mounted, so %s is left in place: %v", dir, still)
 			return
 		}
@@ -738,30 +700,8 @@ func chrootTempDir(t *testing.T) string {
 	return dir
 }
 
-// mountsUnder lists the mount points at or below dir in this process's
-// mount table.
-func mountsUnder(t *testing.T, dir string) []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mnt := strings.ReplaceAll(f[4], `\040`, " ")
-		if mnt == dir || strings.HasPrefix(mnt, dir+"/") {
-			found = append(found, mnt)
-		}
-	}
-	sort.Slice(found, func(i, j int) bool { return len(found[i]) < len(found[j]) })
-	return found
-}
-
 func assertNoMountsUnder(t *testing.T, dir string) {
-	if leaked := mountsUnder(t, dir); len(leaked) > 0 {
+	if leaked := testroot.MountsUnder(t, dir); len(leaked) > 0 {
 		t.Errorf("mounted under the root after lpm returned: %v", leaked)
 	}
 }
@@ -896,7 +836,7 @@ func TestSlowSandboxInAChrootWithoutAMountPointSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := debootstrapRoot(t, cacheDir(t))
+	base := testroot.Debian(t)
 	root := chrootTempDir(t)
 	if out, err := exec.Command("cp", "-a", "--reflink=auto", base+"/.", root).CombinedOutput(); err != nil {
 		t.Fatalf("copying the cached root %s: %v\n%s", base, err, out)

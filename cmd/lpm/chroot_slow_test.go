@@ -7,27 +7,20 @@ package main
 // LPM_SLOW=1, and only as root (debootstrap, mounts, chroot).
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// The suite the cached root is made from, and the packages in it.
-const (
-	chrootSuite   = "bookworm"
-	chrootInclude = "build-essential"
+	"github.com/lfs-lpm/lpm/internal/testroot"
 )
 
 func TestSlowChrootBuildRunsInsideTheRootAndInstallsAWorkingHello(t *testing.T) {
@@ -228,7 +221,7 @@ func newChrootRoot(t *testing.T, extraTrees ...string) *testRoot {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: debootstrap, mounts and chroot")
 	}
-	cache := debootstrapCache(t)
+	cache := testroot.Debian(t)
 	dir := chrootTempDir(t)
 	start := time.Now()
 	cp := exec.Command("cp", "-a", "--reflink=auto", cache+"/.", dir)
@@ -268,12 +261,12 @@ func chrootTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		leaked := mountsUnder(t, dir)
+		leaked := testroot.MountsUnder(t, dir)
 		for i := len(leaked) - 1; i >= 0; i-- {
 			t.Errorf("left mounted after the test: %s; detaching it", leaked[i])
 			unix.Unmount(leaked[i], unix.MNT_DETACH)
 		}
-		if still := mountsUnder(t, dir); len(still) > 0 {
+		if still := testroot.MountsUnder(t, dir); len(still) > 0 {
 			t.Errorf("still mounted, so %s is left in place: %v", dir, still)
 			return
 		}
@@ -284,175 +277,11 @@ func chrootTempDir(t *testing.T) string {
 	return dir
 }
 
-// debootstrapCache returns a Debian root with a toolchain, made once by
-// debootstrap into a cache directory and reused by later runs. It is made in
-// a temporary directory and renamed into place, so the cache is either whole
-// or absent. Tests copy it and never change it.
-func debootstrapCache(t *testing.T) string {
-	t.Helper()
-	// The one directory of the test caches (as in boot_test.go).
-	base := os.Getenv("LPM_TEST_CACHE")
-	if base == "" {
-		base = "/var/tmp/lpm-test-cache"
-	}
-	parent := filepath.Join(base, "debootstrap")
-	cache := filepath.Join(parent, chrootSuite+"-"+chrootInclude)
-	if _, err := os.Stat(filepath.Join(cache, "usr/bin/make")); err == nil {
-		t.Logf("using the cached root %s", cache)
-		return cache
-	}
-	bin, err := exec.LookPath("debootstrap")
-	if err != nil {
-		bin = "/usr/sbin/debootstrap" // not on every PATH
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("debootstrap is needed to make the test root: apt-get install debootstrap")
-		}
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(parent, ".building-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mirror := debianMirror(t)
-	args := []string{"--variant=minbase", "--include=" + chrootInclude, chrootSuite, tmp, mirror}
-	t.Logf("making the test root: debootstrap %s", strings.Join(args, " "))
-	start := time.Now()
-	cmd := exec.Command(bin, args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		// An interrupted debootstrap can leave /proc or /sys mounted in
-		// its target: only an unmounted target is removed.
-		if len(mountsUnder(t, tmp)) == 0 {
-			os.RemoveAll(tmp)
-		}
-		t.Fatalf("debootstrap %s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 30))
-	}
-	if leaked := mountsUnder(t, tmp); len(leaked) > 0 {
-		t.Fatalf("debootstrap left mounts in %s: %v", tmp, leaked)
-	}
-	t.Logf("debootstrap took %v", time.Since(start).Round(time.Second))
-	// The downloaded .debs are not part of the root; they would only make
-	// every copy slower.
-	debs, _ := filepath.Glob(filepath.Join(tmp, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		os.Remove(d)
-	}
-	if err := os.Rename(tmp, cache); err != nil {
-		// Another run finished first; its root is as good as ours.
-		os.RemoveAll(tmp)
-		if _, statErr := os.Stat(filepath.Join(cache, "usr/bin/make")); statErr != nil {
-			t.Fatalf("putting the test root in place: %v", err)
-		}
-	}
-	return cache
-}
-
-// debianMirror is the Debian mirror apt uses for the suite (one-line .list
-// files and deb822 .sources files), or deb.debian.org.
-func debianMirror(t *testing.T) string {
-	t.Helper()
-	files := []string{"/etc/apt/sources.list"}
-	for _, pat := range []string{"/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"} {
-		found, _ := filepath.Glob(pat)
-		files = append(files, found...)
-	}
-	sort.Strings(files[1:])
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if strings.HasSuffix(f, ".sources") {
-			for _, para := range strings.Split(string(data), "\n\n") {
-				fields := map[string][]string{}
-				for _, line := range strings.Split(para, "\n") {
-					key, value, ok := strings.Cut(line, ":")
-					if ok && !strings.HasPrefix(line, "#") {
-						fields[strings.ToLower(strings.TrimSpace(key))] = strings.Fields(value)
-					}
-				}
-				if has(fields["types"], "deb") && has(fields["suites"], chrootSuite) && len(fields["uris"]) > 0 {
-					return fields["uris"][0]
-				}
-			}
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) > 1 && strings.HasPrefix(f[1], "[") { // deb [options] uri suite
-				for len(f) > 1 && !strings.HasSuffix(f[1], "]") {
-					f = append(f[:1], f[2:]...)
-				}
-				f = append(f[:1], f[2:]...)
-			}
-			if len(f) >= 3 && f[0] == "deb" && f[2] == chrootSuite {
-				return f[1]
-			}
-		}
-	}
-	return "http://deb.debian.org/debian"
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// mountsUnder lists the mount points at or below dir, shortest first, from
-// this process's mount table (the host's namespace).
-func mountsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mnt := unescapeMountinfo(f[4])
-		if mnt == dir || strings.HasPrefix(mnt, dir+"/") {
-			found = append(found, mnt)
-		}
-	}
-	sort.Slice(found, func(i, j int) bool { return len(found[i]) < len(found[j]) })
-	return found
-}
-
 func assertNoMountsUnder(t *testing.T, dir string) {
 	t.Helper()
-	if leaked := mountsUnder(t, dir); len(leaked) > 0 {
+	if leaked := testroot.MountsUnder(t, dir); len(leaked) > 0 {
 		t.Errorf("mounted under the root after lpm returned: %v", leaked)
 	}
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of
-// /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // readInfo reads key=value lines.
