@@ -195,6 +195,11 @@ func runCrashTrials(t *testing.T, trials int, seed int64) {
 			t.Errorf("trial %d (%s, %s, seed %d): %s", i, sc.name, how, seed, violation)
 		}
 		os.RemoveAll(root)
+		// A line a hundred trials, so that a long run (go test -v) shows
+		// it is moving.
+		if (i+1)%100 == 0 && i+1 < trials {
+			t.Logf("%d of %d trials, %d violations", i+1, trials, violations)
+		}
 	}
 	t.Logf("%d trials, seed %d, %d violations; outcomes: %v", trials, seed, violations, outcomes)
 }
