@@ -10,17 +10,28 @@
 //
 // Run it as root from the repository, after make lpm:
 //
-//	go run ./cmd/lpm-installbench [-sizes 50,2000,20000] [-dir /path] [-lpm ./lpm] [-reps N]
+//	go run ./cmd/lpm-installbench [-sizes 2000,20000] [-dir /path] [-lpm ./lpm] [-reps N] [-quick]
 //
 // It installs what it misses with apt (pacman-package-manager, zstd,
 // e2fsprogs, strace), makes an ext4 image, loop-mounts it, and for each
 // size generates a tree (dirs, files, symlinks; about 13 KiB per file),
 // packs version 1 and an upgrade (10% changed, 5% removed, 5% added), and
 // times install, file list, upgrade and remove for each tool on a fresh
-// root, plus owner queries of 1 and 1,000 paths against a root holding
-// about 300 small packages. Every time is the wall clock of a whole
-// process, median of -reps runs; the image is unmounted at the end, also
-// on failure or Ctrl-C.
+// root, with the install's peak memory and the database it leaves. At the
+// largest size it also times the install beside a CPU hog (-hogs) and
+// beside another process writing -writer-mib to the same filesystem. Then
+// about 300 small packages are installed and removed in one command each,
+// with owner queries of 1 and 1,000 paths in between; and the LFS shape:
+// the shipped LFS tree's packages (file counts and sizes as an LFS 12.3
+// system has them, bytes scaled by -lfs-scale) installed one command
+// each, as a user building LFS does.
+//
+// Columns: lpm, pacman, dpkg as it is by default (it syncs), dpkg with
+// --force-unsafe-io (what a container's dpkg.cfg.d often sets), and the
+// floor (tar --zstd -x plus syncfs). Every time is the wall clock of a
+// whole process, median of -reps runs; the last column judges the issue's
+// targets. -quick runs small sizes once, for a smoke test. The image is
+// unmounted at the end, also on failure or Ctrl-C.
 package main
 
 import (
@@ -65,6 +76,11 @@ type options struct {
 	ownersPkgs  int
 	ownersFiles int
 	seed        uint64
+	hogs        int     // CPU hogs beside the busy-machine install
+	writerMiB   int     // what the other writer writes beside an install
+	lfsScale    float64 // LFS shape: fraction of its bytes written
+	lfsPkgs     int     // LFS shape: the first N packages (0: all)
+	unsafe      bool    // the dpkg --force-unsafe-io column
 }
 
 // key names one cell of the report.
@@ -87,8 +103,13 @@ type bench struct {
 	pack  *packer
 	notes []string
 
-	times map[key][]time.Duration // whole process (floor: tar + syncfs)
-	syncs map[key][]time.Duration // syncfs right after the process
+	times   map[key][]time.Duration // whole process (floor: tar + syncfs)
+	syncs   map[key][]time.Duration // syncfs right after the process
+	amounts map[key][]float64       // MiB: peak memory, database size
+
+	loadStart, loadEnd string // /proc/loadavg around the run
+	lfs                treeSet
+	many               treeSet
 
 	trees   []treeInfo
 	owners  ownersInfo
@@ -103,6 +124,12 @@ type treeInfo struct {
 	archives               map[string]int64 // column -> bytes of version 1
 }
 
+// treeSet sums up a set of generated packages.
+type treeSet struct {
+	pkgs, files int
+	bytes       int64
+}
+
 type ownersInfo struct {
 	pkgs, files int
 	queries     int
@@ -111,7 +138,7 @@ type ownersInfo struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fl := flag.NewFlagSet("lpm-installbench", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	sizes := fl.String("sizes", "50,2000,20000", "comma-separated numbers of files per generated package")
+	sizes := fl.String("sizes", "2000,20000", "comma-separated numbers of files per generated package")
 	dir := fl.String("dir", filepath.Join(os.TempDir(), "lpm-installbench"), "work directory (the ext4 image, or the fallback scratch dir, goes here)")
 	lpmBin := fl.String("lpm", "./lpm", "the lpm binary to measure (make lpm builds it)")
 	reps := fl.Int("reps", 3, "repetitions of each measurement; the report gives the median")
@@ -121,11 +148,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	ownersPkgs := fl.Int("owners-pkgs", 300, "installed packages for the owner queries")
 	ownersFiles := fl.Int("owners-files", 20000, "files across those packages")
 	seed := fl.Uint64("seed", 1, "seed of the generated trees")
+	hogs := fl.Int("hogs", 1, "CPU hog processes beside the busy-machine install (0 leaves that row out)")
+	writerMiB := fl.Int("writer-mib", 1024, "MiB another process writes to the same filesystem beside an install (0 leaves that row out)")
+	lfsScale := fl.Float64("lfs-scale", 0.25, "fraction of an LFS system's bytes the LFS shape writes (its file counts stay; 0 leaves that row out)")
+	lfsPkgs := fl.Int("lfs-pkgs", 0, "install only the first N packages of the LFS shape (0: all of them)")
+	unsafe := fl.Bool("dpkg-unsafe", true, "add the dpkg --force-unsafe-io column")
+	quick := fl.Bool("quick", false, "a smoke run: -sizes 50 -reps 1 -owners-pkgs 20 -owners-files 400 -writer-mib 64 -lfs-scale 0.01 -lfs-pkgs 10 -image-size 1, unless given")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if *quick {
+		set := map[string]bool{}
+		fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range quickDefaults {
+			if !set[name] {
+				if err := fl.Set(name, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	opt := options{dir: *dir, reps: *reps, apt: *useApt, image: *image, imageGiB: *imageGiB,
-		ownersPkgs: *ownersPkgs, ownersFiles: *ownersFiles, seed: *seed}
+		ownersPkgs: *ownersPkgs, ownersFiles: *ownersFiles, seed: *seed,
+		hogs: *hogs, writerMiB: *writerMiB, lfsScale: *lfsScale, lfsPkgs: *lfsPkgs, unsafe: *unsafe}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 20 {
@@ -137,6 +182,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if opt.reps < 1 || opt.ownersPkgs < 1 || opt.ownersFiles < opt.ownersPkgs*2 {
 		return fmt.Errorf("-reps and -owners-pkgs must be at least 1, and -owners-files at least twice -owners-pkgs")
 	}
+	if opt.hogs < 0 || opt.writerMiB < 0 || opt.lfsScale < 0 || opt.lfsScale > 1 || opt.lfsPkgs < 0 {
+		return fmt.Errorf("-hogs, -writer-mib and -lfs-pkgs must not be negative, and -lfs-scale is between 0 and 1")
+	}
+	if need := int64(opt.writerMiB)<<20 + 512<<20; opt.image && opt.writerMiB > 0 && int64(opt.imageGiB)<<30 < need {
+		return fmt.Errorf("-image-size %d GiB has no room for -writer-mib %d beside the packages: give at least %d", opt.imageGiB, opt.writerMiB, (need+1<<30-1)>>30)
+	}
 	if opt.lpm, err = filepath.Abs(*lpmBin); err != nil {
 		return err
 	}
@@ -144,8 +195,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("lpm binary: %w; build it with make lpm or name it with -lpm", err)
 	}
 
-	b := &bench{ctx: ctx, opt: opt, log: stderr,
-		times: map[key][]time.Duration{}, syncs: map[key][]time.Duration{}}
+	b := &bench{ctx: ctx, opt: opt, log: stderr, loadStart: loadavg(),
+		times: map[key][]time.Duration{}, syncs: map[key][]time.Duration{}, amounts: map[key][]float64{}}
 	b.findTools()
 	if err := os.MkdirAll(opt.dir, 0o755); err != nil {
 		return fmt.Errorf("work directory: %w", err)
@@ -165,21 +216,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	b.tools = []*tool{lpmTool(opt.lpm)}
-	if b.pack.deb {
-		b.tools = append(b.tools, dpkgTool())
-	}
 	if b.pack.pac {
 		b.tools = append(b.tools, pacmanTool(conf))
 	}
+	if b.pack.deb {
+		b.tools = append(b.tools, dpkgTool(false))
+		if opt.unsafe {
+			b.tools = append(b.tools, dpkgTool(true))
+		}
+	}
+	b.noteHostDpkg()
 
 	for _, n := range opt.sizes {
 		if err := b.measureSize(n); err != nil {
 			return fmt.Errorf("size %d: %w", n, err)
 		}
 	}
-	if err := b.measureOwners(); err != nil {
-		return fmt.Errorf("owner queries: %w", err)
+	if err := b.measureMany(); err != nil {
+		return fmt.Errorf("%d small packages: %w", opt.ownersPkgs, err)
 	}
+	if opt.lfsScale > 0 {
+		if err := b.measureLFS(); err != nil {
+			return fmt.Errorf("LFS shape: %w", err)
+		}
+	}
+	b.loadEnd = loadavg()
 	b.report(stdout)
 	return nil
 }
@@ -193,6 +254,7 @@ func (b *bench) findTools() {
 		{"mkfs.ext4", "e2fsprogs"},
 		{"dpkg-deb", "dpkg"},
 		{"strace", "strace"},
+		{"time", "time"},
 	}
 	for _, n := range needs {
 		if have(n.bin) {
@@ -354,6 +416,49 @@ func (b *bench) settle(dir string) error {
 	return err
 }
 
+// quickDefaults are the flags -quick sets when they are not given.
+var quickDefaults = map[string]string{
+	"sizes": "50", "reps": "1", "owners-pkgs": "20", "owners-files": "400",
+	"writer-mib": "64", "lfs-scale": "0.01", "lfs-pkgs": "10", "image-size": "1",
+}
+
+// loadavg is the machine's load as /proc/loadavg gives it (1, 5, 15
+// minutes), for the report: the figures mean little without it.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// noteHostDpkg names the host's dpkg settings that would change what the
+// dpkg columns measure, had the bench not overridden them.
+func (b *bench) noteHostDpkg() {
+	files, _ := filepath.Glob("/etc/dpkg/dpkg.cfg.d/*")
+	files = append(files, "/etc/dpkg/dpkg.cfg")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if l = strings.TrimSpace(l); strings.Contains(l, "unsafe-io") && !strings.HasPrefix(l, "#") {
+				b.note("the host's %s sets %s; the dpkg column overrides it with --no-force-unsafe-io, the dpkg unsafe-io column sets it", f, l)
+			}
+		}
+	}
+}
+
+func (b *bench) amount(op string, size int, col string, v float64) {
+	k := key{op, size, col}
+	b.amounts[k] = append(b.amounts[k], v)
+}
+
 func (b *bench) record(op string, size int, col string, d, sync time.Duration) {
 	k := key{op, size, col}
 	b.times[k] = append(b.times[k], d)
@@ -370,13 +475,11 @@ func (b *bench) measureSize(n int) error {
 	defer os.RemoveAll(work)
 	t1 := genTree(n, b.opt.seed*1000003+uint64(n), "", bytesPerEntry)
 	t2, written := t1.upgraded(b.opt.seed*1000003 + uint64(n))
-	_, _, _, bytes1 := t1.counts()
-	_, _, _, bytes2 := t2.counts()
-	v1, err := b.stageAndPack(work, t1, "1.0", bytes1, nil)
+	v1, err := b.stageAndPack(work, t1, "bench", "1.0", nil)
 	if err != nil {
 		return err
 	}
-	v2, err := b.stageAndPack(work, t2, "2.0", bytes2, written)
+	v2, err := b.stageAndPack(work, t2, "bench", "2.0", written)
 	if err != nil {
 		return err
 	}
@@ -416,6 +519,14 @@ func (b *bench) measureSize(n int) error {
 			}
 		}
 	}
+	if err := b.measureMemory(n, t1, v1); err != nil {
+		return err
+	}
+	if n == b.opt.sizes[len(b.opt.sizes)-1] {
+		if err := b.measureLoaded(n, t1, v1); err != nil {
+			return err
+		}
+	}
 	if b.syscall == nil && have("strace") {
 		b.strace = n
 		b.syscall = map[string]map[string]int{}
@@ -444,21 +555,22 @@ func (b *bench) measureSize(n int) error {
 	return nil
 }
 
-// stageAndPack writes t as a staging tree, packs it in every format and
-// removes the staging tree again. With written, it also packs the floor of
-// an upgrade: a tar.zst of only the changed and added files, the least any
-// engine must write.
-func (b *bench) stageAndPack(work string, t *tree, version string, size int64, written []string) (pkgFiles, error) {
-	stage := filepath.Join(work, "stage-"+version)
+// stageAndPack writes t as a staging tree, packs it as NAME-VERSION in
+// every format and removes the staging tree again. With written, it also
+// packs the floor of an upgrade: a tar.zst of only the changed and added
+// files, the least any engine must write.
+func (b *bench) stageAndPack(work string, t *tree, name, version string, written []string) (pkgFiles, error) {
+	stage := filepath.Join(work, "stage-"+name+"-"+version)
 	if err := t.write(stage); err != nil {
 		return pkgFiles{}, err
 	}
 	defer os.RemoveAll(stage)
-	f, err := b.pack.pack(work, stage, "bench", version, size)
+	_, _, _, size := t.counts()
+	f, err := b.pack.pack(work, stage, name, version, size)
 	if err != nil || written == nil || !b.floor {
 		return f, err
 	}
-	f.delta = filepath.Join(work, "bench-"+version+"-delta.tar.zst")
+	f.delta = filepath.Join(work, name+"-"+version+"-delta.tar.zst")
 	return f, writeTarZst(f.delta, stage, nil, written)
 }
 
@@ -511,7 +623,7 @@ func (b *bench) cycle(tl *tool, n int, t1, t2 *tree, gone []string, v1, v2 pkgFi
 	if err := checkGone(root, gone); err != nil {
 		return fmt.Errorf("upgrade left a removed file: %w", err)
 	}
-	if _, err := step("remove", tl.remove(root, "bench")); err != nil {
+	if _, err := step("remove", tl.remove(root, []string{"bench"})); err != nil {
 		return err
 	}
 	return checkGone(root, t2.paths())
@@ -596,40 +708,39 @@ func parseStraceCounts(s string) map[string]int {
 	return counts
 }
 
-// measureOwners installs many small packages on a root per tool (not
-// timed) and times owner queries of 1 and of 1,000 paths in one process.
-func (b *bench) measureOwners() error {
+// measureMany generates about 300 small packages and, on a fresh root
+// per tool and run, installs them all in one command, asks for owners
+// (the first run only: 1 path, then 1,000 in one call, each -reps times)
+// and removes them all in one command.
+func (b *bench) measureMany() error {
 	p := b.opt.ownersPkgs
 	per := b.opt.ownersFiles / p
-	b.progress("owner queries: generating and packing %d packages of %d files", p, per)
-	work := filepath.Join(b.fs, "owners")
+	b.progress("%d small packages: generating and packing %d packages of %d files", p, p, per)
+	work := filepath.Join(b.fs, "many")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 	var pkgs []pkgFiles
+	var trees []*tree
+	var names []string
 	owner := map[string]string{}
 	var all []string
 	for i := range p {
 		name := fmt.Sprintf("q%03d", i+1)
 		t := genTree(per, b.opt.seed*7919+uint64(i), name, 2048)
-		_, _, _, size := t.counts()
-		stage := filepath.Join(work, "stage")
-		if err := t.write(stage); err != nil {
-			return err
-		}
-		f, err := b.pack.pack(work, stage, name, "1.0", size)
+		f, err := b.stageAndPack(work, t, name, "1.0", nil)
 		if err != nil {
 			return err
 		}
-		if err := os.RemoveAll(stage); err != nil {
-			return err
-		}
 		pkgs = append(pkgs, f)
+		trees = append(trees, t)
+		names = append(names, name)
 		for _, path := range t.paths() {
 			owner[path] = name
 			all = append(all, path)
 		}
+		b.many.add(t)
 	}
 	if err := b.ctx.Err(); err != nil {
 		return err
@@ -639,21 +750,34 @@ func (b *bench) measureOwners() error {
 	queries := all[:min(1000, len(all))]
 	b.owners = ownersInfo{pkgs: p, files: len(all), queries: len(queries)}
 
-	for _, tl := range b.tools {
-		b.progress("owner queries: %s (installing %d packages first)", tl.name, p)
-		root := filepath.Join(b.fs, "roots", "owners-"+tl.name)
-		if err := b.ownersFor(tl, root, pkgs, queries, owner); err != nil {
-			os.RemoveAll(root)
-			return fmt.Errorf("%s: %w", tl.name, err)
+	for rep := range b.opt.reps {
+		for _, tl := range b.tools {
+			b.progress("%d small packages, run %d/%d: %s", p, rep+1, b.opt.reps, tl.name)
+			root := filepath.Join(b.fs, "roots", "many-"+tl.name)
+			err := b.manyFor(tl, root, pkgs, trees, names, queries, owner, rep == 0)
+			if rerr := os.RemoveAll(root); err == nil {
+				err = rerr
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", tl.name, err)
+			}
 		}
-		if err := os.RemoveAll(root); err != nil {
-			return err
+		if b.floor {
+			b.progress("%d small packages, run %d/%d: tar floor", p, rep+1, b.opt.reps)
+			root := filepath.Join(b.fs, "roots", "many-floor")
+			err := b.manyFloor(root, pkgs)
+			if rerr := os.RemoveAll(root); err == nil {
+				err = rerr
+			}
+			if err != nil {
+				return fmt.Errorf("tar floor: %w", err)
+			}
 		}
 	}
 	return nil
 }
 
-func (b *bench) ownersFor(tl *tool, root string, pkgs []pkgFiles, queries []string, owner map[string]string) error {
+func (b *bench) manyFor(tl *tool, root string, pkgs []pkgFiles, trees []*tree, names, queries []string, owner map[string]string, ask bool) error {
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}
@@ -671,8 +795,75 @@ func (b *bench) ownersFor(tl *tool, root string, pkgs []pkgFiles, queries []stri
 	if err != nil {
 		return err
 	}
-	b.record("setup", 0, tl.name, d, s)
+	b.record("many-install", 0, tl.name, d, s)
+	for _, t := range trees {
+		if err := checkTree(root, t); err != nil {
+			return err
+		}
+	}
+	if ask {
+		if err := b.ownersFor(tl, root, queries, owner); err != nil {
+			return err
+		}
+	}
+	if err := b.settle(root); err != nil {
+		return err
+	}
+	d, _, err = runTimed(b.ctx, tl.remove(root, names))
+	if err != nil {
+		return err
+	}
+	if s, err = syncTimed(root); err != nil {
+		return err
+	}
+	b.record("many-remove", 0, tl.name, d, s)
+	for _, t := range trees {
+		if err := checkGone(root, t.paths()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// manyFloor extracts every package with tar and syncs once, as one
+// command that installs them all would; then removes the tree.
+func (b *bench) manyFloor(root string, pkgs []pkgFiles) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	if err := b.settle(root); err != nil {
+		return err
+	}
+	var d time.Duration
+	for _, p := range pkgs {
+		pd, _, err := runTimed(b.ctx, []string{"tar", "--zstd", "-xf", p.tar, "-C", root})
+		if err != nil {
+			return err
+		}
+		d += pd
+	}
+	s, err := syncTimed(root)
+	if err != nil {
+		return err
+	}
+	b.record("many-install", 0, colFloor, d+s, s)
+	if err := b.settle(root); err != nil {
+		return err
+	}
+	d, _, err = runTimed(b.ctx, []string{"rm", "-rf", filepath.Join(root, "usr")})
+	if err != nil {
+		return err
+	}
+	if s, err = syncTimed(root); err != nil {
+		return err
+	}
+	b.record("many-remove", 0, colFloor, d+s, s)
+	return nil
+}
+
+// ownersFor times owner queries of 1 and of 1,000 paths in one process
+// on a root holding the small packages.
+func (b *bench) ownersFor(tl *tool, root string, queries []string, owner map[string]string) error {
 	one := queries[:1]
 	for _, q := range []struct {
 		op    string

@@ -52,28 +52,35 @@ func TestTheWholeBenchRunsOnSmallPackagesAndPrintsTheTable(t *testing.T) {
 	lpm := buildLpm(t)
 	dir := t.TempDir()
 	var out, log bytes.Buffer
-	args := []string{"-sizes", "50", "-reps", "1", "-dir", dir, "-lpm", lpm, "-apt=false",
-		"-owners-pkgs", "10", "-owners-files", "200"}
+	args := []string{"-quick", "-dir", dir, "-lpm", lpm, "-apt=false", "-owners-pkgs", "10", "-owners-files", "200", "-lfs-pkgs", "5"}
 	if err := run(context.Background(), args, &out, &log); err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, log.String())
 	}
 	report := out.String()
+	fig := ` +\d+\.\d`
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^ *operation +size +lpm +dpkg +pacman +pacman\+sync +floor +lpm/pacman`),
-		regexp.MustCompile(`(?m)^ *install +50 +\d+\.\d`),
-		regexp.MustCompile(`(?m)^ *upgrade \(20% changed\) +50 +\d+\.\d`),
-		regexp.MustCompile(`(?m)^ *file list +50 +\d+\.\d`),
-		regexp.MustCompile(`(?m)^ *remove +50 +\d+\.\d`),
-		regexp.MustCompile(`(?m)^ *owns, 1 path +10 pkgs +\d+\.\d`),
-		regexp.MustCompile(`(?m)^ *owns, \d+ paths in 1 call +10 pkgs +\d+\.\d`),
-		regexp.MustCompile(`(?m)^targets at 50 files`),
+		regexp.MustCompile(`(?m)^operation +size +unit +lpm +pacman +dpkg +dpkg unsafe-io +floor +lpm/floor +lpm/pacman +lpm/dpkg +target`),
+		regexp.MustCompile(`(?m)^install +50 files +ms` + fig + `.*<= 1.15x floor: (met|NOT met|not measured); <= 0.85x pacman`),
+		regexp.MustCompile(`(?m)^upgrade \(20% changed\) +50 files +ms` + fig),
+		regexp.MustCompile(`(?m)^list \(files\) +50 files +ms` + fig),
+		regexp.MustCompile(`(?m)^remove +50 files +ms` + fig),
+		regexp.MustCompile(`(?m)^peak memory of install +50 files +MiB` + fig + `.*<= 48: (met|NOT met)`),
+		regexp.MustCompile(`(?m)^database after install +50 files +MiB` + fig),
+		regexp.MustCompile(`(?m)^install, 1 CPU hog\(s\) beside +50 files +ms` + fig),
+		regexp.MustCompile(`(?m)^install beside a 64 MiB writer +50 files +ms` + fig),
+		regexp.MustCompile(`(?m)^install 10 small pkgs, 1 call +10 pkgs, 200 files +ms` + fig),
+		regexp.MustCompile(`(?m)^remove 10 small pkgs, 1 call +10 pkgs, 200 files +ms` + fig),
+		regexp.MustCompile(`(?m)^owner, 1 path +10 pkgs, 200 files +ms` + fig),
+		regexp.MustCompile(`(?m)^owner x\d+, 1 call +10 pkgs, 200 files +ms` + fig),
+		regexp.MustCompile(`(?m)^LFS shape: 5 installs in a row +\d+ files, \d+ MiB +ms` + fig),
+		regexp.MustCompile(`(?m)^load average \(1, 5, 15 min\): \S+ \S+ \S+ at the start`),
 	} {
 		if !want.MatchString(report) {
 			t.Errorf("report lacks %s:\n%s", want, report)
 		}
 	}
-	if have("pacman") && os.Geteuid() == 0 && !regexp.MustCompile(`(?m)^ *install +50( +\d+\.\d){4}`).MatchString(report) {
-		t.Errorf("pacman is installed but the install row has no pacman figure:\n%s", report)
+	if have("pacman") && os.Geteuid() == 0 && !regexp.MustCompile(`(?m)^install +50 files +ms( +\d+\.\d){5}`).MatchString(report) {
+		t.Errorf("pacman and dpkg are installed but the install row lacks a figure of theirs:\n%s", report)
 	}
 	// Nothing may stay behind: the image is unmounted and removed.
 	left, err := os.ReadDir(dir)
@@ -126,7 +133,7 @@ func TestAGeneratedPackageInstalledByLpmIsOwnedByIt(t *testing.T) {
 	if err := checkOwners(out, paths, owner, tl.ownsLine); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := runTimed(context.Background(), tl.remove(root, "bench")); err != nil {
+	if _, _, err := runTimed(context.Background(), tl.remove(root, []string{"bench"})); err != nil {
 		t.Fatal(err)
 	}
 	if err := checkGone(root, paths); err != nil {
@@ -219,5 +226,64 @@ func TestParseStraceCounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestJudgingATarget(t *testing.T) {
+	tests := []struct {
+		name       string
+		t          target
+		lpm, other float64
+		lok, ook   bool
+		want       string
+	}{
+		{"a ratio under the limit is met", target{colPacman, 0.85}, 80, 100, true, true, "<= 0.85x pacman: met"},
+		{"a ratio at the limit is met", target{colFloor, 2}, 200, 100, true, true, "<= 2.00x floor: met"},
+		{"a ratio over the limit is not met", target{colDpkg, 0.8}, 9, 10, true, true, "<= 0.80x dpkg: NOT met"},
+		{"an absolute limit ignores the other column", target{"", 48}, 112, 0, true, false, "<= 48: NOT met"},
+		{"an absolute limit met", target{"", 48}, 30, 0, true, false, "<= 48: met"},
+		{"a missing peer is not measured", target{colPacman, 1}, 10, 0, true, false, "<= 1.00x pacman: not measured"},
+		{"a peer of zero is not measured", target{colPacman, 1}, 10, 0, true, true, "<= 1.00x pacman: not measured"},
+		{"a missing lpm figure is not measured", target{"", 48}, 0, 0, false, false, "<= 48: not measured"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := judge(tc.t, tc.lpm, tc.other, tc.lok, tc.ook); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTargetsAreJudgedOnlyAtTheLargestSize(t *testing.T) {
+	b := &bench{opt: options{sizes: []int{2000, 20000}, hogs: 1, writerMiB: 1024}, owners: ownersInfo{pkgs: 300, files: 20000, queries: 1000}}
+	judged := map[string]bool{}
+	for _, r := range b.rows() {
+		if r.n == 2000 && len(r.targets) > 0 {
+			t.Errorf("row %q at 2000 files has targets %v; they are set for the largest size", r.label, r.targets)
+		}
+		if len(r.targets) > 0 {
+			judged[r.op] = true
+		}
+	}
+	for _, op := range []string{"install", "upgrade", "files", "remove", "rss", "db", "install-busy", "many-install", "owns1000"} {
+		if !judged[op] {
+			t.Errorf("no row of %s carries the issue's target", op)
+		}
+	}
+}
+
+func TestQuickFlagsGiveWayToExplicitOnes(t *testing.T) {
+	dir := t.TempDir()
+	var out, log bytes.Buffer
+	// A missing lpm binary stops run after the flags are read; the error
+	// names the flag values it saw through the check that fails first.
+	err := run(context.Background(), []string{"-quick", "-reps", "0", "-dir", dir, "-lpm", filepath.Join(dir, "none")}, &out, &log)
+	if err == nil || !strings.Contains(err.Error(), "-reps") {
+		t.Errorf("-quick -reps 0: got %v, want the -reps error (an explicit flag beats -quick)", err)
+	}
+	err = run(context.Background(), []string{"-quick", "-dir", dir, "-lpm", filepath.Join(dir, "none")}, &out, &log)
+	if err == nil || !strings.Contains(err.Error(), "lpm binary") {
+		t.Errorf("-quick alone: got %v, want it to pass the flag checks and stop at the missing lpm binary", err)
 	}
 }

@@ -24,6 +24,16 @@ type pkgFiles struct {
 	lpm, deb, pac, tar, delta string
 }
 
+// The peers' packages are compressed as lpm's archive writer compresses
+// (archive/create.go: klauspost's SpeedBetterCompression, an 8 MiB window,
+// one encoder), so that no column reads a cheaper stream: the Arch package
+// and the floor's tar.zst with that same encoder, the .deb with dpkg-deb at
+// zstdLevel, the libzstd level klauspost's mode corresponds to (7-8).
+// Left alone, dpkg-deb compresses at level 3 and the bench's tar.zst files
+// were written at SpeedDefault (about level 3); Arch's makepkg.conf uses
+// --ultra -20.
+const zstdLevel = 7
+
 // packer builds the archives; debZ is dpkg-deb's compressor, chosen once.
 type packer struct {
 	ctx  context.Context
@@ -83,12 +93,16 @@ func (p *packer) packDeb(out, staging, name, version string, size int64) error {
 	}
 	var last error
 	for _, z := range try {
-		cmd := exec.CommandContext(p.ctx, "dpkg-deb", "--build", "-Z"+z, "--root-owner-group", staging, out)
+		args := []string{"--build", "-Z" + z, "--root-owner-group", staging, out}
+		if z == "zstd" {
+			args = append([]string{"-z" + fmt.Sprint(zstdLevel)}, args...)
+		}
+		cmd := exec.CommandContext(p.ctx, "dpkg-deb", args...)
 		var stderr bytes.Buffer
 		cmd.Stdout = io.Discard
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
-			last = fmt.Errorf("dpkg-deb --build -Z%s %s: %w: %s", z, staging, err, strings.TrimSpace(stderr.String()))
+			last = fmt.Errorf("dpkg-deb %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 			continue
 		}
 		p.debZ = z
@@ -106,7 +120,8 @@ func writeTarZst(out, staging string, pkginfo []byte, only []string) error {
 	if err != nil {
 		return err
 	}
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
+		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(8<<20))
 	if err != nil {
 		f.Close()
 		return err

@@ -24,6 +24,19 @@ func median(ds []time.Duration) (time.Duration, bool) {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
 }
 
+// medianOf is the median of float samples; ok is false when there are none.
+func medianOf(vs []float64) (float64, bool) {
+	if len(vs) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2], true
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
+}
+
 // cell is the median of one column's runs; withSync adds the syncfs the
 // bench ran right after each run.
 func (b *bench) cell(op string, size int, col string, withSync bool) (time.Duration, bool) {
@@ -38,6 +51,16 @@ func (b *bench) cell(op string, size int, col string, withSync bool) (time.Durat
 	return median(ds)
 }
 
+// value is a row's figure for one column: milliseconds for a time, MiB
+// for an amount.
+func (b *bench) value(r row, col string) (float64, bool) {
+	if r.unit == "MiB" {
+		return medianOf(b.amounts[key{r.op, r.n, col}])
+	}
+	d, ok := b.cell(r.op, r.n, col, false)
+	return float64(d) / float64(time.Millisecond), ok
+}
+
 func ms(d time.Duration, ok bool) string {
 	if !ok {
 		return "-"
@@ -45,40 +68,131 @@ func ms(d time.Duration, ok bool) string {
 	return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
 }
 
-func ratio(a, b time.Duration, aok, bok bool) string {
+func num(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func ratio(a, b float64, aok, bok bool) string {
 	if !aok || !bok || b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+	return fmt.Sprintf("%.2f", a/b)
 }
 
-type row struct {
-	label string
-	size  string
-	op    string
-	n     int
+// target is one of the issue's limits for lpm on a row: lpm's figure at
+// most limit times the against column's, or, with against empty, at most
+// limit in the row's unit.
+type target struct {
+	against string
+	limit   float64
 }
+
+func (t target) String() string {
+	if t.against == "" {
+		return fmt.Sprintf("<= %g", t.limit)
+	}
+	return fmt.Sprintf("<= %.2fx %s", t.limit, t.against)
+}
+
+// judge says whether lpm's figure meets t, given the other column's.
+func judge(t target, lpm, other float64, lok, ook bool) string {
+	switch {
+	case !lok || t.against != "" && (!ook || other == 0):
+		return t.String() + ": not measured"
+	case t.against == "" && lpm <= t.limit,
+		t.against != "" && lpm/other <= t.limit:
+		return t.String() + ": met"
+	}
+	return t.String() + ": NOT met"
+}
+
+// row is one line of the main table: an operation (op, n name its
+// figures), its unit and the issue's targets for it.
+type row struct {
+	label   string
+	size    string
+	op      string
+	n       int
+	unit    string // "ms" or "MiB"
+	targets []target
+}
+
+// The issue's targets (issue 13), set for the 20,000-file package "L".
+var (
+	installTargets = []target{{colFloor, 1.15}, {colPacman, 0.85}}
+	upgradeTargets = []target{{colFloor, 2}, {colPacman, 0.3}}
+)
 
 func (b *bench) rows() []row {
 	var rows []row
-	for _, op := range []struct{ op, label string }{
-		{"install", "install"},
-		{"upgrade", "upgrade (20% changed)"},
-		{"files", "file list"},
-		{"remove", "remove"},
+	largest := b.opt.sizes[len(b.opt.sizes)-1]
+	at := func(n int, ts ...target) []target {
+		if n != largest {
+			return nil
+		}
+		return ts
+	}
+	for _, op := range []struct {
+		op, label, unit string
+		targets         []target
+	}{
+		{"install", "install", "ms", installTargets},
+		{"upgrade", "upgrade (20% changed)", "ms", upgradeTargets},
+		{"files", "list (files)", "ms", []target{{colDpkg, 1}}},
+		{"remove", "remove", "ms", []target{{colPacman, 0.9}}},
+		{"rss", "peak memory of install", "MiB", []target{{"", 48}}},
+		{"db", "database after install", "MiB", []target{{colPacman, 1.5}}},
 	} {
 		for _, n := range b.opt.sizes {
-			rows = append(rows, row{op.label, fmt.Sprint(n), op.op, n})
+			rows = append(rows, row{op.label, fmt.Sprintf("%d files", n), op.op, n, op.unit, at(n, op.targets...)})
 		}
 	}
-	set := fmt.Sprintf("%d pkgs", b.owners.pkgs)
+	big := fmt.Sprintf("%d files", largest)
+	if b.opt.hogs > 0 {
+		rows = append(rows, row{fmt.Sprintf("install, %d CPU hog(s) beside", b.opt.hogs), big, "install-busy", largest, "ms", installTargets})
+	}
+	if b.opt.writerMiB > 0 {
+		rows = append(rows, row{fmt.Sprintf("install beside a %d MiB writer", b.opt.writerMiB), big, "install-writer", largest, "ms", nil})
+	}
+	set := fmt.Sprintf("%d pkgs, %d files", b.owners.pkgs, b.owners.files)
 	rows = append(rows,
-		row{fmt.Sprintf("install %d pkgs, 1 call (1 run)", b.owners.pkgs), fmt.Sprint(b.owners.files), "setup", 0},
-		row{"owns, 1 path", set, "owns1", 0},
-		row{fmt.Sprintf("owns, %d paths in 1 call", b.owners.queries), set, "owns1000", 0},
-		row{fmt.Sprintf("owns, %d paths, lpm in-process", b.owners.queries), set, "owns1000-inproc", 0},
+		row{fmt.Sprintf("install %d small pkgs, 1 call", b.owners.pkgs), set, "many-install", 0, "ms", []target{{colPacman, 1}}},
+		row{fmt.Sprintf("remove %d small pkgs, 1 call", b.owners.pkgs), set, "many-remove", 0, "ms", nil},
+		row{"owner, 1 path", set, "owns1", 0, "ms", nil},
+		row{fmt.Sprintf("owner x%d, 1 call", b.owners.queries), set, "owns1000", 0, "ms", []target{{colDpkg, 0.8}}},
 	)
+	if b.lfs.pkgs > 0 {
+		rows = append(rows, row{fmt.Sprintf("LFS shape: %d installs in a row", b.lfs.pkgs),
+			fmt.Sprintf("%d files, %.0f MiB", b.lfs.files, mib(b.lfs.bytes)), "lfs", 0, "ms", []target{{colPacman, 1}}})
+	}
 	return rows
+}
+
+// tableLine is one row as the main table prints it: the figures of every
+// column, lpm's ratios and the verdicts.
+func (b *bench) tableLine(r row) []string {
+	cells := []string{r.label, r.size, r.unit}
+	vals := map[string]float64{}
+	oks := map[string]bool{}
+	for _, col := range columns {
+		vals[col], oks[col] = b.value(r, col)
+		if r.unit == "MiB" && oks[col] {
+			cells = append(cells, fmt.Sprintf("%.2f", vals[col]))
+			continue
+		}
+		cells = append(cells, num(vals[col], oks[col]))
+	}
+	for _, col := range []string{colFloor, colPacman, colDpkg} {
+		cells = append(cells, ratio(vals[colLpm], vals[col], oks[colLpm], oks[col]))
+	}
+	var verdicts []string
+	for _, t := range r.targets {
+		verdicts = append(verdicts, judge(t, vals[colLpm], vals[t.against], oks[colLpm], oks[t.against]))
+	}
+	return append(cells, strings.Join(verdicts, "; "))
 }
 
 func (b *bench) report(w io.Writer) {
@@ -86,9 +200,15 @@ func (b *bench) report(w io.Writer) {
 	fmt.Fprintf(w, "kernel %s, %d CPUs; lpm %s\n", firstLine("uname", "-r"), runtime.NumCPU(), b.opt.lpm)
 	fmt.Fprintf(w, "dpkg: %s; pacman: %s; tar: %s\n",
 		b.version(colDpkg, "dpkg", "--version"), b.version(colPacman, "pacman", "-V"), firstLine("tar", "--version"))
-	if b.pack.debZ != "" {
-		fmt.Fprintf(w, ".deb compression: %s\n", b.pack.debZ)
+	fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", b.loadStart, b.loadEnd)
+	deb := b.pack.debZ
+	if deb == "zstd" {
+		deb = fmt.Sprintf("zstd -%d", zstdLevel)
 	}
+	if deb != "" {
+		deb = "; .deb " + deb
+	}
+	fmt.Fprintf(w, "compression: .lpm, .pkg.tar.zst and .tar.zst zstd at klauspost's SpeedBetterCompression (lpm's archive writer's level, about zstd -7)%s\n", deb)
 
 	fmt.Fprintln(w, "\ngenerated packages (version 1; the upgrade changes, adds and removes as shown):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -105,32 +225,39 @@ func (b *bench) report(w io.Writer) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nwall clock of whole processes in ms, median of %d runs (floor: tar --zstd -x, or rm -rf, plus syncfs):\n", b.opt.reps)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\tsize\tlpm\tdpkg\tpacman\tpacman+sync\tfloor\tlpm/pacman\tlpm/(pacman+sync)\tlpm/floor\t")
+	fmt.Fprintf(w, "small packages: %d packages, %d files, %.1f MiB", b.many.pkgs, b.many.files, mib(b.many.bytes))
+	if b.lfs.pkgs > 0 {
+		fmt.Fprintf(w, "; LFS shape: %d packages, %d files, %.1f MiB (%.0f%% of an LFS system's bytes)", b.lfs.pkgs, b.lfs.files, mib(b.lfs.bytes), b.opt.lfsScale*100)
+	}
+	fmt.Fprintln(w)
+
+	fmt.Fprintf(w, "\nwall clock of whole processes in ms, median of %d runs (floor: tar --zstd -x, or rm -rf, plus syncfs); memory and database in MiB:\n", b.opt.reps)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "operation\tsize\tunit\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\tlpm/floor\tlpm/pacman\tlpm/dpkg\ttarget (issue 13)\t")
 	for _, r := range b.rows() {
-		l, lok := b.cell(r.op, r.n, colLpm, false)
-		d, dok := b.cell(r.op, r.n, colDpkg, false)
-		p, pok := b.cell(r.op, r.n, colPacman, false)
-		ps, psok := b.cell(r.op, r.n, colPacman, true)
-		f, fok := b.cell(r.op, r.n, colFloor, false)
-		if r.op == "files" || strings.HasPrefix(r.op, "owns") {
-			psok = false // read-only: nothing to sync
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.label, r.size, ms(l, lok), ms(d, dok), ms(p, pok), ms(ps, psok),
-			ms(f, fok), ratio(l, p, lok, pok), ratio(l, ps, lok, psok), ratio(l, f, lok, fok))
+		fmt.Fprintln(tw, strings.Join(b.tableLine(r), "\t")+"\t")
 	}
 	tw.Flush()
+	if n := b.opt.sizes[len(b.opt.sizes)-1]; n != 20000 {
+		fmt.Fprintf(w, "(the targets are set for 20000 files; judged here at %d)\n", n)
+	}
+	oo, oook := b.cell("inproc-open", 0, colLpm, false)
+	or, orok := b.cell("inproc-resolve", 0, colLpm, false)
+	oq, oqok := b.cell("inproc-query", 0, colLpm, false)
+	if oook {
+		fmt.Fprintf(w, "lpm's %d owner queries inside one process: open the database %s ms, resolve the paths %s ms, query %s ms\n",
+			b.owners.queries, ms(oo, oook), ms(or, orok), ms(oq, oqok))
+	}
 
 	fmt.Fprintln(w, "\nsyncfs right after the process in ms, median (what the tool left unflushed; for the floor, its own sync):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\tsize\tlpm\tdpkg\tpacman\tfloor\t")
+	fmt.Fprintln(tw, "operation\tsize\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\t")
 	for _, r := range b.rows() {
-		if r.op != "install" && r.op != "upgrade" && r.op != "remove" {
+		if r.unit != "ms" || r.op == "files" || strings.HasPrefix(r.op, "owns") {
 			continue
 		}
 		var cells []string
-		for _, col := range []string{colLpm, colDpkg, colPacman, colFloor} {
+		for _, col := range columns {
 			s, ok := median(b.syncs[key{r.op, r.n, col}])
 			cells = append(cells, ms(s, ok))
 		}
@@ -140,7 +267,7 @@ func (b *bench) report(w io.Writer) {
 
 	if b.syscall != nil {
 		fmt.Fprintf(w, "\nflushing system calls while installing %d files (strace -f -c):\n", b.strace)
-		for _, col := range []string{colLpm, colDpkg, colPacman, colFloor} {
+		for _, col := range columns {
 			counts, ok := b.syscall[col]
 			if !ok {
 				continue
@@ -162,66 +289,25 @@ func (b *bench) report(w io.Writer) {
 		}
 	}
 
-	b.targets(w)
-
 	fmt.Fprintln(w, "\nnotes:")
 	for _, n := range b.notesText() {
 		fmt.Fprintf(w, "  - %s\n", n)
 	}
 }
 
-// targets prints the issue's targets, judged at the largest size run.
-func (b *bench) targets(w io.Writer) {
-	n := b.opt.sizes[len(b.opt.sizes)-1]
-	at := fmt.Sprintf("%d files", n)
-	if n != 20000 {
-		at += " (the targets are set for 20000)"
-	}
-	fmt.Fprintf(w, "\ntargets at %s:\n", at)
-	judge := func(name string, a, bb time.Duration, aok, bok bool, limit float64) {
-		if !aok || !bok || bb == 0 {
-			fmt.Fprintf(w, "  [not measured] %s\n", name)
-			return
-		}
-		r := float64(a) / float64(bb)
-		verdict := "met"
-		if r > limit {
-			verdict = "NOT met"
-		}
-		fmt.Fprintf(w, "  [%s] %s: %.2fx (limit %.2fx)\n", verdict, name, r, limit)
-	}
-	l, lok := b.cell("install", n, colLpm, false)
-	f, fok := b.cell("install", n, colFloor, false)
-	p, pok := b.cell("install", n, colPacman, false)
-	judge("durable install within 1.3x of tar --zstd -x + sync", l, f, lok, fok, 1.3)
-	judge("install at most 0.6x pacman (pacman does not sync)", l, p, lok, pok, 0.6)
-	lu, luok := b.cell("upgrade", n, colLpm, false)
-	pu, puok := b.cell("upgrade", n, colPacman, false)
-	judge("upgrade at 20% change at most 0.35x pacman", lu, pu, luok, puok, 0.35)
-	o, ook := b.cell("owns1000", 0, colLpm, false)
-	oo, oook := b.cell("inproc-open", 0, colLpm, false)
-	or, orok := b.cell("inproc-resolve", 0, colLpm, false)
-	oq, oqok := b.cell("inproc-query", 0, colLpm, false)
-	if !ook {
-		fmt.Fprintln(w, "  [not measured] 1,000 owner queries in one call under 5 ms")
-		return
-	}
-	verdict := "met"
-	if o >= 5*time.Millisecond {
-		verdict = "NOT met"
-	}
-	fmt.Fprintf(w, "  [%s] %d owner queries in one call under 5 ms: %s ms for the whole lpm process; in one process: open the database %s ms, resolve the paths %s ms, query %s ms\n",
-		verdict, b.owners.queries, ms(o, ook), ms(oo, oook), ms(or, orok), ms(oq, oqok))
-}
-
 func (b *bench) notesText() []string {
 	notes := []string{
 		"every time is a whole process from fork to exit, start-up included; the archives were just written, so they are read from the page cache, and every root starts empty and flushed",
-		"lpm makes an install durable itself (new files go to temp names, one syncfs, then renames); pacman writes no fsync at all, so its column is the time until it exits, not until its files are on disk: pacman+sync adds the syncfs the bench runs right after it",
-		"dpkg flushes the files it unpacks before renaming them into place (sync_file_range, then fsync; its default without --force-unsafe-io) and runs no maintainer scripts here because the packages have none; pacman runs with --noscriptlet --nodeps and no hooks",
+		"lpm makes an install durable itself before it commits; pacman writes no fsync at all, so its column is the time until it exits, not until its files are on disk (the syncfs table shows what it left unflushed)",
+		"dpkg is run with --no-force-unsafe-io, its default, whatever the host's /etc/dpkg configures: it flushes the files it unpacks before renaming them into place (sync_file_range, then fsync); dpkg unsafe-io is --force-unsafe-io, which skips that. Both log into the root. The packages have no maintainer scripts; pacman runs with --noscriptlet --nodeps and no hooks",
 		"lpm checks every file's sha256 against its manifest while it extracts and dpkg computes an md5sum of every file it unpacks (the packages ship none); pacman (SigLevel Never, no .MTREE, which it does not require) and tar check nothing",
+		"every archive is compressed at the same level (see compression above): lpm's archive writer's own, which the peers' packages were made with here too; left alone, dpkg-deb uses zstd -3 and Arch's makepkg.conf --ultra -20",
 		"the floor of an upgrade extracts only the changed and added files (the removals are not part of it); the floor of a remove is rm -rf of the tree; syncfs is called by the bench on the scratch filesystem",
-		"the figures are only comparable within one run: the image is a file on the host's disk behind a loop device, and the machine is shared",
+		"peak memory is the largest resident set of the installing process or any child it waited for (wait4's rusage: dpkg's dpkg-deb and decompressor, tar's zstd); database is the bytes of lpm.db with its -wal and -shm, pacman's local/ directory, dpkg's admin directory, after the install",
+		fmt.Sprintf("the busy-machine install runs beside %d process(es) spinning on a CPU (sh -c 'while :; do :; done'), started before and killed after each install; the writer row beside dd writing %d MiB of zeros to a file on the same filesystem, started just before the install, so its data is dirty in the page cache while the install flushes (syncfs waits for it; a per-file fsync does not)", b.opt.hogs, b.opt.writerMiB),
+		"the small packages are installed all in one command and removed all in one command, on a fresh root each run; their floor is tar --zstd -x of each, then one syncfs; the owner queries run on the first run's root",
+		fmt.Sprintf("the LFS shape is the shipped LFS tree's packages (less dbus and systemd) with each one's file count and %.0f%% of its bytes as an LFS 12.3 system has them (a fixed list, lfs.go), installed one command each on a fresh root, the sum of their times; the floor is tar --zstd -x plus syncfs per package", b.opt.lfsScale*100),
+		"the figures are only comparable within one run: the image is a file on the host's disk behind a loop device, and the machine is shared (see the load average)",
 	}
 	return append(notes, b.notes...)
 }

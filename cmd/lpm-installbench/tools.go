@@ -3,23 +3,32 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
 // Columns of the report, in print order.
 const (
 	colLpm    = "lpm"
 	colDpkg   = "dpkg"
+	colUnsafe = "dpkg unsafe-io"
 	colPacman = "pacman"
 	colFloor  = "floor"
 )
+
+// columns are the report's figure columns, in print order.
+var columns = []string{colLpm, colPacman, colDpkg, colUnsafe, colFloor}
 
 // tool is a package manager under test: how to make an empty root for it
 // and the command line of each measured operation. Paths given to owns are
@@ -30,7 +39,10 @@ type tool struct {
 	install func(root string, pkgs []pkgFiles) []string
 	owns    func(root string, paths []string) []string
 	files   func(root, name string) []string
-	remove  func(root, name string) []string
+	remove  func(root string, names []string) []string
+	// db lists the files and directories of its database in root, whose
+	// sizes add up to the database's size.
+	db func(root string) []string
 	// ownsLine recognizes one answer line of owns naming pkg.
 	ownsLine func(line, pkg string) bool
 }
@@ -61,20 +73,39 @@ func lpmTool(bin string) *tool {
 		},
 		owns:     func(root string, paths []string) []string { return append(g(root, "owns"), paths...) },
 		files:    func(root, name string) []string { return g(root, "files", name) },
-		remove:   func(root, name string) []string { return g(root, "remove", name) },
+		remove:   func(root string, names []string) []string { return append(g(root, "remove"), names...) },
 		ownsLine: func(line, pkg string) bool { return strings.HasSuffix(line, " is owned by "+pkg) },
+		db: func(root string) []string {
+			db := pkgdb.Path(root)
+			return []string{db, db + "-wal", db + "-shm"}
+		},
 	}
 }
 
-func dpkgTool() *tool {
+// dpkgTool runs dpkg against a scratch root. Its I/O mode is given on
+// the command line, which dpkg reads after its configuration files: a host
+// setting (Docker images ship force-unsafe-io in /etc/dpkg/dpkg.cfg.d)
+// would otherwise decide it. Its log goes into the root, not the host's
+// /var/log/dpkg.log that /etc/dpkg/dpkg.cfg names.
+func dpkgTool(unsafe bool) *tool {
+	name, io := colDpkg, "--no-force-unsafe-io"
+	if unsafe {
+		name, io = colUnsafe, "--force-unsafe-io"
+	}
+	g := func(root string, args ...string) []string {
+		return append([]string{"dpkg", "--root=" + root, "--log=" + filepath.Join(root, "var/log/dpkg.log"), io}, args...)
+	}
 	return &tool{
-		name: colDpkg,
+		name: name,
 		prepare: func(root string) error {
 			admin := filepath.Join(root, "var/lib/dpkg")
 			for _, d := range []string{"info", "updates", "triggers"} {
 				if err := os.MkdirAll(filepath.Join(admin, d), 0o755); err != nil {
 					return err
 				}
+			}
+			if err := os.MkdirAll(filepath.Join(root, "var/log"), 0o755); err != nil {
+				return err
 			}
 			for _, f := range []string{"status", "available"} {
 				if err := os.WriteFile(filepath.Join(admin, f), nil, 0o644); err != nil {
@@ -84,7 +115,7 @@ func dpkgTool() *tool {
 			return nil
 		},
 		install: func(root string, pkgs []pkgFiles) []string {
-			args := []string{"dpkg", "--root=" + root, "-i"}
+			args := g(root, "-i")
 			for _, p := range pkgs {
 				args = append(args, p.deb)
 			}
@@ -94,8 +125,9 @@ func dpkgTool() *tool {
 			return append([]string{"dpkg-query", "--root=" + root, "-S"}, paths...)
 		},
 		files:    func(root, name string) []string { return []string{"dpkg-query", "--root=" + root, "-L", name} },
-		remove:   func(root, name string) []string { return []string{"dpkg", "--root=" + root, "-r", name} },
+		remove:   func(root string, names []string) []string { return append(g(root, "-r"), names...) },
 		ownsLine: func(line, pkg string) bool { return strings.HasPrefix(line, pkg+": /") },
+		db:       func(root string) []string { return []string{filepath.Join(root, "var/lib/dpkg")} },
 	}
 }
 
@@ -137,9 +169,12 @@ func pacmanTool(conf string) *tool {
 			}
 			return args
 		},
-		files:    func(root, name string) []string { return g(root, "-Ql", name) },
-		remove:   func(root, name string) []string { return g(root, "-R", "--noscriptlet", "--nodeps", name) },
+		files: func(root, name string) []string { return g(root, "-Ql", name) },
+		remove: func(root string, names []string) []string {
+			return append(g(root, "-R", "--noscriptlet", "--nodeps"), names...)
+		},
 		ownsLine: func(line, pkg string) bool { return strings.Contains(line, " is owned by "+pkg+" ") },
+		db:       func(root string) []string { return []string{filepath.Join(root, "var/lib/pacman/local")} },
 	}
 }
 
@@ -166,6 +201,65 @@ func runTimed(ctx context.Context, argv []string) (time.Duration, string, error)
 		return d, stdout.String(), fmt.Errorf("%s: %w\n%s", shortCmd(argv), err, tail(stderr.String()+stdout.String(), 20))
 	}
 	return d, stdout.String(), nil
+}
+
+// peakRSS runs argv under GNU time and returns the largest resident set
+// of the process or of any child it waited for, in bytes. The rusage of a
+// child this Go program starts would not do: Go starts it sharing its own
+// memory (vfork), and exec keeps that high-water mark as the child's.
+func peakRSS(ctx context.Context, argv []string) (int64, error) {
+	out, err := os.CreateTemp("", "lpm-installbench-rss-")
+	if err != nil {
+		return 0, err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	if _, _, err := runTimed(ctx, append([]string{"time", "-f", "%M", "-o", out.Name()}, argv...)); err != nil {
+		return 0, err
+	}
+	data, err := os.ReadFile(out.Name())
+	if err != nil {
+		return 0, err
+	}
+	// The last line: time writes a "Command exited" line before it only
+	// on failure, which runTimed already reported.
+	lines := strings.Fields(strings.TrimSpace(string(data)))
+	if len(lines) == 0 {
+		return 0, fmt.Errorf("time -f %%M wrote nothing for %s", shortCmd(argv))
+	}
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("time -f %%M for %s: %q is not a number of KiB", shortCmd(argv), data)
+	}
+	return kib << 10, nil
+}
+
+// diskBytes adds up the sizes of paths and everything below them; a path
+// that does not exist adds nothing (a WAL checkpointed away).
+func diskBytes(paths []string) (int64, error) {
+	var total int64
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if d.Type().IsRegular() {
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				total += fi.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("size of database %s: %w", p, err)
+		}
+	}
+	return total, nil
 }
 
 // shortCmd renders a command line without its long list of paths.
