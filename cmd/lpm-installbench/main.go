@@ -81,7 +81,11 @@ type options struct {
 	lfsScale    float64 // LFS shape: fraction of its bytes written
 	lfsPkgs     int     // LFS shape: the first N packages (0: all)
 	unsafe      bool    // the dpkg --force-unsafe-io column
+	groups      map[string]bool
 }
+
+// rowGroups are what -rows chooses from, in the order they run.
+var rowGroups = []string{"sizes", "loaded", "many", "lfs"}
 
 // key names one cell of the report.
 type key struct {
@@ -153,6 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	lfsScale := fl.Float64("lfs-scale", 0.25, "fraction of an LFS system's bytes the LFS shape writes (its file counts stay; 0 leaves that row out)")
 	lfsPkgs := fl.Int("lfs-pkgs", 0, "install only the first N packages of the LFS shape (0: all of them)")
 	unsafe := fl.Bool("dpkg-unsafe", true, "add the dpkg --force-unsafe-io column")
+	groups := fl.String("rows", strings.Join(rowGroups, ","), "the groups of rows to measure: sizes (install, upgrade, list, remove, memory, database per size), loaded (the largest install beside a CPU hog and a writer), many (small packages, owner queries), lfs (the LFS shape); a whole run takes long on a busy machine, and each group's ratios are side by side on their own")
 	quick := fl.Bool("quick", false, "a smoke run: -sizes 50 -reps 1 -owners-pkgs 20 -owners-files 400 -writer-mib 64 -lfs-scale 0.01 -lfs-pkgs 10 -image-size 1, unless given")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -171,6 +176,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	opt := options{dir: *dir, reps: *reps, apt: *useApt, image: *image, imageGiB: *imageGiB,
 		ownersPkgs: *ownersPkgs, ownersFiles: *ownersFiles, seed: *seed,
 		hogs: *hogs, writerMiB: *writerMiB, lfsScale: *lfsScale, lfsPkgs: *lfsPkgs, unsafe: *unsafe}
+	opt.groups = map[string]bool{}
+	for _, g := range strings.Split(*groups, ",") {
+		if g = strings.TrimSpace(g); !slices.Contains(rowGroups, g) {
+			return fmt.Errorf("-rows: %q is not one of %s", g, strings.Join(rowGroups, ", "))
+		}
+		opt.groups[g] = true
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 20 {
@@ -228,14 +240,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	b.noteHostDpkg()
 
 	for _, n := range opt.sizes {
+		if !opt.groups["sizes"] && (n != opt.sizes[len(opt.sizes)-1] || !opt.groups["loaded"]) {
+			continue
+		}
 		if err := b.measureSize(n); err != nil {
 			return fmt.Errorf("size %d: %w", n, err)
 		}
 	}
-	if err := b.measureMany(); err != nil {
-		return fmt.Errorf("%d small packages: %w", opt.ownersPkgs, err)
+	if opt.groups["many"] {
+		if err := b.measureMany(); err != nil {
+			return fmt.Errorf("%d small packages: %w", opt.ownersPkgs, err)
+		}
 	}
-	if opt.lfsScale > 0 {
+	if opt.groups["lfs"] && opt.lfsScale > 0 {
 		if err := b.measureLFS(); err != nil {
 			return fmt.Errorf("LFS shape: %w", err)
 		}
@@ -505,6 +522,9 @@ func (b *bench) measureSize(n int) error {
 	}
 	b.trees = append(b.trees, info)
 
+	if !b.opt.groups["sizes"] {
+		return b.measureLoaded(n, t1, v1)
+	}
 	for rep := range b.opt.reps {
 		for _, tl := range b.tools {
 			b.progress("size %d, run %d/%d: %s", n, rep+1, b.opt.reps, tl.name)
@@ -522,10 +542,8 @@ func (b *bench) measureSize(n int) error {
 	if err := b.measureMemory(n, t1, v1); err != nil {
 		return err
 	}
-	if n == b.opt.sizes[len(b.opt.sizes)-1] {
-		if err := b.measureLoaded(n, t1, v1); err != nil {
-			return err
-		}
+	if err := b.measureLoaded(n, t1, v1); err != nil {
+		return err
 	}
 	if b.syscall == nil && have("strace") {
 		b.strace = n

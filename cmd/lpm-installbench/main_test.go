@@ -282,6 +282,10 @@ func TestQuickFlagsGiveWayToExplicitOnes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-reps") {
 		t.Errorf("-quick -reps 0: got %v, want the -reps error (an explicit flag beats -quick)", err)
 	}
+	err = run(context.Background(), []string{"-rows", "sizes,owners", "-dir", dir, "-lpm", filepath.Join(dir, "none")}, &out, &log)
+	if err == nil || !strings.Contains(err.Error(), `-rows: "owners" is not one of sizes, loaded, many, lfs`) {
+		t.Errorf("-rows sizes,owners: got %v, want the unknown group named", err)
+	}
 	err = run(context.Background(), []string{"-quick", "-dir", dir, "-lpm", filepath.Join(dir, "none")}, &out, &log)
 	if err == nil || !strings.Contains(err.Error(), "lpm binary") {
 		t.Errorf("-quick alone: got %v, want it to pass the flag checks and stop at the missing lpm binary", err)

@@ -171,6 +171,17 @@ func (b *bench) rows() []row {
 	return rows
 }
 
+// measured says whether any column has a figure for r (-rows leaves
+// groups out).
+func (b *bench) measured(r row) bool {
+	for _, col := range columns {
+		if _, ok := b.value(r, col); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // tableLine is one row as the main table prints it: the figures of every
 // column, lpm's ratios and the verdicts.
 func (b *bench) tableLine(r row) []string {
@@ -225,17 +236,20 @@ func (b *bench) report(w io.Writer) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "small packages: %d packages, %d files, %.1f MiB", b.many.pkgs, b.many.files, mib(b.many.bytes))
-	if b.lfs.pkgs > 0 {
-		fmt.Fprintf(w, "; LFS shape: %d packages, %d files, %.1f MiB (%.0f%% of an LFS system's bytes)", b.lfs.pkgs, b.lfs.files, mib(b.lfs.bytes), b.opt.lfsScale*100)
+	if b.many.pkgs > 0 {
+		fmt.Fprintf(w, "small packages: %d packages, %d files, %.1f MiB\n", b.many.pkgs, b.many.files, mib(b.many.bytes))
 	}
-	fmt.Fprintln(w)
+	if b.lfs.pkgs > 0 {
+		fmt.Fprintf(w, "LFS shape: %d packages, %d files, %.1f MiB (%.0f%% of an LFS system's bytes)\n", b.lfs.pkgs, b.lfs.files, mib(b.lfs.bytes), b.opt.lfsScale*100)
+	}
 
 	fmt.Fprintf(w, "\nwall clock of whole processes in ms, median of %d runs (floor: tar --zstd -x, or rm -rf, plus syncfs); memory and database in MiB:\n", b.opt.reps)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "operation\tsize\tunit\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\tlpm/floor\tlpm/pacman\tlpm/dpkg\ttarget (issue 13)\t")
 	for _, r := range b.rows() {
-		fmt.Fprintln(tw, strings.Join(b.tableLine(r), "\t")+"\t")
+		if b.measured(r) {
+			fmt.Fprintln(tw, strings.Join(b.tableLine(r), "\t")+"\t")
+		}
 	}
 	tw.Flush()
 	if n := b.opt.sizes[len(b.opt.sizes)-1]; n != 20000 {
@@ -253,7 +267,7 @@ func (b *bench) report(w io.Writer) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tsize\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\t")
 	for _, r := range b.rows() {
-		if r.unit != "ms" || r.op == "files" || strings.HasPrefix(r.op, "owns") {
+		if r.unit != "ms" || r.op == "files" || strings.HasPrefix(r.op, "owns") || !b.measured(r) {
 			continue
 		}
 		var cells []string

@@ -91,6 +91,9 @@ type load func() (stop func() error, err error)
 // something else runs: a CPU hog on -hogs cores, and another process
 // writing -writer-mib to the same filesystem.
 func (b *bench) measureLoaded(n int, t1 *tree, v1 pkgFiles) error {
+	if !b.opt.groups["loaded"] || n != b.opt.sizes[len(b.opt.sizes)-1] {
+		return nil
+	}
 	type shape struct {
 		op, what string
 		load     load
