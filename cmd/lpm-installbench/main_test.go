@@ -291,3 +291,49 @@ func TestQuickFlagsGiveWayToExplicitOnes(t *testing.T) {
 		t.Errorf("-quick alone: got %v, want it to pass the flag checks and stop at the missing lpm binary", err)
 	}
 }
+
+func TestAGeneratedArchPackagePassesPacmanQkk(t *testing.T) {
+	if !have("pacman") || os.Geteuid() != 0 {
+		t.Skip("needs pacman (Debian's pacman-package-manager) and root")
+	}
+	work := t.TempDir()
+	tr := genTree(60, 7, "", 1024)
+	stage := filepath.Join(work, "stage")
+	if err := tr.write(stage); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, size := tr.counts()
+	p := &packer{ctx: context.Background(), pac: true}
+	files, err := p.pack(work, stage, "bench", "1.0", size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(work, "pacman.conf")
+	if err := os.WriteFile(conf, []byte(pacmanConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tl := pacmanTool(conf)
+	root := filepath.Join(work, "root")
+	if err := tl.prepare(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runTimed(context.Background(), tl.install(root, []pkgFiles{files})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/pacman/local/bench-1.0-1/mtree")); err != nil {
+		t.Fatalf("pacman kept no mtree of the package: %v", err)
+	}
+	// -Qkk reads the .MTREE and checks every file against it: a wrong
+	// digest, size or mode in it would show as an altered file.
+	argv := tl.files(root, "bench")
+	argv[len(argv)-2] = "-Qkk"
+	_, out, err := runTimed(context.Background(), argv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It counts the entries it read, so an .MTREE it cannot parse whole
+	// shows as too few.
+	if want := fmt.Sprintf("bench: %d total files, 0 altered files", len(tr.nodes)); !strings.Contains(out, want) {
+		t.Errorf("pacman -Qkk: want %q, got:\n%s", want, out)
+	}
+}

@@ -3,7 +3,10 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -62,7 +66,11 @@ func (p *packer) pack(out, staging, name, version string, size int64) (pkgFiles,
 	if p.pac {
 		f.pac = base + "-1-x86_64.pkg.tar.zst"
 		info := fmt.Sprintf("pkgname = %s\npkgbase = %s\npkgver = %s-1\npkgdesc = lpm-installbench generated package\nbuilddate = 0\npackager = lpm-installbench\nsize = %d\narch = x86_64\n", name, name, version, size)
-		if err := writeTarZst(f.pac, staging, []byte(info), nil); err != nil {
+		mt, err := mtree(staging)
+		if err != nil {
+			return f, err
+		}
+		if err := writeTarZst(f.pac, staging, []member{{".PKGINFO", []byte(info)}, {".MTREE", mt}}, nil); err != nil {
 			return f, err
 		}
 	}
@@ -111,11 +119,17 @@ func (p *packer) packDeb(out, staging, name, version string, size int64) error {
 	return last
 }
 
-// writeTarZst writes staging as a zstd-compressed tar. A non-nil pkginfo
-// becomes the first member, .PKGINFO, as pacman expects. A non-nil only
+// member is a file an archive carries before the staging tree's.
+type member struct {
+	name string
+	data []byte
+}
+
+// writeTarZst writes staging as a zstd-compressed tar. Metadata members
+// come first (.PKGINFO, then .MTREE, as pacman expects). A non-nil only
 // restricts the archive to those files (slash paths relative to staging):
 // the floor for an upgrade writes just what changed.
-func writeTarZst(out, staging string, pkginfo []byte, only []string) error {
+func writeTarZst(out, staging string, meta []member, only []string) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -128,12 +142,12 @@ func writeTarZst(out, staging string, pkginfo []byte, only []string) error {
 	}
 	tw := tar.NewWriter(zw)
 	err = func() error {
-		if pkginfo != nil {
-			hdr := &tar.Header{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(pkginfo)), Typeflag: tar.TypeReg}
+		for _, m := range meta {
+			hdr := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg}
 			if err := tw.WriteHeader(hdr); err != nil {
 				return err
 			}
-			if _, err := tw.Write(pkginfo); err != nil {
+			if _, err := tw.Write(m.data); err != nil {
 				return err
 			}
 		}
@@ -208,4 +222,77 @@ func addTarMember(tw *tar.Writer, staging, rel string) error {
 	defer src.Close()
 	_, err = io.Copy(tw, src)
 	return err
+}
+
+// mtree is the gzipped .MTREE that makepkg puts in every Arch package
+// (bsdtar's mtree format with type, uid, gid, mode, time, size, md5 and
+// sha256, and link targets): pacman keeps it in its database for
+// pacman -Qkk, as lpm keeps every file's sha256 and dpkg its md5sums, so
+// the database sizes compare like with like.
+func mtree(staging string) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	fmt.Fprintln(gz, "#mtree")
+	err := filepath.WalkDir(staging, func(full string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(staging, full)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		// The tar header carries the time rounded to the second (Go's
+		// writer in USTAR format), and that is what lands on disk.
+		mt := fi.ModTime().Round(time.Second)
+		line := fmt.Sprintf("./%s time=%d.0 mode=%o uid=0 gid=0", mtreeEscape(filepath.ToSlash(rel)), mt.Unix(), fi.Mode().Perm())
+		switch {
+		case fi.IsDir():
+			line += " type=dir"
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(full)
+			if err != nil {
+				return err
+			}
+			line += " type=link link=" + mtreeEscape(target)
+		default:
+			f, err := os.Open(full)
+			if err != nil {
+				return err
+			}
+			m, h := md5.New(), sha256.New()
+			_, err = io.Copy(io.MultiWriter(m, h), f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" type=file size=%d md5digest=%x sha256digest=%x", fi.Size(), m.Sum(nil), h.Sum(nil))
+		}
+		_, err = fmt.Fprintln(gz, line)
+		return err
+	})
+	if err == nil {
+		err = gz.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mtree of %s: %w", staging, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// mtreeEscape writes the bytes mtree cannot carry bare as \ooo.
+func mtreeEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '\\' || c == '#' {
+			fmt.Fprintf(&b, "\\%03o", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
