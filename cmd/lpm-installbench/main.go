@@ -45,6 +45,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,13 +153,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	ownersPkgs := fl.Int("owners-pkgs", 300, "installed packages for the owner queries")
 	ownersFiles := fl.Int("owners-files", 20000, "files across those packages")
 	seed := fl.Uint64("seed", 1, "seed of the generated trees")
-	hogs := fl.Int("hogs", 1, "CPU hog processes beside the busy-machine install (0 leaves that row out)")
+	hogs := fl.Int("hogs", max(1, runtime.NumCPU()-1), "CPU hog processes beside the busy-machine install (0 leaves that row out); the default leaves the install one core")
 	writerMiB := fl.Int("writer-mib", 1024, "MiB another process writes to the same filesystem beside an install (0 leaves that row out)")
 	lfsScale := fl.Float64("lfs-scale", 0.25, "fraction of an LFS system's bytes the LFS shape writes (its file counts stay; 0 leaves that row out)")
 	lfsPkgs := fl.Int("lfs-pkgs", 0, "install only the first N packages of the LFS shape (0: all of them)")
 	unsafe := fl.Bool("dpkg-unsafe", true, "add the dpkg --force-unsafe-io column")
 	groups := fl.String("rows", strings.Join(rowGroups, ","), "the groups of rows to measure: sizes (install, upgrade, list, remove, memory, database per size), loaded (the largest install beside a CPU hog and a writer), many (small packages, owner queries), lfs (the LFS shape); a whole run takes long on a busy machine, and each group's ratios are side by side on their own")
-	quick := fl.Bool("quick", false, "a smoke run: -sizes 50 -reps 1 -owners-pkgs 20 -owners-files 400 -writer-mib 64 -lfs-scale 0.01 -lfs-pkgs 10 -image-size 1, unless given")
+	quick := fl.Bool("quick", false, "a smoke run: -sizes 50 -reps 1 -owners-pkgs 20 -owners-files 400 -writer-mib 64 -lfs-scale 0.01 -lfs-pkgs 10 -image-size 1 -hogs 1, unless given")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -436,7 +437,7 @@ func (b *bench) settle(dir string) error {
 // quickDefaults are the flags -quick sets when they are not given.
 var quickDefaults = map[string]string{
 	"sizes": "50", "reps": "1", "owners-pkgs": "20", "owners-files": "400",
-	"writer-mib": "64", "lfs-scale": "0.01", "lfs-pkgs": "10", "image-size": "1",
+	"writer-mib": "64", "lfs-scale": "0.01", "lfs-pkgs": "10", "image-size": "1", "hogs": "1",
 }
 
 // loadavg is the machine's load as /proc/loadavg gives it (1, 5, 15
