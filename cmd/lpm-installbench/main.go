@@ -113,6 +113,7 @@ type bench struct {
 	amounts map[key][]float64       // MiB: peak memory, database size
 
 	loadStart, loadEnd string // /proc/loadavg around the run
+	started, ended     time.Time
 	lfs                treeSet
 	many               treeSet
 
@@ -208,7 +209,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("lpm binary: %w; build it with make lpm or name it with -lpm", err)
 	}
 
-	b := &bench{ctx: ctx, opt: opt, log: stderr, loadStart: loadavg(),
+	b := &bench{ctx: ctx, opt: opt, log: stderr, loadStart: loadavg(), started: time.Now().UTC(),
 		times: map[key][]time.Duration{}, syncs: map[key][]time.Duration{}, amounts: map[key][]float64{}}
 	b.findTools()
 	if err := os.MkdirAll(opt.dir, 0o755); err != nil {
@@ -258,7 +259,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return fmt.Errorf("LFS shape: %w", err)
 		}
 	}
-	b.loadEnd = loadavg()
+	b.loadEnd, b.ended = loadavg(), time.Now().UTC()
 	b.report(stdout)
 	return nil
 }

@@ -171,6 +171,27 @@ func (b *bench) rows() []row {
 	return rows
 }
 
+func (b *bench) groupList() []string {
+	var gs []string
+	for _, g := range rowGroups {
+		if b.opt.groups[g] {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+func (b *bench) toolNames() []string {
+	var names []string
+	for _, t := range b.tools {
+		names = append(names, t.name)
+	}
+	if b.floor {
+		names = append(names, colFloor)
+	}
+	return names
+}
+
 // measured says whether any column has a figure for r (-rows leaves
 // groups out).
 func (b *bench) measured(r row) bool {
@@ -211,7 +232,9 @@ func (b *bench) report(w io.Writer) {
 	fmt.Fprintf(w, "kernel %s, %d CPUs; lpm %s\n", firstLine("uname", "-r"), runtime.NumCPU(), b.opt.lpm)
 	fmt.Fprintf(w, "dpkg: %s; pacman: %s; tar: %s\n",
 		b.version(colDpkg, "dpkg", "--version"), b.version(colPacman, "pacman", "-V"), firstLine("tar", "--version"))
-	fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", b.loadStart, b.loadEnd)
+	fmt.Fprintf(w, "run %s to %s; load average (1, 5, 15 min): %s at the start, %s at the end\n",
+		b.started.Format("2006-01-02 15:04"), b.ended.Format("15:04 MST"), b.loadStart, b.loadEnd)
+	fmt.Fprintf(w, "rows: %s; columns: %s\n", strings.Join(b.groupList(), ", "), strings.Join(b.toolNames(), ", "))
 	deb := b.pack.debZ
 	if deb == "zstd" {
 		deb = fmt.Sprintf("zstd -%d", zstdLevel)
