@@ -83,6 +83,7 @@ type options struct {
 	lfsPkgs     int     // LFS shape: the first N packages (0: all)
 	unsafe      bool    // the dpkg --force-unsafe-io column
 	groups      map[string]bool
+	base        string // -lpm-base: the lpm binary to compare with, or ""
 }
 
 // rowGroups are what -rows chooses from, in the order they run.
@@ -147,6 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	sizes := fl.String("sizes", "2000,20000", "comma-separated numbers of files per generated package")
 	dir := fl.String("dir", filepath.Join(os.TempDir(), "lpm-installbench"), "work directory (the ext4 image, or the fallback scratch dir, goes here)")
 	lpmBin := fl.String("lpm", "./lpm", "the lpm binary to measure (make lpm builds it)")
+	baseBin := fl.String("lpm-base", "", "another lpm binary (main's, say) measured side by side as the column lpm base, with lpm/base ratios")
 	reps := fl.Int("reps", 3, "repetitions of each measurement; the report gives the median")
 	useApt := fl.Bool("apt", true, "install missing tools (pacman-package-manager, zstd, e2fsprogs, strace) with apt-get")
 	image := fl.Bool("image", true, "run on a loop-mounted ext4 image (needs root and a loop device)")
@@ -208,6 +210,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if _, err := os.Stat(opt.lpm); err != nil {
 		return fmt.Errorf("lpm binary: %w; build it with make lpm or name it with -lpm", err)
 	}
+	if *baseBin != "" {
+		if opt.base, err = filepath.Abs(*baseBin); err != nil {
+			return err
+		}
+		if _, err := os.Stat(opt.base); err != nil {
+			return fmt.Errorf("-lpm-base: %w", err)
+		}
+	}
 
 	b := &bench{ctx: ctx, opt: opt, log: stderr, loadStart: loadavg(), started: time.Now().UTC(),
 		times: map[key][]time.Duration{}, syncs: map[key][]time.Duration{}, amounts: map[key][]float64{}}
@@ -229,7 +239,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := os.WriteFile(conf, []byte(pacmanConf), 0o644); err != nil {
 		return err
 	}
-	b.tools = []*tool{lpmTool(opt.lpm)}
+	b.tools = []*tool{lpmTool(colLpm, opt.lpm)}
+	if opt.base != "" {
+		b.tools = append(b.tools, lpmTool(colBase, opt.base))
+	}
 	if b.pack.pac {
 		b.tools = append(b.tools, pacmanTool(conf))
 	}

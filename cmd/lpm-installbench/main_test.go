@@ -52,14 +52,14 @@ func TestTheWholeBenchRunsOnSmallPackagesAndPrintsTheTable(t *testing.T) {
 	lpm := buildLpm(t)
 	dir := t.TempDir()
 	var out, log bytes.Buffer
-	args := []string{"-quick", "-dir", dir, "-lpm", lpm, "-apt=false", "-owners-pkgs", "10", "-owners-files", "200", "-lfs-pkgs", "5"}
+	args := []string{"-quick", "-dir", dir, "-lpm", lpm, "-lpm-base", lpm, "-apt=false", "-owners-pkgs", "10", "-owners-files", "200", "-lfs-pkgs", "5"}
 	if err := run(context.Background(), args, &out, &log); err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, log.String())
 	}
 	report := out.String()
 	fig := ` +\d+\.\d`
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^operation +size +unit +lpm +pacman +dpkg +dpkg unsafe-io +floor +lpm/floor +lpm/pacman +lpm/dpkg +target`),
+		regexp.MustCompile(`(?m)^operation +size +unit +lpm +lpm base +pacman +dpkg +dpkg unsafe-io +floor +lpm/floor +lpm/pacman +lpm/dpkg +lpm/base +target`),
 		regexp.MustCompile(`(?m)^install +50 files +ms` + fig + `.*<= 1.15x floor: (met|NOT met|not measured); <= 0.85x pacman`),
 		regexp.MustCompile(`(?m)^upgrade \(20% changed\) +50 files +ms` + fig),
 		regexp.MustCompile(`(?m)^list \(files\) +50 files +ms` + fig),
@@ -79,7 +79,7 @@ func TestTheWholeBenchRunsOnSmallPackagesAndPrintsTheTable(t *testing.T) {
 			t.Errorf("report lacks %s:\n%s", want, report)
 		}
 	}
-	if have("pacman") && os.Geteuid() == 0 && !regexp.MustCompile(`(?m)^install +50 files +ms( +\d+\.\d){5}`).MatchString(report) {
+	if have("pacman") && os.Geteuid() == 0 && !regexp.MustCompile(`(?m)^install +50 files +ms( +\d+\.\d){6}`).MatchString(report) {
 		t.Errorf("pacman and dpkg are installed but the install row lacks a figure of theirs:\n%s", report)
 	}
 	// Nothing may stay behind: the image is unmounted and removed.
@@ -110,7 +110,7 @@ func TestAGeneratedPackageInstalledByLpmIsOwnedByIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := lpmTool(lpm)
+	tl := lpmTool(colLpm, lpm)
 	root := filepath.Join(work, "root")
 	if err := tl.prepare(root); err != nil {
 		t.Fatal(err)

@@ -195,12 +195,22 @@ func (b *bench) toolNames() []string {
 // measured says whether any column has a figure for r (-rows leaves
 // groups out).
 func (b *bench) measured(r row) bool {
-	for _, col := range columns {
+	for _, col := range b.columns() {
 		if _, ok := b.value(r, col); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// ratioColumns are the columns lpm's figure is divided by: the issue's
+// targets', and lpm base's when there is one.
+func (b *bench) ratioColumns() []string {
+	cols := []string{colFloor, colPacman, colDpkg}
+	if b.opt.base != "" {
+		cols = append(cols, colBase)
+	}
+	return cols
 }
 
 // tableLine is one row as the main table prints it: the figures of every
@@ -209,7 +219,7 @@ func (b *bench) tableLine(r row) []string {
 	cells := []string{r.label, r.size, r.unit}
 	vals := map[string]float64{}
 	oks := map[string]bool{}
-	for _, col := range columns {
+	for _, col := range b.columns() {
 		vals[col], oks[col] = b.value(r, col)
 		if r.unit == "MiB" && oks[col] {
 			cells = append(cells, fmt.Sprintf("%.2f", vals[col]))
@@ -217,7 +227,7 @@ func (b *bench) tableLine(r row) []string {
 		}
 		cells = append(cells, num(vals[col], oks[col]))
 	}
-	for _, col := range []string{colFloor, colPacman, colDpkg} {
+	for _, col := range b.ratioColumns() {
 		cells = append(cells, ratio(vals[colLpm], vals[col], oks[colLpm], oks[col]))
 	}
 	var verdicts []string
@@ -268,7 +278,11 @@ func (b *bench) report(w io.Writer) {
 
 	fmt.Fprintf(w, "\nwall clock of whole processes in ms, median of %d runs (floor: tar --zstd -x, or rm -rf, plus syncfs); memory and database in MiB:\n", b.opt.reps)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "operation\tsize\tunit\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\tlpm/floor\tlpm/pacman\tlpm/dpkg\ttarget (issue 13)\t")
+	head := append([]string{"operation", "size", "unit"}, b.columns()...)
+	for _, col := range b.ratioColumns() {
+		head = append(head, "lpm/"+strings.TrimPrefix(col, "lpm "))
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "target (issue 13)"), "\t")+"\t")
 	for _, r := range b.rows() {
 		if b.measured(r) {
 			fmt.Fprintln(tw, strings.Join(b.tableLine(r), "\t")+"\t")
@@ -288,13 +302,13 @@ func (b *bench) report(w io.Writer) {
 
 	fmt.Fprintln(w, "\nsyncfs right after the process in ms, median (what the tool left unflushed; for the floor, its own sync):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\tsize\tlpm\tpacman\tdpkg\tdpkg unsafe-io\tfloor\t")
+	fmt.Fprintln(tw, strings.Join(append([]string{"operation", "size"}, b.columns()...), "\t")+"\t")
 	for _, r := range b.rows() {
 		if r.unit != "ms" || r.op == "files" || strings.HasPrefix(r.op, "owns") || !b.measured(r) {
 			continue
 		}
 		var cells []string
-		for _, col := range columns {
+		for _, col := range b.columns() {
 			s, ok := median(b.syncs[key{r.op, r.n, col}])
 			cells = append(cells, ms(s, ok))
 		}
@@ -304,7 +318,7 @@ func (b *bench) report(w io.Writer) {
 
 	if b.syscall != nil {
 		fmt.Fprintf(w, "\nflushing system calls while installing %d files (strace -f -c):\n", b.strace)
-		for _, col := range columns {
+		for _, col := range b.columns() {
 			counts, ok := b.syscall[col]
 			if !ok {
 				continue

@@ -21,14 +21,22 @@ import (
 // Columns of the report, in print order.
 const (
 	colLpm    = "lpm"
+	colBase   = "lpm base"
 	colDpkg   = "dpkg"
 	colUnsafe = "dpkg unsafe-io"
 	colPacman = "pacman"
 	colFloor  = "floor"
 )
 
-// columns are the report's figure columns, in print order.
-var columns = []string{colLpm, colPacman, colDpkg, colUnsafe, colFloor}
+// columns are the report's figure columns, in print order; lpm base is
+// there only when -lpm-base names a binary.
+func (b *bench) columns() []string {
+	cols := []string{colLpm}
+	if b.opt.base != "" {
+		cols = append(cols, colBase)
+	}
+	return append(cols, colPacman, colDpkg, colUnsafe, colFloor)
+}
 
 // tool is a package manager under test: how to make an empty root for it
 // and the command line of each measured operation. Paths given to owns are
@@ -47,12 +55,13 @@ type tool struct {
 	ownsLine func(line, pkg string) bool
 }
 
-func lpmTool(bin string) *tool {
+// lpmTool runs the lpm binary bin as the column name.
+func lpmTool(name, bin string) *tool {
 	g := func(root string, args ...string) []string {
 		return append([]string{bin, "--root", root, "--yes"}, args...)
 	}
 	return &tool{
-		name: colLpm,
+		name: name,
 		// An empty directory is not a root lpm takes on without init, as
 		// dpkg and pacman need their admin directories made below.
 		prepare: func(root string) error {
