@@ -506,11 +506,15 @@ func (b *bench) measureSize(n int) error {
 	}
 	defer os.RemoveAll(work)
 	t1 := genTree(n, b.opt.seed*1000003+uint64(n), "", bytesPerEntry)
-	t2, written := t1.upgraded(b.opt.seed*1000003 + uint64(n))
 	v1, err := b.stageAndPack(work, t1, "bench", "1.0", nil)
 	if err != nil {
 		return err
 	}
+	if !b.opt.groups["sizes"] {
+		// -rows without sizes: only the loaded installs of version 1.
+		return b.measureLoaded(n, t1, v1)
+	}
+	t2, written := t1.upgraded(b.opt.seed*1000003 + uint64(n))
 	v2, err := b.stageAndPack(work, t2, "bench", "2.0", written)
 	if err != nil {
 		return err
@@ -537,9 +541,6 @@ func (b *bench) measureSize(n int) error {
 	}
 	b.trees = append(b.trees, info)
 
-	if !b.opt.groups["sizes"] {
-		return b.measureLoaded(n, t1, v1)
-	}
 	for rep := range b.opt.reps {
 		for _, tl := range b.tools {
 			b.progress("size %d, run %d/%d: %s", n, rep+1, b.opt.reps, tl.name)

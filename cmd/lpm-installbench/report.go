@@ -254,20 +254,22 @@ func (b *bench) report(w io.Writer) {
 	}
 	fmt.Fprintf(w, "compression: .lpm, .pkg.tar.zst and .tar.zst zstd at klauspost's SpeedBetterCompression (lpm's archive writer's level, about zstd -7)%s\n", deb)
 
-	fmt.Fprintln(w, "\ngenerated packages (version 1; the upgrade changes, adds and removes as shown):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "files\tdirs\tregular\tsymlinks\tMiB\tchanged\tadded\tremoved\t.lpm MiB\t.deb MiB\t.pkg.tar.zst MiB\t.tar.zst MiB\t")
-	for _, t := range b.trees {
-		size := func(col string) string {
-			if n, ok := t.archives[col]; ok {
-				return fmt.Sprintf("%.1f", float64(n)/(1<<20))
+	if len(b.trees) > 0 {
+		fmt.Fprintln(w, "\ngenerated packages (version 1; the upgrade changes, adds and removes as shown):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "files\tdirs\tregular\tsymlinks\tMiB\tchanged\tadded\tremoved\t.lpm MiB\t.deb MiB\t.pkg.tar.zst MiB\t.tar.zst MiB\t")
+		for _, t := range b.trees {
+			size := func(col string) string {
+				if n, ok := t.archives[col]; ok {
+					return fmt.Sprintf("%.1f", float64(n)/(1<<20))
+				}
+				return "-"
 			}
-			return "-"
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", t.files+t.links, t.dirs, t.files, t.links,
+				float64(t.bytes)/(1<<20), t.changed, t.added, t.remove, size(colLpm), size(colDpkg), size(colPacman), size(colFloor))
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", t.files+t.links, t.dirs, t.files, t.links,
-			float64(t.bytes)/(1<<20), t.changed, t.added, t.remove, size(colLpm), size(colDpkg), size(colPacman), size(colFloor))
+		tw.Flush()
 	}
-	tw.Flush()
 
 	if b.many.pkgs > 0 {
 		fmt.Fprintf(w, "small packages: %d packages, %d files, %.1f MiB\n", b.many.pkgs, b.many.files, mib(b.many.bytes))
@@ -277,7 +279,7 @@ func (b *bench) report(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nwall clock of whole processes in ms, median of %d runs (floor: tar --zstd -x, or rm -rf, plus syncfs); memory and database in MiB:\n", b.opt.reps)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := append([]string{"operation", "size", "unit"}, b.columns()...)
 	for _, col := range b.ratioColumns() {
 		head = append(head, "lpm/"+strings.TrimPrefix(col, "lpm "))
