@@ -109,7 +109,8 @@ func (b *bench) measureLoaded(n int, t1 *tree, v1 pkgFiles) error {
 		for rep := range b.opt.reps {
 			for _, tl := range b.tools {
 				b.progress("size %d beside %s, run %d/%d: %s", n, sh.what, rep+1, b.opt.reps, tl.name)
-				if err := b.loadedInstall(sh.op, n, tl.name, t1, sh.load, tl.prepare, tl.install(filepath.Join(b.fs, "roots", "loaded-"+tl.name), []pkgFiles{v1})); err != nil {
+				root := filepath.Join(b.fs, "roots", "loaded-"+tl.name)
+				if err := b.loadedInstall(sh.op, n, tl.name, root, t1, sh.load, tl.prepare, tl.install(root, []pkgFiles{v1})); err != nil {
 					return fmt.Errorf("%s beside %s: %w", tl.name, sh.what, err)
 				}
 			}
@@ -117,7 +118,7 @@ func (b *bench) measureLoaded(n int, t1 *tree, v1 pkgFiles) error {
 				b.progress("size %d beside %s, run %d/%d: tar floor", n, sh.what, rep+1, b.opt.reps)
 				root := filepath.Join(b.fs, "roots", "loaded-"+colFloor)
 				mk := func(root string) error { return os.MkdirAll(root, 0o755) }
-				if err := b.loadedInstall(sh.op, n, colFloor, t1, sh.load, mk, []string{"tar", "--zstd", "-xf", v1.tar, "-C", root}); err != nil {
+				if err := b.loadedInstall(sh.op, n, colFloor, root, t1, sh.load, mk, []string{"tar", "--zstd", "-xf", v1.tar, "-C", root}); err != nil {
 					return fmt.Errorf("tar floor beside %s: %w", sh.what, err)
 				}
 			}
@@ -126,11 +127,10 @@ func (b *bench) measureLoaded(n int, t1 *tree, v1 pkgFiles) error {
 	return nil
 }
 
-// loadedInstall runs one install (argv, on the root it names) with the
+// loadedInstall runs one install (argv, onto root) with the
 // load started just before it and stopped right after; the floor's time
 // includes its syncfs, as in the plain install row.
-func (b *bench) loadedInstall(op string, n int, col string, t1 *tree, ld load, prepare func(string) error, argv []string) error {
-	root := filepath.Join(b.fs, "roots", "loaded-"+col)
+func (b *bench) loadedInstall(op string, n int, col, root string, t1 *tree, ld load, prepare func(string) error, argv []string) error {
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}
