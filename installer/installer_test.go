@@ -282,3 +282,64 @@ func BenchmarkInstall20000(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// An upgrade decides what to leave alone from the database: a file or
+// link whose recorded content, mode and owner the new version repeats is
+// not looked at on disk (no lstat, readlink or hash), as pacman trusts its
+// database. Only directories, the paths that change and lpm's own state
+// are looked at.
+func TestUpgradeLooksAtNoUnchangedPathOnDisk(t *testing.T) {
+	in, root := newTestInstaller(t)
+	const dirs, files, links = 10, 200, 20
+	var paths []string
+	for i := range files {
+		paths = append(paths, fmt.Sprintf("usr/share/pkg/d%02d/f%04d", i%dirs, i))
+	}
+	for i := range links {
+		paths = append(paths, fmt.Sprintf("usr/share/pkg/d%02d/l%04d -> f%04d", i%dirs, i, i))
+	}
+	v1 := pack(t, stageTree(t, paths...), "pkg", "1.0")
+	stage2 := stageTree(t, paths...)
+	changed := []string{"usr/share/pkg/d00/f0000", "usr/share/pkg/d01/f0001"}
+	for _, p := range changed {
+		if err := os.WriteFile(filepath.Join(stage2, p), []byte("version 2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v2 := pack(t, stage2, "pkg", "2.0")
+	if _, err := in.Apply([]Change{{Archive: v1, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Lstat(filepath.Join(root, "usr/share/pkg/d05/f0005"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	in.diskLooks = 0
+	touched, err := in.Apply([]Change{{Archive: v2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each directory (and usr, usr/share, usr/share/pkg) is looked at when
+	// its path is resolved, when it is checked and when it is kept; each
+	// changed file when it is checked and replaced; a few looks go to
+	// lpm's own state.
+	limit := 3*(dirs+3) + 4*len(changed) + 8
+	if in.diskLooks > limit {
+		t.Errorf("the upgrade looked at the disk %d times for %d unchanged files and links, want at most %d", in.diskLooks, files+links-len(changed), limit)
+	}
+	if len(touched) != len(changed) {
+		t.Errorf("the upgrade reports %v touched, want %v", touched, changed)
+	}
+	after, err := os.Lstat(filepath.Join(root, "usr/share/pkg/d05/f0005"))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("an unchanged file was rewritten (%v)", err)
+	}
+	got, _ := os.ReadFile(filepath.Join(root, changed[0]))
+	if string(got) != "version 2\n" {
+		t.Errorf("a changed file holds %q after the upgrade", got)
+	}
+	if diffs, err := Verify(root, in.DB, nil); err != nil || len(diffs) != 0 {
+		t.Errorf("verify after the upgrade: %v %v", diffs, err)
+	}
+}

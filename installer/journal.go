@@ -93,7 +93,7 @@ func (t *tx) decideOps() error {
 				case below:
 					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p, Temp: staged}, pc: pc, entry: e, carried: true})
 				default:
-					if fi, err := os.Stat(t.abs(p)); err == nil && fi.IsDir() {
+					if fi, err := t.stat(p); err == nil && fi.IsDir() {
 						continue
 					}
 					t.ops = append(t.ops, op{JournalEntry: pkgdb.JournalEntry{Op: opMkdir, Path: p}, pc: pc, entry: e})
@@ -108,7 +108,10 @@ func (t *tx) decideOps() error {
 					p += ".lpmnew"
 				}
 			case "symlink":
-				if cur, err := os.Readlink(t.abs(p)); err == nil && cur == e.Link && !below {
+				if pc.skip[p] {
+					continue
+				}
+				if cur, err := t.readlink(p); err == nil && cur == e.Link && !below {
 					continue
 				}
 			}
@@ -220,7 +223,7 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 		return false
 	}
 	gone = keep(gone, func(p string) bool {
-		_, err := os.Lstat(t.abs(p))
+		_, err := t.lstat(p)
 		_, kept := t.preserved[p]
 		return stillOwned(p) || err != nil || kept || belowFromDir(p)
 	})

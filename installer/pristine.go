@@ -43,7 +43,7 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 	mkdirAll := func(dir string) {
 		var chain []string
 		for d := dir; d != path.Dir(pristineDir) && !making[d]; d = path.Dir(d) {
-			if fi, err := os.Lstat(t.abs(d)); err == nil && fi.IsDir() {
+			if fi, err := t.lstat(d); err == nil && fi.IsDir() {
 				break
 			}
 			making[d] = true
@@ -66,7 +66,7 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 		rel := pristineRel(o.pc.name, live)
 		mkdirAll(path.Dir(rel))
 		c := op{JournalEntry: pkgdb.JournalEntry{Op: opReplace, Path: rel}, entry: o.entry}
-		if _, err := os.Lstat(t.abs(rel)); err == nil {
+		if _, err := t.lstat(rel); err == nil {
 			c.Temp, c.Backup = beside("new", rel), beside("old", rel)
 		}
 		o.pristine = c.target()
@@ -86,7 +86,10 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 	for _, pc := range t.changes {
 		for p, f := range pc.oldFiles {
 			rel := pristineRel(pc.name, p)
-			if _, err := os.Lstat(t.abs(rel)); err == nil && f.Backup && !kept[rel] {
+			if !f.Backup || kept[rel] {
+				continue
+			}
+			if _, err := t.lstat(rel); err == nil {
 				gone = append(gone, op{JournalEntry: pkgdb.JournalEntry{Op: opRemove, Path: rel}})
 			}
 		}

@@ -24,6 +24,7 @@ type rootPaths struct {
 	// into directories: paths below them are new, never reached through
 	// what is there now.
 	becomeDirs map[string]bool
+	looks      *int // counts lstat and readlink calls when set
 }
 
 // becomesDir makes paths below p resolve as below a new directory.
@@ -62,6 +63,15 @@ func (r *rootPaths) resolve(rel string) (string, error) {
 func (r *rootPaths) resolveDir(dir string) (string, error) {
 	todo := strings.Split(dir, "/")
 	cur := ""
+	// A manifest lists parents before children, so the parent is usually
+	// resolved already: start from it, one lstat per directory instead of
+	// one per component. Not across a path becoming a directory, whose
+	// resolved children do not exist on disk yet.
+	if parent, base := path.Split(dir); parent != "" && len(r.becomeDirs) == 0 && !strings.Contains(dir, "..") {
+		if got, ok := r.cache[strings.TrimSuffix(parent, "/")]; ok {
+			cur, todo = got, []string{base}
+		}
+	}
 	for hops := 0; len(todo) > 0; {
 		elem := todo[0]
 		todo = todo[1:]
@@ -79,6 +89,7 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 		if r.becomeDirs[next] {
 			return path.Join(append([]string{next}, todo...)...), nil
 		}
+		r.look()
 		fi, err := os.Lstat(filepath.Join(r.root, next))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -90,6 +101,7 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 			if hops++; hops > 40 {
 				return "", fmt.Errorf("%s: too many levels of symbolic links", "/"+next)
 			}
+			r.look()
 			target, err := os.Readlink(filepath.Join(r.root, next))
 			if err != nil {
 				return "", err
@@ -105,6 +117,12 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 		}
 	}
 	return cur, nil
+}
+
+func (r *rootPaths) look() {
+	if r.looks != nil {
+		*r.looks++
+	}
 }
 
 // clean turns a user's path (absolute inside the root, or relative to it)

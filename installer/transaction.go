@@ -47,6 +47,7 @@ import (
 // wrote or removed (relative to the root), which is what hooks trigger on.
 func (in *Installer) Apply(changes []Change) ([]string, error) {
 	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
+	t.paths.looks = &in.diskLooks
 	defer t.closeArchives()
 
 	// 1. Decide and check; nothing is written.

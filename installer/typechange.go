@@ -71,6 +71,11 @@ func (t *tx) findTypeChanges() {
 			if err != nil || newDir[p] && newOther[p] {
 				continue // planFiles or check reports it
 			}
+			// Only a path the database records with the other type can
+			// change type; the disk decides only there.
+			if e.Type == "dir" && !leavingOther[p] || e.Type != "dir" && !leavingDir[p] {
+				continue
+			}
 			fi, err := t.lstat(p)
 			if err != nil {
 				continue
@@ -119,7 +124,20 @@ func (t *tx) lstat(p string) (fs.FileInfo, error) {
 	if t.belowToDir(p) {
 		return nil, fs.ErrNotExist
 	}
+	t.in.diskLooks++
 	return os.Lstat(t.abs(p))
+}
+
+// stat is os.Stat of a path of the root, counted as lstat is.
+func (t *tx) stat(p string) (fs.FileInfo, error) {
+	t.in.diskLooks++
+	return os.Stat(t.abs(p))
+}
+
+// readlink is os.Readlink of a path of the root, counted as lstat is.
+func (t *tx) readlink(p string) (string, error) {
+	t.in.diskLooks++
+	return os.Readlink(t.abs(p))
 }
 
 // stagedBelow is where stage writes p, which lies strictly below a path
