@@ -189,6 +189,7 @@ func (t *tx) planFiles(pc *pkgChange) error {
 	}
 	pc.newFiles, pc.entryPath = map[string]pkgdb.File{}, map[string]string{}
 	pc.keepNew, pc.skip = map[string]bool{}, map[string]bool{}
+	newVersion := pc.old != nil && (pc.old.Version != m.Version || pc.old.Release != m.Release)
 	var total int64
 	for _, e := range m.Entries {
 		if e.Size < 0 || e.Size > maxEntrySize || addSize(total, e.Size) == math.MaxInt64 {
@@ -221,18 +222,19 @@ func (t *tx) planFiles(pc *pkgChange) error {
 		pc.entryPath[e.Path] = p
 		pc.newFiles[p] = f
 		old, had := pc.oldFiles[p]
-		// A file or link the new version repeats exactly is left alone
-		// on the database's word, without a look at the disk: as pacman
-		// and dpkg trust theirs, and so an upgrade costs what changed.
-		// A file someone changed behind lpm's back stays changed; verify
-		// finds it and repair rewrites it. Config files keep their check.
+		// A file or link a new version repeats exactly is left alone on
+		// the database's word, without a look at the disk, so that an
+		// upgrade costs what changed. A file someone changed behind
+		// lpm's back stays as it is; verify finds it and repair, or a
+		// reinstall, rewrites it. A reinstall of the same version, and a
+		// config file always, still look at the disk.
 		if !t.in.Force && had && unchanged(old, e) && !t.belowToDir(p) {
 			switch {
-			case e.Type == "symlink":
+			case newVersion && e.Type == "symlink":
 				pc.skip[p] = true
-			case !f.Backup:
+			case newVersion && !f.Backup:
 				pc.skip[p] = true
-			default:
+			case e.Type == "file":
 				if fi, err := t.lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {
 					pc.skip[p] = true
 				}
