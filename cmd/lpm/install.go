@@ -132,12 +132,15 @@ func (e *env) installFiles(files []string, dry bool) error {
 	var changes []installer.Change
 	var manifests []*archive.Manifest
 	for _, f := range files {
-		m, err := archive.ReadManifest(f)
+		// Open once: the manifest checked here is the one installed, and
+		// it is read and decoded once.
+		r, err := archive.Open(f)
 		if err != nil {
 			return err
 		}
-		manifests = append(manifests, m)
-		changes = append(changes, installer.Change{Archive: f, Explicit: true})
+		defer r.Close()
+		manifests = append(manifests, r.Manifest())
+		changes = append(changes, installer.Change{Archive: f, Explicit: true, Reader: r})
 	}
 	// What the system provides (lpm.toml's provided, --assume-installed)
 	// meets a dependency as an installed package does.
