@@ -46,6 +46,7 @@ type Installer struct {
 	// readlink): an upgrade must not pay for the paths it leaves alone,
 	// and a test holds it to that.
 	diskLooks int
+	syncs     int // syncfs calls of transactions, counted for tests
 }
 
 // A Change installs (Archive set) or removes (Remove set) one package.

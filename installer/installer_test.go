@@ -343,3 +343,24 @@ func TestUpgradeLooksAtNoUnchangedPathOnDisk(t *testing.T) {
 		t.Errorf("verify after the upgrade: %v %v", diffs, err)
 	}
 }
+
+// Installing only new paths writes them in place: one syncfs makes them
+// durable before the commit, and there is no rename to make durable
+// after it. An upgrade, which renames, needs its second one.
+func TestAnInstallOfNewPathsSyncsTheRootOnce(t *testing.T) {
+	in, _ := newTestInstaller(t)
+	dir := t.TempDir()
+	if _, err := in.Apply([]Change{{Archive: stagePackage(t, dir, "pkg", "1.0", 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	if in.syncs != 1 {
+		t.Errorf("installing new paths synced the root %d times, want 1", in.syncs)
+	}
+	in.syncs = 0
+	if _, err := in.Apply([]Change{{Archive: stagePackage(t, dir, "pkg", "2.0", 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	if in.syncs != 2 {
+		t.Errorf("an upgrade synced the root %d times, want 2 (before and after its renames)", in.syncs)
+	}
+}

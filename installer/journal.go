@@ -336,6 +336,7 @@ func (t *tx) stage() error {
 			}
 		}
 	}
+	t.in.syncs++
 	return syncRoot(t.in.Root)
 }
 
@@ -373,12 +374,16 @@ func writeFile(p string, e archive.Entry, content io.Reader) error {
 
 // apply renames temps over live paths and obsolete paths to backups.
 func (t *tx) apply() error {
+	moved := false // a transaction of new paths only has nothing to sync
 	for _, o := range t.ops {
 		if o.carried {
 			continue // arrives with its directory's exchange
 		}
 		switch o.Op {
 		case opReplace, opFromDir:
+			if o.entry.Type == "hardlink" || o.Temp != "" {
+				moved = true
+			}
 			if o.entry.Type == "hardlink" {
 				target := o.pc.entryPath[o.entry.Link]
 				if err := os.Link(t.abs(target), t.abs(o.Temp)); err != nil {
@@ -400,6 +405,7 @@ func (t *tx) apply() error {
 			}
 			crashPoint("rename")
 		case opToDir:
+			moved = true
 			if err := exchange(t.in.Root, o.Temp, o.Path); err != nil {
 				return err
 			}
@@ -411,6 +417,10 @@ func (t *tx) apply() error {
 			t.in.Out.Printf("%s: kept your /%s; the new version is /%s.lpmnew", pc.name, p, p)
 		}
 	}
+	if !moved {
+		return nil
+	}
+	t.in.syncs++
 	return syncRoot(t.in.Root)
 }
 

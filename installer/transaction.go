@@ -75,10 +75,10 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	crashPoint("journaled")
 
 	// 3-5. Stage, apply, smoke test; a failure rolls back.
+	// No state is recorded between stage and apply: a crash before the
+	// commit is rolled back the same way from either, and each record is
+	// an fsync.
 	if err := t.stage(); err != nil {
-		return nil, t.fail(err)
-	}
-	if err := t.in.DB.SetTxState(t.id, pkgdb.StateApplying); err != nil {
 		return nil, t.fail(err)
 	}
 	crashPoint("staged")
