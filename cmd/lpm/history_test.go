@@ -400,3 +400,40 @@ func TestUndoTakesLibrariesBackFromAPreservedRecordWithoutHistory(t *testing.T) 
 	r.helloRuns()
 	r.ok("verify")
 }
+
+// A plan whose packages are all in the package cache installs them in
+// one transaction: one journal, one pair of syncs, one run of the hooks,
+// as pacman installs a set. The history's one entry has one transaction.
+func TestInstallsReadyTogetherAreOneTransaction(t *testing.T) {
+	tree := t.TempDir()
+	for _, name := range []string{"base", "mid", "top"} {
+		deps := map[string]string{"base": "", "mid": `run = ["base"]`, "top": `run = ["mid"]`}[name]
+		writePort(t, tree, name, fmt.Sprintf(`name = %q
+version = "1.0"
+[depends]
+%s
+[build]
+install = 'mkdir -p $DESTDIR/usr/share/%s; echo %s > $DESTDIR/usr/share/%s/word'
+`, name, deps, name, name, name))
+	}
+	r := newRoot(t, tree)
+	r.ok("build", "base", "mid", "top")
+	r.ok("install", "top")
+	var hist []struct {
+		Command      string  `json:"command"`
+		Transactions []int64 `json:"transactions"`
+		Packages     []struct {
+			Name string `json:"name"`
+		} `json:"packages"`
+	}
+	r.jsonOut(&hist, "history")
+	if len(hist) != 1 || len(hist[0].Transactions) != 1 || len(hist[0].Packages) != 3 {
+		t.Fatalf("history of installing three cached packages = %+v, want one entry of one transaction with three packages", hist)
+	}
+	for _, name := range []string{"base", "mid", "top"} {
+		if got, _ := os.ReadFile(r.path("usr/share/" + name + "/word")); string(got) != name+"\n" {
+			t.Errorf("/usr/share/%s/word holds %q", name, got)
+		}
+	}
+	r.ok("verify")
+}

@@ -303,19 +303,39 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 		for ; next < len(steps) && steps[next].Action == "build"; next++ {
 		}
 		if len(failures) == 0 && next < len(steps) && ready(next) {
-			s := steps[next]
-			switch s.Action {
-			case "keep", "provided":
-			default:
-				changed, err := in.Apply([]installer.Change{{Archive: b.ArchivePath(pkgs[next]), Explicit: explicit[s.Name]}})
+			// Every install ready now goes in one transaction: one
+			// journal, one pair of syncs and one run of the hooks for
+			// them all, as pacman installs a whole set at once. A build
+			// waiting on one of them starts once they are in.
+			var changes []installer.Change
+			var batch []int
+			for next < len(steps) {
+				if steps[next].Action == "build" {
+					next++
+					continue
+				}
+				if !ready(next) {
+					break
+				}
+				s := steps[next]
+				if s.Action != "keep" && s.Action != "provided" {
+					changes = append(changes, installer.Change{Archive: b.ArchivePath(pkgs[next]), Explicit: explicit[s.Name]})
+				}
+				done[next] = true // for the readiness of the next ones
+				batch = append(batch, next)
+				next++
+			}
+			if len(changes) > 0 {
+				changed, err := in.Apply(changes)
 				if err != nil {
+					for _, i := range batch {
+						done[i] = false
+					}
 					failures = append(failures, err)
 					continue
 				}
 				e.runHooks(changed)
 			}
-			done[next] = true
-			next++
 			continue
 		}
 		if running == 0 {
