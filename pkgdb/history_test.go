@@ -112,3 +112,30 @@ func TestOlderTransactionsStayEntriesOfTheirOwnAfterMigration(t *testing.T) {
 		}
 	}
 }
+
+// Closing a transaction is written without its own fsync, and every
+// write after it is durable again: the relaxed setting never outlives
+// the close.
+func TestClosingATransactionLeavesTheDatabaseSynchronous(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, state := range []string{StateDone, StateRolledBack} {
+		id, err := db.BeginJournal("install x 1.0", []TxPackage{{Name: "x", NewVersion: "1.0", Action: "install"}}, []JournalEntry{{Op: "replace", Path: "usr/bin/x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetTxState(id, state); err != nil {
+			t.Fatal(err)
+		}
+		var sync int
+		if err := db.sql.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+			t.Errorf("after closing a transaction %s, synchronous = %d (%v), want 2 (FULL)", state, sync, err)
+		}
+		if open, err := db.OpenTransactions(); err != nil || len(open) != 0 {
+			t.Errorf("after closing a transaction %s, open: %v %v", state, open, err)
+		}
+	}
+}
