@@ -515,11 +515,14 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 		case opToDir, opFromDir:
 			finishSwap(root, e)
 		case opReplace:
+			// Neither is ever a directory: unlink, not os.Remove, which
+			// tries rmdir after a failed unlink, and the temp is usually
+			// gone already (renamed over the path before the commit).
 			if e.Temp != "" {
-				os.Remove(abs(e.Temp))
+				unix.Unlink(abs(e.Temp))
 			}
 			if e.Backup != "" {
-				os.Remove(abs(e.Backup))
+				unix.Unlink(abs(e.Backup))
 			}
 		case opRemove:
 			os.Remove(abs(e.Path))
