@@ -118,6 +118,7 @@ type tx struct {
 	// non-directory (fromDir). Each is swapped in one atomic exchange.
 	toDir, fromDir map[string]bool
 	toDirTemp      map[string]string // where a new directory is staged
+	looked         map[string]look   // lstat's answers while planning
 }
 
 // plan reads manifests and the database and decides what every path

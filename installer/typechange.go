@@ -124,8 +124,24 @@ func (t *tx) lstat(p string) (fs.FileInfo, error) {
 	if t.belowToDir(p) {
 		return nil, fs.ErrNotExist
 	}
+	if l, ok := t.looked[p]; ok {
+		return l.fi, l.err
+	}
 	t.in.diskLooks++
-	return os.Lstat(t.abs(p))
+	fi, err := os.Lstat(t.abs(p))
+	if t.looked == nil {
+		t.looked = map[string]look{}
+	}
+	t.looked[p] = look{fi, err}
+	return fi, err
+}
+
+// look is what lstat found at a path. Planning looks before anything is
+// written, so a second look at the same path (check, then decideOps)
+// finds what the first did.
+type look struct {
+	fi  fs.FileInfo
+	err error
 }
 
 // stat is os.Stat of a path of the root, counted as lstat is.
