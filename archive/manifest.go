@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 	"time"
@@ -116,19 +117,88 @@ func encodeManifest(m *Manifest) ([]byte, error) {
 
 // decodeManifest parses and validates manifest bytes.
 func decodeManifest(data []byte) (*Manifest, error) {
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON: %v", manifestName, err)
+	return decodeManifestFrom(bytes.NewReader(data))
+}
+
+// decodeManifestFrom parses and validates a manifest as it streams in.
+// The entries, nearly all of a big package's manifest, are decoded one at
+// a time, so that neither the JSON text nor a decoder buffer of its whole
+// size is ever held (20,000 entries are about 5 MiB of text); the other
+// fields, a few hundred bytes, are gathered and decoded as one object.
+// The result is what encoding/json gives for the whole object: keys match
+// case-insensitively, unknown keys are ignored, a repeated key wins last.
+func decodeManifestFrom(r io.Reader) (*Manifest, error) {
+	bad := func(err error) error { return fmt.Errorf("%s is not valid JSON: %v", manifestName, err) }
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("%s is not a JSON object", manifestName)
 	}
-	if dec.More() {
+	var m Manifest
+	others := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad(err)
+		}
+		key := tok.(string) // an object's keys are strings, or Token fails
+		if strings.EqualFold(key, "entries") {
+			if m.Entries, err = decodeEntries(dec); err != nil {
+				return nil, bad(err)
+			}
+			continue
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, bad(err)
+		}
+		if len(others) > 1 {
+			others = append(others, ',')
+		}
+		quoted, _ := json.Marshal(key)
+		others = append(append(append(others, quoted...), ':'), value...)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%s has data after the JSON object", manifestName)
 	}
+	entries := m.Entries
+	if err := json.Unmarshal(append(others, '}'), &m); err != nil {
+		return nil, bad(err)
+	}
+	m.Entries = entries
 	m.BuildDate = m.BuildDate.UTC()
 	if err := validateManifest(&m); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// decodeEntries decodes the entries array (or null) element by element.
+func decodeEntries(dec *json.Decoder) ([]Entry, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("entries is %v, not an array", tok)
+	}
+	var entries []Entry
+	for dec.More() {
+		var e Entry
+		if err := dec.Decode(&e); err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	_, err = dec.Token() // the closing ]
+	return entries, err
 }
 
 // pathKey maps a path to a string whose bytewise order is the format's

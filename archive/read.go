@@ -28,63 +28,73 @@ func ReadManifest(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("read package %s: %w", path, err)
 	}
 	defer f.Close()
-	dec, _, raw, err := openStream(f, path)
+	dec, err := newDecoder(f, path)
 	if err != nil {
 		return nil, err
 	}
-	dec.Close()
-	m, err := decodeManifest(raw)
-	if err != nil {
-		return nil, corrupt(path, err)
-	}
-	return m, nil
+	defer dec.Close()
+	m, _, err := readManifestEntry(tar.NewReader(dec), path)
+	return m, err
 }
 
-// openStream starts decompressing f and reads the raw .MANIFEST bytes,
-// leaving the tar reader positioned at the first package entry. The
-// decoder is synchronous, so nothing past what is asked for is decoded.
-func openStream(f *os.File, path string) (*zstd.Decoder, *tar.Reader, []byte, error) {
+// newDecoder starts decompressing f. The decoder is synchronous, so
+// nothing past what is asked for is decoded, and its buffers (a window of
+// history, 8 MiB for lpm's archives) are the only ones it holds.
+func newDecoder(f *os.File, path string) (*zstd.Decoder, error) {
 	dec, err := zstd.NewReader(bufio.NewReader(f),
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read package %s: %w", path, err)
+		return nil, fmt.Errorf("read package %s: %w", path, err)
 	}
-	tr := tar.NewReader(dec)
-	raw, err := readManifestEntry(tr)
-	if err != nil {
-		dec.Close()
-		return nil, nil, nil, corrupt(path, err)
-	}
-	return dec, tr, raw, nil
+	return dec, nil
 }
 
-func readManifestEntry(tr *tar.Reader) ([]byte, error) {
+// readManifestEntry reads and validates the .MANIFEST entry as it
+// streams, leaving tr at the first package entry, and returns the sha256
+// of its bytes, by which Walk knows the archive has not changed since.
+func readManifestEntry(tr *tar.Reader, path string) (*Manifest, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	if err := manifestHeader(tr); err != nil {
+		return nil, sum, corrupt(path, err)
+	}
+	h := sha256.New()
+	m, err := decodeManifestFrom(io.TeeReader(tr, h))
+	if err != nil {
+		return nil, sum, corrupt(path, err)
+	}
+	// The decoder read up to its end; anything it left is hashed too.
+	if _, err := io.Copy(h, tr); err != nil {
+		return nil, sum, corrupt(path, fmt.Errorf("cannot read %s: %v", manifestName, err))
+	}
+	h.Sum(sum[:0])
+	return m, sum, nil
+}
+
+// manifestHeader checks that the next tar entry is a .MANIFEST of an
+// allowed size.
+func manifestHeader(tr *tar.Reader) error {
 	hdr, err := tr.Next()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the first tar entry (is it a zstd-compressed tar?): %v", err)
+		return fmt.Errorf("cannot read the first tar entry (is it a zstd-compressed tar?): %v", err)
 	}
 	if hdr.Name != manifestName || hdr.Typeflag != tar.TypeReg {
-		return nil, fmt.Errorf("first tar entry is %q, not the regular file %s", hdr.Name, manifestName)
+		return fmt.Errorf("first tar entry is %q, not the regular file %s", hdr.Name, manifestName)
 	}
 	if hdr.Size > maxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", manifestName, hdr.Size, maxManifestSize)
+		return fmt.Errorf("%s is %d bytes, more than the %d allowed", manifestName, hdr.Size, maxManifestSize)
 	}
-	raw, err := io.ReadAll(tr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", manifestName, err)
-	}
-	return raw, nil
+	return nil
 }
 
 // Reader gives access to one open archive: its manifest at once, its
 // entries through Walk. A Reader is not safe for concurrent use.
 type Reader struct {
-	path    string
-	f       *os.File
-	m       *Manifest
-	raw     []byte  // .MANIFEST as read by Open; Walk insists on the same bytes
-	entries []Entry // private copy, so callers editing Manifest() cannot steer Walk
+	path string
+	f    *os.File
+	dec  *zstd.Decoder // kept for Walk: its window buffers are the biggest it has
+	m    *Manifest
+	sum  [sha256.Size]byte // of .MANIFEST as Open read it; Walk insists on the same
 }
 
 // Open opens the archive at path and validates its manifest.
@@ -93,25 +103,30 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open package %s: %w", path, err)
 	}
-	dec, _, raw, err := openStream(f, path)
+	dec, err := newDecoder(f, path)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	dec.Close()
-	m, err := decodeManifest(raw)
+	m, sum, err := readManifestEntry(tar.NewReader(dec), path)
 	if err != nil {
+		dec.Close()
 		f.Close()
-		return nil, corrupt(path, err)
+		return nil, err
 	}
-	return &Reader{path: path, f: f, m: m, raw: raw, entries: slices.Clone(m.Entries)}, nil
+	return &Reader{path: path, f: f, dec: dec, m: m, sum: sum}, nil
 }
 
-// Manifest returns the archive's validated manifest.
+// Manifest returns the archive's validated manifest. Walk checks the
+// stream against these very entries (a big package's manifest is not
+// copied), so callers must not change them.
 func (r *Reader) Manifest() *Manifest { return r.m }
 
 // Close releases the archive file.
-func (r *Reader) Close() error { return r.f.Close() }
+func (r *Reader) Close() error {
+	r.dec.Close()
+	return r.f.Close()
+}
 
 // Walk streams the archive's entries in manifest order and calls fn for
 // each. For a "file" entry content yields its bytes; for other types it is
@@ -129,16 +144,23 @@ func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
 	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("read package %s: %w", r.path, err)
 	}
-	dec, tr, raw, err := openStream(r.f, r.path)
-	if err != nil {
-		return err
+	dec := r.dec
+	if err := dec.Reset(bufio.NewReader(r.f)); err != nil {
+		return fmt.Errorf("read package %s: %w", r.path, err)
 	}
-	defer dec.Close()
-	if !bytes.Equal(raw, r.raw) {
+	tr := tar.NewReader(dec)
+	if err := manifestHeader(tr); err != nil {
+		return corrupt(r.path, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, tr); err != nil {
+		return corrupt(r.path, fmt.Errorf("cannot read %s: %v", manifestName, err))
+	}
+	if [sha256.Size]byte(h.Sum(nil)) != r.sum {
 		return fmt.Errorf("archive %s changed while it was open; retry", r.path)
 	}
 
-	for _, e := range r.entries {
+	for _, e := range r.m.Entries {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return corrupt(r.path, problem(e.Path, "is in the manifest but missing from the tar stream"))
