@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -198,7 +199,9 @@ func decodeEntries(dec *json.Decoder) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	_, err = dec.Token() // the closing ]
-	return entries, err
+	// Exactly as long as it is: grown by appending, it may have a
+	// quarter more room, for as long as the manifest lives.
+	return slices.Clip(slices.Clone(entries)), err
 }
 
 // pathKey maps a path to a string whose bytewise order is the format's
@@ -397,6 +400,12 @@ func validSHA256(s string) bool {
 
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }
 
+// below reports whether p lies below dir; dir+"/" would allocate, for
+// every entry of every package.
+func below(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && strings.HasPrefix(p, dir)
+}
+
 // StateDirs are lpm's own directories inside a root: the database, lock
 // and pristine config copies; the caches; the build logs; the build work
 // directories. lpm writes there itself, so a package shipping a path there
@@ -409,10 +418,10 @@ var StateDirs = []string{"var/lib/lpm", "var/cache/lpm", "var/log/lpm", "var/tmp
 // symlink would redirect var/tmp/lpm).
 func CheckReserved(p, typ string) error {
 	for _, d := range StateDirs {
-		if p == d || strings.HasPrefix(p, d+"/") {
+		if p == d || below(p, d) {
 			return problem(p, "lies in /%s, which is lpm's own state; no package may ship it", d)
 		}
-		if typ != TypeDir && strings.HasPrefix(d, p+"/") {
+		if typ != TypeDir && below(d, p) {
 			return problem(p, "is a %s on the way to /%s, lpm's own state; only a directory may be there", typ, d)
 		}
 	}

@@ -92,7 +92,6 @@ func manifestHeader(tr *tar.Reader) error {
 type Reader struct {
 	path string
 	f    *os.File
-	dec  *zstd.Decoder // kept for Walk: its window buffers are the biggest it has
 	m    *Manifest
 	sum  [sha256.Size]byte // of .MANIFEST as Open read it; Walk insists on the same
 }
@@ -109,12 +108,12 @@ func Open(path string) (*Reader, error) {
 		return nil, err
 	}
 	m, sum, err := readManifestEntry(tar.NewReader(dec), path)
+	dec.Close()
 	if err != nil {
-		dec.Close()
 		f.Close()
 		return nil, err
 	}
-	return &Reader{path: path, f: f, dec: dec, m: m, sum: sum}, nil
+	return &Reader{path: path, f: f, m: m, sum: sum}, nil
 }
 
 // Manifest returns the archive's validated manifest. Walk checks the
@@ -123,10 +122,7 @@ func Open(path string) (*Reader, error) {
 func (r *Reader) Manifest() *Manifest { return r.m }
 
 // Close releases the archive file.
-func (r *Reader) Close() error {
-	r.dec.Close()
-	return r.f.Close()
-}
+func (r *Reader) Close() error { return r.f.Close() }
 
 // Walk streams the archive's entries in manifest order and calls fn for
 // each. For a "file" entry content yields its bytes; for other types it is
@@ -144,10 +140,13 @@ func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
 	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("read package %s: %w", r.path, err)
 	}
-	dec := r.dec
-	if err := dec.Reset(bufio.NewReader(r.f)); err != nil {
-		return fmt.Errorf("read package %s: %w", r.path, err)
+	// A decoder of its own, closed when Walk returns: its window (8 MiB
+	// for lpm's archives) is the biggest buffer an install holds.
+	dec, err := newDecoder(r.f, r.path)
+	if err != nil {
+		return err
 	}
+	defer dec.Close()
 	tr := tar.NewReader(dec)
 	if err := manifestHeader(tr); err != nil {
 		return corrupt(r.path, err)
