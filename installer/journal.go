@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 type op struct {
 	pkgdb.JournalEntry
 	pc    *pkgChange
-	entry archive.Entry // what replace and mkdir write
+	entry *archive.Entry // what replace and mkdir write: the manifest's own, not a copy
 	// carried: staged below a new directory's temp name, it arrives with
 	// that directory's exchange; apply has nothing to do for it.
 	carried bool
@@ -74,12 +75,22 @@ func (t *tx) decideOps() error {
 		t.toDirTemp[p] = beside("dir", p)
 	}
 	var links []op // hard links come last: their targets must be in place
+	// One op per entry at most, but for the few below: sized once, as
+	// growing a slice of 20,000 ops by doubling leaves as much garbage.
+	n := 0
+	for _, pc := range t.changes {
+		if pc.manifest != nil {
+			n += len(pc.manifest.Entries)
+		}
+	}
+	t.ops = make([]op, 0, n)
 	making := map[string]bool{}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
 			continue
 		}
-		for _, e := range pc.manifest.Entries {
+		for i := range pc.manifest.Entries {
+			e := &pc.manifest.Entries[i]
 			p := pc.entryPath[e.Path]
 			staged, below := t.stagedBelow(p)
 			switch e.Type {
@@ -255,12 +266,17 @@ func (t *tx) summary() string {
 // stage makes directories, writes temps and links backups; the live
 // paths are untouched. One syncfs makes it durable.
 func (t *tx) stage() error {
-	byKey := map[string]*op{}
+	// Each package's ops by manifest path: Walk hands over entries, and
+	// the path strings are the manifest's own, so the map copies none.
+	byPath := map[*pkgChange]map[string]*op{}
 	for i := range t.ops {
 		o := &t.ops[i]
 		switch {
 		case o.pc != nil:
-			byKey[o.pc.name+"\x00"+o.entry.Path] = o
+			if byPath[o.pc] == nil {
+				byPath[o.pc] = make(map[string]*op, len(o.pc.manifest.Entries))
+			}
+			byPath[o.pc][o.entry.Path] = o
 		case o.Op == opMkdir:
 			// lpm's own directories (pristine copies), in order, never
 			// made through a link.
@@ -272,20 +288,29 @@ func (t *tx) stage() error {
 			}
 		}
 	}
+	writers := stageWriters()
+	// Buffers for small files, reused: one per writer and one being
+	// filled from the stream. A fresh buffer per file would make an
+	// install of 250 MiB allocate 250 MiB, and the garbage collector let
+	// the heap grow to twice what is live before each collection.
+	free := make(chan []byte, writers+1)
+	for range cap(free) {
+		free <- nil
+	}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
 			continue
 		}
-		r := pc.reader
+		ops := byPath[pc]
 		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
 		// Creating files dominates an install, so small files are read
 		// from the stream in order and written by a few goroutines;
 		// directories and links are made in order, before their children.
-		var writers errgroup.Group
-		writers.SetLimit(4)
-		err := r.Walk(func(e archive.Entry, content io.Reader) error {
+		var g errgroup.Group
+		g.SetLimit(writers)
+		err := pc.reader.Walk(func(e archive.Entry, content io.Reader) error {
 			defer bar.Add(1)
-			o := byKey[pc.name+"\x00"+e.Path]
+			o := ops[e.Path]
 			if o == nil {
 				return nil
 			}
@@ -301,17 +326,24 @@ func (t *tx) stage() error {
 				if o.pristine != "" {
 					return t.writeConfig(o, e, content)
 				}
-				if e.Size > 4<<20 {
+				if e.Size > maxBuffered {
 					return writeFile(t.abs(o.target()), e, content)
 				}
 				// Walk checked the header's size against the manifest, so
-				// one buffer of that size holds it all; io.ReadAll would
-				// grow one by doubling, twice the garbage for the GC.
-				data := make([]byte, e.Size)
+				// a buffer of that size holds it all.
+				buf := <-free
+				if int64(cap(buf)) < e.Size {
+					buf = make([]byte, e.Size)
+				}
+				data := buf[:e.Size]
 				if _, err := io.ReadFull(content, data); err != nil {
+					free <- buf
 					return err
 				}
-				writers.Go(func() error { return writeFile(t.abs(o.target()), e, bytes.NewReader(data)) })
+				g.Go(func() error {
+					defer func() { free <- buf }()
+					return writeFile(t.abs(o.target()), e, bytes.NewReader(data))
+				})
 				return nil
 			case e.Type == "symlink":
 				if err := os.Symlink(e.Link, t.abs(o.target())); err != nil {
@@ -321,7 +353,7 @@ func (t *tx) stage() error {
 			}
 			return nil
 		})
-		if werr := writers.Wait(); err == nil {
+		if werr := g.Wait(); err == nil {
 			err = werr
 		}
 		bar.Finish(err)
@@ -338,6 +370,19 @@ func (t *tx) stage() error {
 	}
 	t.in.syncs++
 	return syncRoot(t.in.Root)
+}
+
+// maxBuffered is the largest file stage reads into memory to hand to a
+// writer goroutine; a bigger one is written straight from the stream.
+const maxBuffered = 256 << 10
+
+// stageWriters is how many goroutines write small files while the
+// archive is decompressed.
+func stageWriters() int {
+	if n, err := strconv.Atoi(os.Getenv("LPM_DBG_WRITERS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
 }
 
 // target is where stage writes an op's content: its temp, or the path

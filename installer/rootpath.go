@@ -49,14 +49,19 @@ func (r *rootPaths) resolve(rel string) (string, error) {
 	if dir == "" {
 		return base, nil
 	}
-	if got, ok := r.cache[dir]; ok {
-		return path.Join(got, base), nil
+	got, ok := r.cache[dir]
+	if !ok {
+		var err error
+		if got, err = r.resolveDir(dir); err != nil {
+			return "", err
+		}
+		r.cache[dir] = got
 	}
-	got, err := r.resolveDir(dir)
-	if err != nil {
-		return "", err
+	// Most paths go through no link: rel itself then, rather than a copy
+	// of it for each of a big package's entries.
+	if got == dir && len(rel) == len(dir)+1+len(base) {
+		return rel, nil
 	}
-	r.cache[dir] = got
 	return path.Join(got, base), nil
 }
 

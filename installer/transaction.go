@@ -199,7 +199,7 @@ func (t *tx) finish() error {
 func (t *tx) reportSpecialModes() {
 	for _, o := range t.ops {
 		if o.pc != nil && o.Op != opMkdir && o.Op != opToDir && o.entry.Mode&0o6000 != 0 {
-			t.in.Out.Printf("%s: installed %s", o.pc.name, SpecialMode(o.Path, o.entry))
+			t.in.Out.Printf("%s: installed %s", o.pc.name, SpecialMode(o.Path, *o.entry))
 		}
 	}
 }
