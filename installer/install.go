@@ -119,6 +119,7 @@ type tx struct {
 	toDir, fromDir map[string]bool
 	toDirTemp      map[string]string // where a new directory is staged
 	looked         map[string]look   // lstat's answers while planning
+	memory         memoryLimit       // the heap's soft limit while it runs (memory.go)
 }
 
 // plan reads manifests and the database and decides what every path
@@ -127,6 +128,7 @@ func (t *tx) plan(changes []Change) error {
 	if err := t.planPackages(changes); err != nil {
 		return err
 	}
+	t.memory.limit(walkMemory + int64(t.entryCount())*planPerEntry)
 	t.findTypeChanges()
 	for _, pc := range t.changes {
 		if pc.manifest != nil {

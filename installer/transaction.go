@@ -49,6 +49,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	t := &tx{in: in, paths: newRootPaths(in.Root), taken: map[string][]string{}}
 	t.paths.looks = &in.diskLooks
 	defer t.closeArchives()
+	defer t.memory.restore()
 
 	// 1. Decide and check; nothing is written.
 	if err := t.plan(changes); err != nil {
@@ -66,6 +67,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	if err := t.checkSpace(); err != nil {
 		return nil, err
 	}
+	t.memory.limit(walkMemory + int64(t.entryCount())*commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
 	t.hashArchives()
@@ -101,6 +103,17 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 		return nil, err
 	}
 	return t.touched(), nil
+}
+
+// entryCount is how many manifest entries the transaction installs.
+func (t *tx) entryCount() int {
+	n := 0
+	for _, pc := range t.changes {
+		if pc.manifest != nil {
+			n += len(pc.manifest.Entries)
+		}
+	}
+	return n
 }
 
 func (t *tx) closeArchives() {

@@ -1,0 +1,57 @@
+package installer
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+)
+
+// What a transaction adds to what it holds live, measured on an install
+// of 20,000 files: the staging walk's zstd window (lpm writes 8 MiB
+// windows) and buffers, with room for the garbage between collections;
+// per manifest entry, once the archives are open, the plan and its ops
+// (about 450 bytes), and once planned, the commit's sorted file list
+// (about 200).
+const (
+	walkMemory     = 16 << 20
+	planPerEntry   = 512
+	commitPerEntry = 256
+)
+
+// memoryLimit is a soft limit on the Go heap for one transaction. Go's
+// collector lets the heap grow to twice what is live before it collects
+// (GOGC=100): an install of 20,000 files held 24 MiB live while it staged
+// and peaked at 70 MiB resident. With a limit of what is live plus what
+// the transaction will add, it collects sooner and returns freed pages to
+// the system: 48 MiB, for about 20 more collections of a few milliseconds.
+// The limit follows what is live, so a bigger transaction gets a bigger
+// one and never makes the collector run without pause (which it does, at
+// up to half the CPU, when what is live exceeds the limit). GOMEMLIMIT,
+// when set, is the user's choice and stays.
+type memoryLimit struct {
+	old int64
+	set bool
+}
+
+// limit sets the limit to what is live now plus extra bytes.
+func (m *memoryLimit) limit(extra int64) {
+	if _, user := os.LookupEnv("GOMEMLIMIT"); user {
+		return
+	}
+	runtime.GC() // what is live now, not what the last collection saw
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	limit := int64(live[0].Value.Uint64()) + extra
+	old := debug.SetMemoryLimit(limit)
+	if !m.set {
+		m.old, m.set = old, true
+	}
+}
+
+// restore puts back the limit there was before the transaction.
+func (m *memoryLimit) restore() {
+	if m.set {
+		debug.SetMemoryLimit(m.old)
+	}
+}
