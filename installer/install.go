@@ -548,7 +548,7 @@ func (pc *pkgChange) fileList() []pkgdb.File {
 // setOwnerMode applies an entry's owner and mode. Owners are set only when
 // lpm runs as root; chown before chmod, because chown clears setuid.
 func setOwnerMode(p string, e archive.Entry, link bool) error {
-	if os.Geteuid() == 0 {
+	if runningAsRoot {
 		if err := os.Lchown(p, e.UID, e.GID); err != nil {
 			return err
 		}
