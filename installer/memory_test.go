@@ -1,0 +1,53 @@
+package installer
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// An install streams file content from the archive to the disk: what it
+// allocates stays far below what the package holds, whatever its size
+// (a buffer per file made an install of 250 MiB allocate 250 MiB more).
+func TestInstallingAllocatesFarLessThanThePackageHolds(t *testing.T) {
+	dir := t.TempDir()
+	stage := filepath.Join(dir, "stage")
+	const files, size = 1000, 64 << 10
+	content := bytes.Repeat([]byte("lpm streams what it installs\n"), size/29+1)[:size]
+	for i := range files {
+		p := filepath.Join(stage, fmt.Sprintf("usr/share/big/d%02d/f%04d", i%20, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		// One byte differs per file, so that no two are alike.
+		content[0] = byte(i)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkg := filepath.Join(dir, "big-1.0.lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "big", Version: "1.0", Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	in, root := newTestInstaller(t)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+
+	if fi, err := os.Stat(filepath.Join(root, "usr/share/big/d19/f0999")); err != nil || fi.Size() != size {
+		t.Fatalf("the last file was not installed whole: %v, %v", fi, err)
+	}
+	held := int64(files * size)
+	got := int64(after.TotalAlloc - before.TotalAlloc)
+	t.Logf("installed %d MiB, allocated %d MiB", held>>20, got>>20)
+	if got > held/2 {
+		t.Errorf("installing %d MiB of files allocated %d MiB; want less than half of that", held>>20, got>>20)
+	}
+}
