@@ -435,7 +435,8 @@ func (fd fdWriter) Write(b []byte) (int, error) {
 // user's own).
 var runningAsRoot = os.Geteuid() == 0
 
-// apply renames temps over live paths and obsolete paths to backups.
+// apply renames temps over live paths and obsolete paths to backups,
+// and makes that durable.
 func (t *tx) apply() error {
 	moved := false // a transaction of new paths only has nothing to sync
 	for _, o := range t.ops {
