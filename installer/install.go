@@ -128,7 +128,7 @@ func (t *tx) plan(changes []Change) error {
 	if err := t.planPackages(changes); err != nil {
 		return err
 	}
-	t.memory.limit(walkMemory + int64(t.entryCount())*planPerEntry)
+	t.limitMemory(planPerEntry)
 	t.findTypeChanges()
 	for _, pc := range t.changes {
 		if pc.manifest != nil {

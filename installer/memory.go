@@ -49,6 +49,20 @@ func (m *memoryLimit) limit(extra int64) {
 	}
 }
 
+// limitMemory limits the heap of a transaction that only installs new
+// packages. An upgrade also holds the old version's file list and reads
+// the disk to compare: under the same limit, an upgrade of L collected so
+// often that it took 0.5 s more CPU (1.3-1.5 s against 0.8-0.9 s), so it
+// keeps the collector's default.
+func (t *tx) limitMemory(perEntry int64) {
+	for _, pc := range t.changes {
+		if pc.old != nil || pc.manifest == nil {
+			return
+		}
+	}
+	t.memory.limit(walkMemory + int64(t.entryCount())*perEntry)
+}
+
 // restore puts back the limit there was before the transaction.
 func (m *memoryLimit) restore() {
 	if m.set {

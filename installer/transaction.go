@@ -86,7 +86,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	if err := t.checkSpace(); err != nil {
 		return nil, err
 	}
-	t.memory.limit(walkMemory + int64(t.entryCount())*commitPerEntry)
+	t.limitMemory(commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
 	t.hashArchives()
