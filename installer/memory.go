@@ -24,7 +24,7 @@ const (
 // (GOGC=100): an install of 20,000 files held 24 MiB live while it staged
 // and peaked at 70 MiB resident. With a limit of what is live plus what
 // the transaction will add, it collects sooner and returns freed pages to
-// the system: 48 MiB, for about 20 more collections of a few milliseconds.
+// the system: 48-53 MB, for about 20 more collections of a few ms each.
 // The limit follows what is live, so a bigger transaction gets a bigger
 // one and never makes the collector run without pause (which it does, at
 // up to half the CPU, when what is live exceeds the limit). GOMEMLIMIT,
