@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -390,24 +391,32 @@ func (o *op) target() string {
 // file it opens (four fcntl and an epoll_ctl), 90,000 calls for a package
 // of 18,000 files that a regular file never needs.
 func writeFile(p string, e archive.Entry, content io.Reader) error {
+	// Errors say which call failed on which path, as an os.File's do:
+	// lpm's main tells a user who may not write the root by them.
+	fail := func(op string, err error) error {
+		return fmt.Errorf("writing %s: %w", p, &fs.PathError{Op: op, Path: p, Err: err})
+	}
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+		return fail("open", err)
 	}
-	_, err = io.Copy(fdWriter(fd), content)
+	if _, werr := io.Copy(fdWriter(fd), content); werr != nil {
+		err = fail("write", werr) // or reading the archive failed: Walk says so then
+	}
 	if err == nil && runningAsRoot {
-		err = unix.Fchown(fd, e.UID, e.GID)
+		if cerr := unix.Fchown(fd, e.UID, e.GID); cerr != nil {
+			err = fail("chown", cerr)
+		}
 	}
 	if err == nil {
-		err = unix.Fchmod(fd, e.Mode&0o7777)
+		if cerr := unix.Fchmod(fd, e.Mode&0o7777); cerr != nil {
+			err = fail("chmod", cerr)
+		}
 	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = fail("close", cerr)
 	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
+	return err
 }
 
 // fdWriter writes to a file descriptor, all of what it is given.
