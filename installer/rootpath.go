@@ -59,7 +59,7 @@ func (r *rootPaths) resolve(rel string) (string, error) {
 	}
 	// Most paths go through no link: rel itself then, rather than a copy
 	// of it for each of a big package's entries.
-	if got == dir && len(rel) == len(dir)+1+len(base) {
+	if got == dir && base != "" && len(rel) == len(dir)+1+len(base) {
 		return rel, nil
 	}
 	return path.Join(got, base), nil
