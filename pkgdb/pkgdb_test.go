@@ -1174,3 +1174,51 @@ func TestAClosedJournalGivesItsPagesBack(t *testing.T) {
 		t.Errorf("%d of the database's %d pages are free after the journal closed: the file keeps the journal's size", free, pages)
 	}
 }
+
+func TestFileListIsWhatLpmFilesPrintsInPathOrder(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("empty", "1"), nil)
+	put(t, db, pkg("tree", "1"), []File{
+		dir("b"), file("b/z"), dir("a"), file("a-b"), file("a/b"),
+		{Path: "a/link", Type: "symlink", Mode: 0o777, Link: "../b/z"},
+		{Path: "a/hard", Type: "hardlink", Mode: 0o644, Link: "a/b"},
+	})
+	list, err := db.FileList("tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/a/\n/a-b\n/a/b\n/a/hard\n/a/link -> ../b/z\n/b/\n/b/z\n"
+	if string(list) != want {
+		t.Errorf("FileList(tree) =\n%s\nwant (bytewise order, dirs with a slash, symlinks with their target)\n%s", list, want)
+	}
+	if list, err := db.FileList("empty"); err != nil || len(list) != 0 {
+		t.Errorf("FileList of a package without files = %q, %v", list, err)
+	}
+	if _, err := db.FileList("missing"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("FileList(missing) = %v, want ErrNotInstalled", err)
+	}
+}
+
+func TestListingTheFilesOfABigPackageDoesNotAllocatePerFile(t *testing.T) {
+	db, _ := openRoot(t)
+	const n = 5000
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range n {
+		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+	}
+	put(t, db, pkg("big", "1"), files)
+	var lines int
+	allocs := testing.AllocsPerRun(3, func() {
+		list, err := db.FileList("big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = strings.Count(string(list), "\n")
+	})
+	if lines != n+2 {
+		t.Fatalf("FileList(big) has %d lines, want %d", lines, n+2)
+	}
+	if allocs > n/10 {
+		t.Errorf("FileList of %d files makes %.0f allocations: it builds a value per file", n, allocs)
+	}
+}
