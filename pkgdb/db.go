@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -823,12 +824,15 @@ func scanFiles(tx querier, name string, fn func(f *File) error) error {
 	}
 	defer rows.Close()
 	var f File
+	var sum, built sql.RawBytes
 	for rows.Next() {
 		f = File{}
 		if err := rows.Scan(&f.Package, &f.Path, &f.Type, &f.Mode, &f.UID, &f.GID, &f.Size,
-			&f.SHA256, &f.Link, &f.Soname, &f.Backup, &f.BuiltSHA256); err != nil {
+			&sum, &f.Link, &f.Soname, &f.Backup, &built); err != nil {
 			return err
 		}
+		// Hashes are stored as their bytes (schema 6), shown as hex.
+		f.SHA256, f.BuiltSHA256 = hex.EncodeToString(sum), hex.EncodeToString(built)
 		if err := fn(&f); err != nil {
 			return err
 		}

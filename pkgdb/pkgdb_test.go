@@ -588,6 +588,8 @@ func TestPutPackageRejectsBadRecordsAndLeavesTheTransactionUsable(t *testing.T) 
 		{"an unknown type", pkg("a", "1"), []File{{Path: "dev/null", Type: "chardev"}}, "unknown type"},
 		{"a file of another package", pkg("a", "1"), []File{{Package: "b", Path: "x", Type: "file"}}, "belongs to package"},
 		{"a path listed twice", pkg("a", "1"), []File{dir("usr"), file("usr/a"), file("usr/a")}, "usr/a is listed twice"},
+		{"a hash that is not hexadecimal", pkg("a", "1"), []File{{Path: "x", Type: "file", SHA256: "sha256:ab"}}, `sha256 "sha256:ab" is not lowercase hexadecimal`},
+		{"a hash in capitals", pkg("a", "1"), []File{{Path: "x", Type: "file", BuiltSHA256: "AB"}}, `built_sha256 "AB" is not lowercase hexadecimal`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := openRoot(t)
@@ -1118,7 +1120,7 @@ func TestFilesMoveToTheirKeysOrderAndKeepTheirNeededLibraries(t *testing.T) {
 		t.Errorf("files after the migration: %+v", files)
 	}
 	var built string
-	if err := db.sql.QueryRow("SELECT built_sha256 FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
+	if err := db.sql.QueryRow("SELECT lower(hex(built_sha256)) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
 		t.Errorf("built_sha256 after the migration: %q (%v), want cd", built, err)
 	}
 	for _, table := range []string{"files", "needed"} {
@@ -1220,5 +1222,102 @@ func TestListingTheFilesOfABigPackageDoesNotAllocatePerFile(t *testing.T) {
 	}
 	if allocs > n/10 {
 		t.Errorf("FileList of %d files makes %.0f allocations: it builds a value per file", n, allocs)
+	}
+}
+
+func TestHashesMoveToTheirBytesAndEveryFileRecordIsKept(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	sum, built := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fe", 32)
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid) VALUES ('zlib', 'usr/lib', 'dir', 493, 0, 0)`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, soname, built_sha256) VALUES ('zlib', 'usr/lib/libz.so.1', 'file', 493, 0, 0, 5, '`+sum+`', 'libz.so.1', '`+built+`')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, link) VALUES ('zlib', 'usr/lib/libz.so', 'symlink', 511, 0, 0, 'libz.so.1')`,
+		`INSERT INTO needed (package, path, seq, soname) VALUES ('zlib', 'usr/lib/libz.so.1', 0, 'libc.so.6')`,
+	)
+	raw.Close()
+
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.SchemaVersion() != 6 {
+		t.Fatalf("schema %d after Open, want 6", db.SchemaVersion())
+	}
+	files, err := db.Files("zlib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []File{
+		{Package: "zlib", Path: "usr/lib", Type: "dir", Mode: 0o755},
+		{Package: "zlib", Path: "usr/lib/libz.so", Type: "symlink", Mode: 0o777, Link: "libz.so.1"},
+		{Package: "zlib", Path: "usr/lib/libz.so.1", Type: "file", Mode: 0o755, Size: 5, SHA256: sum, Soname: "libz.so.1", Needed: []string{"libc.so.6"}, BuiltSHA256: built},
+	}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("files after the migration:\n%+v\nwant\n%+v", files, want)
+	}
+	var kind string
+	var n int
+	if err := db.sql.QueryRow("SELECT typeof(sha256), length(sha256) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&kind, &n); err != nil || kind != "blob" || n != 32 {
+		t.Errorf("sha256 is stored as %s of %d bytes (%v), want a blob of 32", kind, n, err)
+	}
+	// The migrated records still take part as before: replacing one file
+	// with the same record is no change, removing the package cascades.
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("zlib", "1.3.1"), files); err != nil {
+		t.Fatal(err)
+	}
+	if len(tx.touched) != 0 {
+		t.Errorf("re-recording the migrated files rewrote %v", tx.touched)
+	}
+	if err := tx.DeletePackage("zlib"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.sql.QueryRow("SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM needed)").Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d rows left after removing the package (%v)", left, err)
+	}
+}
+
+func TestAHashNoLpmWroteStopsTheMigrationAndLosesNothing(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, sha256) VALUES ('zlib', 'usr/lib/libz.so.1', 'file', 493, 0, 0, 'not a hash')`,
+	)
+	raw.Close()
+	if db, err := Open(root); err == nil || !strings.Contains(err.Error(), "migrating schema 5 to 6") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("Open = %v, want the failed step named", err)
+	}
+	raw = rawDB(t, file)
+	defer raw.Close()
+	var version int
+	var sum string
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 5 {
+		t.Errorf("schema %d (%v) after the failed step, want 5", version, err)
+	}
+	if err := raw.QueryRow("SELECT sha256 FROM files").Scan(&sum); err != nil || sum != "not a hash" {
+		t.Errorf("the file's record after the failed step: %q (%v)", sum, err)
 	}
 }
