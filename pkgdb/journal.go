@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Transaction states. A transaction is open while its state is Staging,
@@ -115,21 +117,49 @@ func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEn
 			return 0, err
 		}
 	}
-	stmt, err := tx.conn.PrepareContext(ctx, "INSERT INTO journal (tx, seq, op, path, temp, backup) VALUES (?,?,?,?,?,?)")
-	if err != nil {
-		return 0, err
-	}
-	defer stmt.Close()
-	for i, e := range entries {
-		if _, err := stmt.ExecContext(ctx, id, i, e.Op, e.Path, e.Temp, e.Backup); err != nil {
-			return 0, fmt.Errorf("database %s: journal of transaction %d: %w", db.path, id, err)
-		}
+	if err := tx.insertJournal(id, entries); err != nil {
+		return 0, fmt.Errorf("database %s: journal of transaction %d: %w", db.path, id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	db.commandID = commandID
 	return id, nil
+}
+
+// insertJournal writes the entries of transaction id, in order. They go
+// in as one JSON array that SQLite takes apart itself: one statement
+// instead of one per entry, a tenth of the time for a 20,000-path
+// journal. JSON cannot carry a path that is not UTF-8 (a file adopted
+// from disk may have one), so such a journal is written row by row.
+func (tx *Tx) insertJournal(id int64, entries []JournalEntry) error {
+	ctx := context.Background()
+	rows := make([][4]string, len(entries))
+	text := true
+	for i, e := range entries {
+		rows[i] = [4]string{e.Op, e.Path, e.Temp, e.Backup}
+		text = text && utf8.ValidString(e.Path) && utf8.ValidString(e.Temp) && utf8.ValidString(e.Backup)
+	}
+	if text {
+		data, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		_, err = tx.conn.ExecContext(ctx, `INSERT INTO journal (tx, seq, op, path, temp, backup)
+			SELECT ?, key, value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`, id, string(data))
+		return err
+	}
+	stmt, err := tx.conn.PrepareContext(ctx, "INSERT INTO journal (tx, seq, op, path, temp, backup) VALUES (?,?,?,?,?,?)")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i, e := range entries {
+		if _, err := stmt.ExecContext(ctx, id, i, e.Op, e.Path, e.Temp, e.Backup); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putTxPackage records what transaction id does to one package; a second
