@@ -1321,3 +1321,62 @@ func TestAHashNoLpmWroteStopsTheMigrationAndLosesNothing(t *testing.T) {
 		t.Errorf("the file's record after the failed step: %q (%v)", sum, err)
 	}
 }
+
+func TestAJournalKeepsEveryEntryInOrderAndPathsThatAreNotUTF8(t *testing.T) {
+	for _, odd := range []string{"usr/share/caf\u00e9 \"quoted\" \\ back", "usr/share/latin1-caf\xe9"} {
+		db, _ := openRoot(t)
+		var entries []JournalEntry
+		for i := range 1200 {
+			p := fmt.Sprintf("usr/share/d%02d/f%04d", i%7, i)
+			entries = append(entries, JournalEntry{Op: []string{"replace", "remove", "mkdir"}[i%3], Path: p, Temp: p + ".new", Backup: p + ".old"})
+		}
+		entries[500] = JournalEntry{Op: "save", Path: odd, Backup: odd + ".lpmsave"}
+		id, err := db.BeginJournal("remove x", []TxPackage{{Name: "x", Action: "remove"}}, entries)
+		if err != nil {
+			t.Fatalf("BeginJournal with %q: %v", odd, err)
+		}
+		got, err := db.Journal(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, entries) {
+			t.Errorf("the journal with %q read back differs: %d entries, want %d", odd, len(got), len(entries))
+			for i := range min(len(got), len(entries)) {
+				if got[i] != entries[i] {
+					t.Errorf("entry %d = %+v, want %+v", i, got[i], entries[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestSharedPathsAreThoseAPackageThatStaysOwnsToo(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/share"), file("usr/a")})
+	put(t, db, pkg("b", "1"), []File{dir("usr"), dir("usr/share"), file("usr/b")})
+	put(t, db, pkg("c", "1"), []File{dir("usr")})
+	for _, tc := range []struct {
+		leaving []string
+		want    []string
+	}{
+		{[]string{"a"}, []string{"usr", "usr/share"}},
+		{[]string{"a", "b"}, []string{"usr"}},
+		{[]string{"a", "b", "c"}, nil},
+		{[]string{"c"}, []string{"usr"}},
+		{[]string{"missing"}, nil},
+	} {
+		shared, err := db.SharedPaths(tc.leaving)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for p := range shared {
+			got = append(got, p)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("SharedPaths(%v) = %v, want %v", tc.leaving, got, tc.want)
+		}
+	}
+}
