@@ -26,10 +26,18 @@ import (
 // -wal and -shm files when the last connection closes, as rpm does:
 // SQLite cannot open a WAL database read-only without them, and a user
 // who may not write ROOT/var/lib/lpm could not create them, so "lpm
-// list" as an ordinary user would fail. Read-only handles use the plain
-// "sqlite3" driver. The size limit keeps the kept WAL from staying at
-// the size of the biggest transaction ever committed.
+// list" as an ordinary user would fail. Read-only handles use
+// readerDriver. The size limit keeps the kept WAL from staying at the
+// size of the biggest transaction ever committed.
 const writerDriver = "sqlite3-lpm-writer"
+
+// readerDriver is the SQLite driver for read-only handles. It reads the
+// database file through a memory map instead of a pread per page: a
+// query's whole process is one run over a few MiB (lpm files of a
+// 20,000-file package reads 600 pages), so the system calls were a
+// seventh of it. SQLite never maps past the file's end as it was when
+// the read began, and a checkpoint never shrinks the file under a reader.
+const readerDriver = "sqlite3-lpm-reader"
 
 func init() {
 	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
@@ -38,6 +46,12 @@ func init() {
 				return err
 			}
 			_, err := conn.Exec("PRAGMA journal_size_limit = 1048576", nil)
+			return err
+		},
+	})
+	sql.Register(readerDriver, &sqlite3.SQLiteDriver{
+		ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+			_, err := conn.Exec("PRAGMA mmap_size = 268435456", nil)
 			return err
 		},
 	})
@@ -293,7 +307,7 @@ func open(file string, readOnly bool) (*DB, error) {
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + params.Encode()
 	driverName := writerDriver
 	if readOnly {
-		driverName = "sqlite3"
+		driverName = readerDriver
 	}
 	sqldb, err := sql.Open(driverName, dsn)
 	if err != nil {
