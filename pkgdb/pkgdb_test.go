@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -1377,6 +1378,54 @@ func TestSharedPathsAreThoseAPackageThatStaysOwnsToo(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("SharedPaths(%v) = %v, want %v", tc.leaving, got, tc.want)
+		}
+	}
+}
+
+func TestFileRecordsKeepEveryFieldWhetherOrNotTheirPathsAreUTF8(t *testing.T) {
+	for _, odd := range []string{"usr/lib/caf\u00e9 \"q\" \\ \u2603", "usr/lib/latin1-caf\xe9"} {
+		db, _ := openRoot(t)
+		lib := File{Path: odd, Type: "file", Mode: 0o4755, UID: 7, GID: 1 << 20, Size: 1 << 40, SHA256: strings.Repeat("01", 32),
+			Soname: "libc.so.6", Needed: []string{"ld-linux-x86-64.so.2", "libm.so.6"}, Backup: true, BuiltSHA256: strings.Repeat("fe", 32)}
+		files := []File{dir("usr"), dir("usr/lib"), lib, {Path: "usr/lib/link", Type: "symlink", Mode: 0o777, Link: strings.TrimPrefix(odd, "usr/lib/")}}
+		put(t, db, pkg("odd", "1"), files)
+		got, err := db.Files("odd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range files {
+			files[i].Package = "odd"
+		}
+		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		if !reflect.DeepEqual(got, files) {
+			t.Errorf("records with %q read back as\n%+v\nwant\n%+v", odd, got, files)
+		}
+		// A second version changing one record rewrites only that one.
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := slices.Clone(files)
+		for i := range changed {
+			if changed[i].Path == odd {
+				changed[i].SHA256 = strings.Repeat("02", 32)
+			}
+		}
+		if err := tx.PutPackage(pkg("odd", "2"), changed[:len(changed)-1]); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(tx.touched, []string{odd}) {
+			t.Errorf("the second version rewrote %q, want only %q", tx.touched, odd)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, err = db.Files("odd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, changed[:len(changed)-1]) {
+			t.Errorf("after the second version with %q:\n%+v\nwant\n%+v", odd, got, changed[:len(changed)-1])
 		}
 	}
 }
