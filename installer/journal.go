@@ -192,21 +192,17 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 			gone = append(gone, p)
 		}
 	}
-	owners, err := t.in.DB.Owners(append(append([]string{}, gone...), dirs...))
+	var names []string
+	for name := range leaving {
+		names = append(names, name)
+	}
+	stillOwned, err := t.in.DB.SharedPaths(names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	foreign, err := t.in.DB.ForeignDirs(dirs)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	stillOwned := func(p string) bool {
-		for _, o := range owners[p] {
-			if !leaving[o] {
-				return true
-			}
-		}
-		return false
 	}
 	keep := func(list []string, drop func(string) bool) []string {
 		out := list[:0]
@@ -227,12 +223,14 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 		}
 		return false
 	}
+	// A path already missing from disk stays in the journal: finish's
+	// remove of it fails harmlessly, which is cheaper than asking the
+	// disk about every path of a 20,000-file package first.
 	gone = keep(gone, func(p string) bool {
-		_, err := t.lstat(p)
 		_, kept := t.preserved[p]
-		return stillOwned(p) || err != nil || kept || belowFromDir(p)
+		return stillOwned[p] || kept || belowFromDir(p)
 	})
-	dirs = keep(dirs, func(d string) bool { return stillOwned(d) || foreign[d] || belowFromDir(d) })
+	dirs = keep(dirs, func(d string) bool { return stillOwned[d] || foreign[d] || belowFromDir(d) })
 	sort.Strings(gone)
 	sort.Slice(dirs, func(i, j int) bool {
 		di, dj := strings.Count(dirs[i], "/"), strings.Count(dirs[j], "/")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -588,6 +589,8 @@ func TestPutPackageRejectsBadRecordsAndLeavesTheTransactionUsable(t *testing.T) 
 		{"an unknown type", pkg("a", "1"), []File{{Path: "dev/null", Type: "chardev"}}, "unknown type"},
 		{"a file of another package", pkg("a", "1"), []File{{Package: "b", Path: "x", Type: "file"}}, "belongs to package"},
 		{"a path listed twice", pkg("a", "1"), []File{dir("usr"), file("usr/a"), file("usr/a")}, "usr/a is listed twice"},
+		{"a hash that is not hexadecimal", pkg("a", "1"), []File{{Path: "x", Type: "file", SHA256: "sha256:ab"}}, `sha256 "sha256:ab" is not lowercase hexadecimal`},
+		{"a hash in capitals", pkg("a", "1"), []File{{Path: "x", Type: "file", BuiltSHA256: "AB"}}, `built_sha256 "AB" is not lowercase hexadecimal`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := openRoot(t)
@@ -1118,7 +1121,7 @@ func TestFilesMoveToTheirKeysOrderAndKeepTheirNeededLibraries(t *testing.T) {
 		t.Errorf("files after the migration: %+v", files)
 	}
 	var built string
-	if err := db.sql.QueryRow("SELECT built_sha256 FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
+	if err := db.sql.QueryRow("SELECT lower(hex(built_sha256)) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
 		t.Errorf("built_sha256 after the migration: %q (%v), want cd", built, err)
 	}
 	for _, table := range []string{"files", "needed"} {
@@ -1172,5 +1175,257 @@ func TestAClosedJournalGivesItsPagesBack(t *testing.T) {
 	}
 	if free > 8 {
 		t.Errorf("%d of the database's %d pages are free after the journal closed: the file keeps the journal's size", free, pages)
+	}
+}
+
+func TestFileListIsWhatLpmFilesPrintsInPathOrder(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("empty", "1"), nil)
+	put(t, db, pkg("tree", "1"), []File{
+		dir("b"), file("b/z"), dir("a"), file("a-b"), file("a/b"),
+		{Path: "a/link", Type: "symlink", Mode: 0o777, Link: "../b/z"},
+		{Path: "a/hard", Type: "hardlink", Mode: 0o644, Link: "a/b"},
+	})
+	list, err := db.FileList("tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/a/\n/a-b\n/a/b\n/a/hard\n/a/link -> ../b/z\n/b/\n/b/z\n"
+	if string(list) != want {
+		t.Errorf("FileList(tree) =\n%s\nwant (bytewise order, dirs with a slash, symlinks with their target)\n%s", list, want)
+	}
+	if list, err := db.FileList("empty"); err != nil || len(list) != 0 {
+		t.Errorf("FileList of a package without files = %q, %v", list, err)
+	}
+	if _, err := db.FileList("missing"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("FileList(missing) = %v, want ErrNotInstalled", err)
+	}
+}
+
+func TestListingTheFilesOfABigPackageDoesNotAllocatePerFile(t *testing.T) {
+	db, _ := openRoot(t)
+	const n = 5000
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range n {
+		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+	}
+	put(t, db, pkg("big", "1"), files)
+	var lines int
+	allocs := testing.AllocsPerRun(3, func() {
+		list, err := db.FileList("big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = strings.Count(string(list), "\n")
+	})
+	if lines != n+2 {
+		t.Fatalf("FileList(big) has %d lines, want %d", lines, n+2)
+	}
+	if allocs > n/10 {
+		t.Errorf("FileList of %d files makes %.0f allocations: it builds a value per file", n, allocs)
+	}
+}
+
+func TestHashesMoveToTheirBytesAndEveryFileRecordIsKept(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	sum, built := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fe", 32)
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid) VALUES ('zlib', 'usr/lib', 'dir', 493, 0, 0)`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, soname, built_sha256) VALUES ('zlib', 'usr/lib/libz.so.1', 'file', 493, 0, 0, 5, '`+sum+`', 'libz.so.1', '`+built+`')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, link) VALUES ('zlib', 'usr/lib/libz.so', 'symlink', 511, 0, 0, 'libz.so.1')`,
+		`INSERT INTO needed (package, path, seq, soname) VALUES ('zlib', 'usr/lib/libz.so.1', 0, 'libc.so.6')`,
+	)
+	raw.Close()
+
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.SchemaVersion() != 6 {
+		t.Fatalf("schema %d after Open, want 6", db.SchemaVersion())
+	}
+	files, err := db.Files("zlib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []File{
+		{Package: "zlib", Path: "usr/lib", Type: "dir", Mode: 0o755},
+		{Package: "zlib", Path: "usr/lib/libz.so", Type: "symlink", Mode: 0o777, Link: "libz.so.1"},
+		{Package: "zlib", Path: "usr/lib/libz.so.1", Type: "file", Mode: 0o755, Size: 5, SHA256: sum, Soname: "libz.so.1", Needed: []string{"libc.so.6"}, BuiltSHA256: built},
+	}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("files after the migration:\n%+v\nwant\n%+v", files, want)
+	}
+	var kind string
+	var n int
+	if err := db.sql.QueryRow("SELECT typeof(sha256), length(sha256) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&kind, &n); err != nil || kind != "blob" || n != 32 {
+		t.Errorf("sha256 is stored as %s of %d bytes (%v), want a blob of 32", kind, n, err)
+	}
+	// The migrated records still take part as before: replacing one file
+	// with the same record is no change, removing the package cascades.
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("zlib", "1.3.1"), files); err != nil {
+		t.Fatal(err)
+	}
+	if len(tx.touched) != 0 {
+		t.Errorf("re-recording the migrated files rewrote %v", tx.touched)
+	}
+	if err := tx.DeletePackage("zlib"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.sql.QueryRow("SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM needed)").Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d rows left after removing the package (%v)", left, err)
+	}
+}
+
+func TestAHashNoLpmWroteStopsTheMigrationAndLosesNothing(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO files (package, path, type, mode, uid, gid, sha256) VALUES ('zlib', 'usr/lib/libz.so.1', 'file', 493, 0, 0, 'not a hash')`,
+	)
+	raw.Close()
+	if db, err := Open(root); err == nil || !strings.Contains(err.Error(), "migrating schema 5 to 6") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("Open = %v, want the failed step named", err)
+	}
+	raw = rawDB(t, file)
+	defer raw.Close()
+	var version int
+	var sum string
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 5 {
+		t.Errorf("schema %d (%v) after the failed step, want 5", version, err)
+	}
+	if err := raw.QueryRow("SELECT sha256 FROM files").Scan(&sum); err != nil || sum != "not a hash" {
+		t.Errorf("the file's record after the failed step: %q (%v)", sum, err)
+	}
+}
+
+func TestAJournalKeepsEveryEntryInOrderAndPathsThatAreNotUTF8(t *testing.T) {
+	for _, odd := range []string{"usr/share/caf\u00e9 \"quoted\" \\ back", "usr/share/latin1-caf\xe9"} {
+		db, _ := openRoot(t)
+		var entries []JournalEntry
+		for i := range 1200 {
+			p := fmt.Sprintf("usr/share/d%02d/f%04d", i%7, i)
+			entries = append(entries, JournalEntry{Op: []string{"replace", "remove", "mkdir"}[i%3], Path: p, Temp: p + ".new", Backup: p + ".old"})
+		}
+		entries[500] = JournalEntry{Op: "save", Path: odd, Backup: odd + ".lpmsave"}
+		id, err := db.BeginJournal("remove x", []TxPackage{{Name: "x", Action: "remove"}}, entries)
+		if err != nil {
+			t.Fatalf("BeginJournal with %q: %v", odd, err)
+		}
+		got, err := db.Journal(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, entries) {
+			t.Errorf("the journal with %q read back differs: %d entries, want %d", odd, len(got), len(entries))
+			for i := range min(len(got), len(entries)) {
+				if got[i] != entries[i] {
+					t.Errorf("entry %d = %+v, want %+v", i, got[i], entries[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestSharedPathsAreThoseAPackageThatStaysOwnsToo(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/share"), file("usr/a")})
+	put(t, db, pkg("b", "1"), []File{dir("usr"), dir("usr/share"), file("usr/b")})
+	put(t, db, pkg("c", "1"), []File{dir("usr")})
+	for _, tc := range []struct {
+		leaving []string
+		want    []string
+	}{
+		{[]string{"a"}, []string{"usr", "usr/share"}},
+		{[]string{"a", "b"}, []string{"usr"}},
+		{[]string{"a", "b", "c"}, nil},
+		{[]string{"c"}, []string{"usr"}},
+		{[]string{"missing"}, nil},
+	} {
+		shared, err := db.SharedPaths(tc.leaving)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for p := range shared {
+			got = append(got, p)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("SharedPaths(%v) = %v, want %v", tc.leaving, got, tc.want)
+		}
+	}
+}
+
+func TestFileRecordsKeepEveryFieldWhetherOrNotTheirPathsAreUTF8(t *testing.T) {
+	for _, odd := range []string{"usr/lib/caf\u00e9 \"q\" \\ \u2603", "usr/lib/latin1-caf\xe9"} {
+		db, _ := openRoot(t)
+		lib := File{Path: odd, Type: "file", Mode: 0o4755, UID: 7, GID: 1 << 20, Size: 1 << 40, SHA256: strings.Repeat("01", 32),
+			Soname: "libc.so.6", Needed: []string{"ld-linux-x86-64.so.2", "libm.so.6"}, Backup: true, BuiltSHA256: strings.Repeat("fe", 32)}
+		files := []File{dir("usr"), dir("usr/lib"), lib, {Path: "usr/lib/link", Type: "symlink", Mode: 0o777, Link: strings.TrimPrefix(odd, "usr/lib/")}}
+		put(t, db, pkg("odd", "1"), files)
+		got, err := db.Files("odd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range files {
+			files[i].Package = "odd"
+		}
+		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		if !reflect.DeepEqual(got, files) {
+			t.Errorf("records with %q read back as\n%+v\nwant\n%+v", odd, got, files)
+		}
+		// A second version changing one record rewrites only that one.
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := slices.Clone(files)
+		for i := range changed {
+			if changed[i].Path == odd {
+				changed[i].SHA256 = strings.Repeat("02", 32)
+			}
+		}
+		if err := tx.PutPackage(pkg("odd", "2"), changed[:len(changed)-1]); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(tx.touched, []string{odd}) {
+			t.Errorf("the second version rewrote %q, want only %q", tx.touched, odd)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, err = db.Files("odd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, changed[:len(changed)-1]) {
+			t.Errorf("after the second version with %q:\n%+v\nwant\n%+v", odd, got, changed[:len(changed)-1])
+		}
 	}
 }

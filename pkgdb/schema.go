@@ -197,4 +197,46 @@ INSERT INTO needed (package, path, seq, soname) SELECT package, path, seq, sonam
 DROP TABLE needed_copy;
 CREATE INDEX needed_soname ON needed (soname);
 `,
+	// 6: a file's sha256 (and built_sha256) is its 32 bytes, not 64 hex
+	// digits: a seventh of a big package's rows. Hashes are lowercase hex
+	// outside the database, as before. The table is rebuilt as in step 5
+	// (needed aside first); a hash that is not hexadecimal, which no lpm
+	// wrote, fails the step and leaves the database at schema 5.
+	`
+CREATE TEMP TABLE needed_copy AS SELECT package, path, seq, soname FROM needed;
+DROP TABLE needed;
+CREATE TABLE files_new (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	path    TEXT NOT NULL,
+	type    TEXT NOT NULL CHECK (type IN ('dir', 'file', 'symlink', 'hardlink')),
+	mode    INTEGER NOT NULL,
+	uid     INTEGER NOT NULL,
+	gid     INTEGER NOT NULL,
+	size    INTEGER NOT NULL DEFAULT 0,
+	sha256  BLOB NOT NULL DEFAULT X'',
+	link    TEXT NOT NULL DEFAULT '',
+	soname  TEXT NOT NULL DEFAULT '',
+	backup  INTEGER NOT NULL DEFAULT 0 CHECK (backup IN (0, 1)),
+	built_sha256 BLOB NOT NULL DEFAULT X'',
+	PRIMARY KEY (package, path)
+) STRICT, WITHOUT ROWID;
+INSERT INTO files_new (package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
+	SELECT package, path, type, mode, uid, gid, size, unhex(sha256), link, soname, backup, unhex(built_sha256)
+	FROM files ORDER BY package, path;
+DROP TABLE files;
+ALTER TABLE files_new RENAME TO files;
+CREATE INDEX files_path ON files (path);
+CREATE INDEX files_soname ON files (soname) WHERE soname != '';
+CREATE TABLE needed (
+	package TEXT NOT NULL,
+	path    TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	soname  TEXT NOT NULL,
+	PRIMARY KEY (package, path, seq),
+	FOREIGN KEY (package, path) REFERENCES files (package, path) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+INSERT INTO needed (package, path, seq, soname) SELECT package, path, seq, soname FROM needed_copy ORDER BY package, path, seq;
+DROP TABLE needed_copy;
+CREATE INDEX needed_soname ON needed (soname);
+`,
 }

@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -194,7 +195,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 			}
 		}
 		_, err := tx.exec("insertFile", p.Name, f.Path, f.Type, f.Mode, f.UID, f.GID, f.Size,
-			f.SHA256, f.Link, f.Soname, f.Backup, f.BuiltSHA256)
+			hashBytes(f.SHA256), f.Link, f.Soname, f.Backup, hashBytes(f.BuiltSHA256))
 		if err != nil {
 			return fmt.Errorf("path %s: %w", f.Path, err)
 		}
@@ -220,6 +221,16 @@ func sameFile(a, b *File) bool {
 	return a.Type == b.Type && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.Size == b.Size &&
 		a.SHA256 == b.SHA256 && a.Link == b.Link && a.Soname == b.Soname && a.Backup == b.Backup && a.BuiltSHA256 == b.BuiltSHA256 &&
 		slices.Equal(a.Needed, b.Needed)
+}
+
+// hashBytes is how a hash is stored: its bytes, an empty blob (never
+// NULL) when there is none. checkPackage made sure it is hexadecimal.
+func hashBytes(h string) []byte {
+	b, _ := hex.DecodeString(h)
+	if b == nil {
+		b = []byte{}
+	}
+	return b
 }
 
 // connQuerier reads through a write transaction's connection.
@@ -249,6 +260,11 @@ func checkPackage(p Package, files []File) error {
 		}
 		if !slices.Contains(fileTypes, f.Type) {
 			return fmt.Errorf("file %q: unknown type %q (want dir, file, symlink or hardlink)", f.Path, f.Type)
+		}
+		for _, h := range []struct{ name, value string }{{"sha256", f.SHA256}, {"built_sha256", f.BuiltSHA256}} {
+			if b, err := hex.DecodeString(h.value); err != nil || hex.EncodeToString(b) != h.value {
+				return fmt.Errorf("file %q: %s %q is not lowercase hexadecimal", f.Path, h.name, h.value)
+			}
 		}
 		if f.Package != "" && f.Package != p.Name {
 			return fmt.Errorf("file %q belongs to package %q", f.Path, f.Package)

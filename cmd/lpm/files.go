@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
 func newFilesCmd() *cobra.Command {
@@ -36,27 +37,21 @@ func runFiles(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("files %w", err)
 	}
-	files, err := db.Files(name)
+	if e.cfg.JSON {
+		results := []fileResult{}
+		err := db.ListFiles(name, func(f *pkgdb.File) error {
+			results = append(results, fileResult{Path: "/" + f.Path, Type: f.Type, Mode: fmt.Sprintf("%04o", f.Mode), Size: f.Size, SHA256: f.SHA256, Link: f.Link})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return printJSON(results)
+	}
+	list, err := db.FileList(name)
 	if err != nil {
 		return err
 	}
-	results := []fileResult{}
-	for _, f := range files {
-		results = append(results, fileResult{Path: "/" + f.Path, Type: f.Type, Mode: fmt.Sprintf("%04o", f.Mode), Size: f.Size, SHA256: f.SHA256, Link: f.Link})
-	}
-	if e.cfg.JSON {
-		return printJSON(results)
-	}
-	w := bufio.NewWriter(os.Stdout)
-	for _, r := range results {
-		switch r.Type {
-		case "dir":
-			fmt.Fprintln(w, r.Path+"/")
-		case "symlink":
-			fmt.Fprintf(w, "%s -> %s\n", r.Path, r.Link)
-		default:
-			fmt.Fprintln(w, r.Path)
-		}
-	}
-	return w.Flush()
+	_, err = os.Stdout.Write(list)
+	return err
 }
