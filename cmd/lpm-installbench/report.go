@@ -285,12 +285,20 @@ func (b *bench) report(w io.Writer) {
 		head = append(head, "lpm/"+strings.TrimPrefix(col, "lpm "))
 	}
 	fmt.Fprintln(tw, strings.Join(append(head, "target (issue 13)"), "\t")+"\t")
+	met, judged := 0, 0
 	for _, r := range b.rows() {
-		if b.measured(r) {
-			fmt.Fprintln(tw, strings.Join(b.tableLine(r), "\t")+"\t")
+		if !b.measured(r) {
+			continue
 		}
+		line := b.tableLine(r)
+		fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
+		judged += len(r.targets)
+		met += strings.Count(line[len(line)-1], ": met")
 	}
 	tw.Flush()
+	if judged > 0 {
+		fmt.Fprintf(w, "targets met: %d of %d\n", met, judged)
+	}
 	if n := b.opt.sizes[len(b.opt.sizes)-1]; n != 20000 {
 		fmt.Fprintf(w, "(the targets are set for 20000 files; judged here at %d)\n", n)
 	}
