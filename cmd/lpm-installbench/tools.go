@@ -92,9 +92,10 @@ func lpmTool(name, bin string) *tool {
 }
 
 // dpkgTool runs dpkg against a scratch root. Its I/O mode is given on
-// the command line, which dpkg reads after its configuration files: a host
-// setting (Docker images ship force-unsafe-io in /etc/dpkg/dpkg.cfg.d)
-// would otherwise decide it. Its log goes into the root, not the host's
+// the command line, which dpkg reads after its configuration files: dpkg
+// reads the host's /etc/dpkg/dpkg.cfg.d whatever --root says, so a host
+// setting (Docker images ship force-unsafe-io there) would otherwise
+// decide it. Its log goes into the root, not the host's
 // /var/log/dpkg.log that /etc/dpkg/dpkg.cfg names.
 func dpkgTool(unsafe bool) *tool {
 	name, io := colDpkg, "--no-force-unsafe-io"
