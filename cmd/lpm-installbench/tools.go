@@ -29,13 +29,18 @@ const (
 )
 
 // columns are the report's figure columns, in print order; lpm base is
-// there only when -lpm-base names a binary.
+// there only when -lpm-base names a binary, dpkg unsafe-io unless
+// -dpkg-unsafe=false.
 func (b *bench) columns() []string {
 	cols := []string{colLpm}
 	if b.opt.base != "" {
 		cols = append(cols, colBase)
 	}
-	return append(cols, colPacman, colDpkg, colUnsafe, colFloor)
+	cols = append(cols, colPacman, colDpkg)
+	if b.opt.unsafe {
+		cols = append(cols, colUnsafe)
+	}
+	return append(cols, colFloor)
 }
 
 // tool is a package manager under test: how to make an empty root for it
