@@ -486,6 +486,14 @@ func (b *bench) noteHostDpkg() {
 	}
 }
 
+// toolsInTurn is the tools in the order of run rep: each run starts with
+// the next one, so that none is always the first after packing or always
+// the one that follows dpkg's long flushes.
+func (b *bench) toolsInTurn(rep int) []*tool {
+	k := rep % len(b.tools)
+	return append(slices.Clone(b.tools[k:]), b.tools[:k]...)
+}
+
 func (b *bench) amount(op string, size int, col string, v float64) {
 	k := key{op, size, col}
 	b.amounts[k] = append(b.amounts[k], v)
@@ -542,7 +550,7 @@ func (b *bench) measureSize(n int) error {
 	b.trees = append(b.trees, info)
 
 	for rep := range b.opt.reps {
-		for _, tl := range b.tools {
+		for _, tl := range b.toolsInTurn(rep) {
 			b.progress("size %d, run %d/%d: %s", n, rep+1, b.opt.reps, tl.name)
 			if err := b.cycle(tl, n, t1, t2, gone, v1, v2); err != nil {
 				return fmt.Errorf("%s: %w", tl.name, err)
@@ -785,7 +793,7 @@ func (b *bench) measureMany() error {
 	b.owners = ownersInfo{pkgs: p, files: len(all), queries: len(queries)}
 
 	for rep := range b.opt.reps {
-		for _, tl := range b.tools {
+		for _, tl := range b.toolsInTurn(rep) {
 			b.progress("%d small packages, run %d/%d: %s", p, rep+1, b.opt.reps, tl.name)
 			root := filepath.Join(b.fs, "roots", "many-"+tl.name)
 			err := b.manyFor(tl, root, pkgs, trees, names, queries, owner, rep == 0)

@@ -338,3 +338,19 @@ func TestAGeneratedArchPackagePassesPacmanQkk(t *testing.T) {
 		t.Errorf("pacman -Qkk: want %q, got:\n%s", want, out)
 	}
 }
+
+func TestEachRunStartsWithTheNextTool(t *testing.T) {
+	b := &bench{tools: []*tool{{name: "a"}, {name: "b"}, {name: "c"}}}
+	for rep, want := range []string{"a b c", "b c a", "c a b", "a b c"} {
+		var got []string
+		for _, tl := range b.toolsInTurn(rep) {
+			got = append(got, tl.name)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("run %d: %v, want %s", rep, got, want)
+		}
+	}
+	if len(b.tools) != 3 || b.tools[0].name != "a" {
+		t.Errorf("the bench's own order changed: %v", b.tools)
+	}
+}

@@ -107,7 +107,7 @@ func (b *bench) measureLoaded(n int, t1 *tree, v1 pkgFiles) error {
 	}
 	for _, sh := range shapes {
 		for rep := range b.opt.reps {
-			for _, tl := range b.tools {
+			for _, tl := range b.toolsInTurn(rep) {
 				b.progress("size %d beside %s, run %d/%d: %s", n, sh.what, rep+1, b.opt.reps, tl.name)
 				root := filepath.Join(b.fs, "roots", "loaded-"+tl.name)
 				if err := b.loadedInstall(sh.op, n, tl.name, root, t1, sh.load, tl.prepare, tl.install(root, []pkgFiles{v1})); err != nil {
@@ -244,7 +244,7 @@ func (b *bench) measureLFS() error {
 		}
 	}
 	for rep := range b.opt.reps {
-		for _, tl := range b.tools {
+		for _, tl := range b.toolsInTurn(rep) {
 			b.progress("LFS shape, run %d/%d: %s", rep+1, b.opt.reps, tl.name)
 			root := filepath.Join(b.fs, "roots", "lfs-"+tl.name)
 			err := b.lfsFor(tl.name, root, tl.prepare, trees, func(i int) []string { return tl.install(root, pkgs[i:i+1]) }, false)
