@@ -358,7 +358,7 @@ func (b *bench) report(w io.Writer) {
 
 func (b *bench) notesText() []string {
 	notes := []string{
-		"every time is a whole process from fork to exit, start-up included; the archives were just written, so they are read from the page cache, and every root starts empty and flushed",
+		"every time is a whole process from fork to exit, start-up included; the archives were just written, so they are read from the page cache, and every root starts empty and flushed; each run starts with the next tool in turn",
 		"lpm makes an install durable itself before it commits; pacman writes no fsync at all, so its column is the time until it exits, not until its files are on disk (the syncfs table shows what it left unflushed)",
 		"dpkg is run with --no-force-unsafe-io, its default, whatever the host's /etc/dpkg configures: it flushes the files it unpacks before renaming them into place (sync_file_range, then fsync); dpkg unsafe-io is --force-unsafe-io, which skips that. Both log into the root. The packages have no maintainer scripts; pacman runs with --noscriptlet --nodeps and no hooks",
 		"lpm checks every file's sha256 against its manifest while it extracts and dpkg computes an md5sum of every file it unpacks (the packages ship none); pacman (SigLevel Never) and tar check nothing; the Arch packages carry a .MTREE (md5 and sha256 of every file) as makepkg makes them, which pacman keeps in its database for -Qkk",
