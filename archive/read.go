@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -32,7 +33,7 @@ func ReadManifest(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer dec.Close()
+	defer releaseDecoder(dec)
 	m, _, err := readManifestEntry(tar.NewReader(dec), path)
 	return m, err
 }
@@ -40,7 +41,14 @@ func ReadManifest(path string) (*Manifest, error) {
 // newDecoder starts decompressing f. The decoder is synchronous, so
 // nothing past what is asked for is decoded, and its buffers (a window of
 // history, 8 MiB for lpm's archives) are the only ones it holds.
+// Decoders are reused (releaseDecoder): a command that installs 300 small
+// archives made 600 of them, whose windows kept the collector busy.
 func newDecoder(f *os.File, path string) (*zstd.Decoder, error) {
+	if dec, ok := decoders.Get().(*zstd.Decoder); ok {
+		if err := dec.Reset(bufio.NewReader(f)); err == nil {
+			return dec, nil
+		}
+	}
 	dec, err := zstd.NewReader(bufio.NewReader(f),
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderMaxWindow(maxWindow))
@@ -48,6 +56,17 @@ func newDecoder(f *os.File, path string) (*zstd.Decoder, error) {
 		return nil, fmt.Errorf("read package %s: %w", path, err)
 	}
 	return dec, nil
+}
+
+// decoders holds idle decoders. A sync.Pool lets the collector free them,
+// so an idle lpm keeps no window.
+var decoders sync.Pool
+
+// releaseDecoder returns a decoder newDecoder gave, done with.
+func releaseDecoder(dec *zstd.Decoder) {
+	if dec.Reset(nil) == nil { // drops the file it read
+		decoders.Put(dec)
+	}
 }
 
 // readManifestEntry reads and validates the .MANIFEST entry as it
@@ -108,7 +127,7 @@ func Open(path string) (*Reader, error) {
 		return nil, err
 	}
 	m, sum, err := readManifestEntry(tar.NewReader(dec), path)
-	dec.Close()
+	releaseDecoder(dec)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -146,7 +165,7 @@ func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
 	if err != nil {
 		return err
 	}
-	defer dec.Close()
+	defer releaseDecoder(dec)
 	tr := tar.NewReader(dec)
 	if err := manifestHeader(tr); err != nil {
 		return corrupt(r.path, err)
