@@ -85,7 +85,7 @@ var bootPorts = []bootPort{
 	{name: "lfs-base"},
 	{name: "glibc", debian: []string{"glibc_2.41.orig.tar.xz", "tzdata_2025b.orig.tar.gz"}, patches: []string{"glibc-no-manual.patch"}},
 	{name: "libxcrypt", debian: []string{"libxcrypt_4.4.38.orig.tar.xz"}, dist: true},
-	{name: "ncurses", debian: []string{"ncurses_6.4.orig.tar.gz"}},
+	{name: "ncurses", debian: []string{"ncurses_6.4.orig.tar.gz"}, patches: []string{"ncurses-widec-default.patch"}},
 	{name: "readline", debian: []string{"readline_8.2.orig.tar.gz"}},
 	{name: "bash", debian: []string{"bash_5.2.37.orig.tar.xz"}},
 	{name: "attr", debian: []string{"attr_2.5.2.orig.tar.xz"}},
@@ -450,8 +450,13 @@ func checkLibs(t *testing.T, lpm func(args ...string) (string, error)) {
 	var report struct {
 		Missing []struct{ Package, Path, Soname string }
 	}
-	if jerr := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &report); strings.Index(out, "{") < 0 || jerr != nil {
-		t.Fatalf("lpm check-libs --json of the target: %v %v\n%s", err, jerr, tailLines(out, 30))
+	// The output is the JSON, then (standard error) lpm's summary line.
+	start := strings.Index(out, "{")
+	if start < 0 {
+		t.Fatalf("lpm check-libs --json of the target: %v, no JSON:\n%s", err, tailLines(out, 30))
+	}
+	if jerr := json.NewDecoder(strings.NewReader(out[start:])).Decode(&report); jerr != nil {
+		t.Fatalf("lpm check-libs --json of the target: %v, %v\n%s", err, jerr, tailLines(out, 30))
 	}
 	var missing []string
 	for _, m := range report.Missing {
@@ -816,6 +821,9 @@ exec chroot "$r" "$@"`
 type targetLink struct {
 	debian []string // under /usr/lib/x86_64-linux-gnu
 	want   string
+	// replaced are Debian's directories where the target has a symlink,
+	// which lpm refuses to replace: they go first.
+	replaced []string
 }
 
 // linkTarget are the libraries the build host links against as the
@@ -825,7 +833,9 @@ type targetLink struct {
 // lacks. ncurses: Debian's libncursesw.so is a linker script adding
 // -ltinfo, and configure scripts find libtinfo.so, so readline and
 // util-linux needed libtinfo.so.6, which LFS's ncurses (one library,
-// libncursesw) never makes.
+// libncursesw) never makes; Debian's terminfo directory in /usr/lib
+// (LFS's is a link to ../share/terminfo, where both have the entries)
+// goes.
 var linkTarget = map[string]targetLink{
 	"libxcrypt": {debian: []string{"libcrypt.so", "libcrypt.a"}, want: "usr/lib/libcrypt.so.2"},
 	"ncurses": {debian: []string{
@@ -835,7 +845,7 @@ var linkTarget = map[string]targetLink{
 		"libtic.so", "libtic.a", "libcurses.so",
 		"pkgconfig/ncursesw.pc", "pkgconfig/ncurses.pc", "pkgconfig/tinfo.pc", "pkgconfig/ncurses++w.pc", "pkgconfig/ncurses++.pc",
 		"pkgconfig/formw.pc", "pkgconfig/form.pc", "pkgconfig/menuw.pc", "pkgconfig/menu.pc", "pkgconfig/panelw.pc", "pkgconfig/panel.pc",
-	}, want: "usr/lib/libncursesw.so.6"},
+	}, want: "usr/lib/libncursesw.so.6", replaced: []string{"usr/lib/terminfo"}},
 }
 
 // linkTargetLibrary installs the target's archive of the port in dir into
@@ -845,6 +855,11 @@ var linkTarget = map[string]targetLink{
 func linkTargetLibrary(t *testing.T, chroot string, env []string, dir string, link targetLink) {
 	p, _ := ports.ParseFile(filepath.Join(dir, ports.FileName))
 	archive := "/mnt/target/var/cache/lpm/packages/" + p.ID() + ".lpm"
+	for _, d := range link.replaced {
+		if err := os.RemoveAll(filepath.Join(chroot, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, err := chrootRun(chroot, env, "/usr/bin/lpm", "--root", "/", "--yes", "install", "--file", archive, "--overwrite", "/usr")
 	if err != nil {
 		t.Fatalf("installing the target's %s into the build chroot: %v\n%s", p.Name, err, tailLines(out, 20))
