@@ -1007,6 +1007,9 @@ func (v *vm) login() {
 	v.send("root")
 	v.waitFor("Password:", time.Minute)
 	v.send(rootPassword)
+	// What is typed before the shell's prompt is lost (login flushes the
+	// line as it hands over): bash's root prompt ends in "# ".
+	v.waitFor("# ", time.Minute)
 	// No echo of what is typed from here on: a command's output is then
 	// only what it printed (run logs the commands).
 	v.run("stty -echo; PS1='# '", time.Minute)
