@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -391,7 +392,7 @@ func (b *Builder) environment(p *ports.Port, chroot bool, dirs map[string]string
 		"CFLAGS":          b.Cfg.Build.CFlags,
 		"CXXFLAGS":        b.Cfg.Build.CXXFlags,
 		"MAKEFLAGS":       b.Cfg.Build.MakeFlags,
-		"CONFIGURE_FLAGS": p.Build.ConfigureFlags,
+		"CONFIGURE_FLAGS": expandPortNames(p.Build.ConfigureFlags, p),
 	}
 	if jobs := b.distccJobs(p, chroot); jobs > 0 {
 		// distcc's own masquerade: the compiler runs as "distcc cc", on
@@ -415,6 +416,25 @@ func (b *Builder) environment(p *ports.Port, chroot bool, dirs map[string]string
 	}
 	sort.Strings(env)
 	return env
+}
+
+// portName is $NAME or $VERSION, bare or braced, and no longer name.
+var portName = regexp.MustCompile(`\$(\{(NAME|VERSION)\}|(NAME|VERSION)\b)`)
+
+// expandPortNames puts the port's name and version into configure_flags.
+// The styles' `./configure $CONFIGURE_FLAGS` splits the flags into words
+// but expands nothing inside them, so without this a port had to spell
+// its version out again (the book's --docdir=/usr/share/doc/NAME-VERSION),
+// and a port whose version changed, with $VERSION in its own phases,
+// installed into a directory configure never made. Nothing else in the
+// flags is expanded: they are passed as written, as before.
+func expandPortNames(flags string, p *ports.Port) string {
+	return portName.ReplaceAllStringFunc(flags, func(m string) string {
+		if strings.Contains(m, "NAME") {
+			return p.Name
+		}
+		return p.Version
+	})
 }
 
 // runScript runs one phase with bash, in the sandbox when it can, with

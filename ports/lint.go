@@ -95,6 +95,9 @@ func LintWith(opts LintOptions, dirs ...string) ([]Problem, error) {
 					add(file, lineOf(data, f), false, "%s is neither in the port directory nor a source", f)
 				}
 			}
+			if spelled := p.Name + "-" + p.Version; strings.Contains(p.Build.ConfigureFlags, spelled) {
+				add(file, lineOf(data, "configure_flags"), true, "configure_flags spells out the version (%s); write %s-$VERSION, so that the flags follow the version", spelled, p.Name)
+			}
 			if p.Script("install") == "" {
 				add(file, 0, false, "port %s has no install phase; set build.style or build.install", p.Name)
 			}

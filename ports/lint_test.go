@@ -74,3 +74,23 @@ binutils/port.toml:4: warning: dependency binutils: binutils builds with itself,
 		t.Errorf("lint with binutils provided:\n%s\nwant nothing", got)
 	}
 }
+
+// A version spelled out in configure_flags stays behind when the version
+// changes, while the port's phases follow $VERSION.
+func TestLintWarnsOfAVersionSpelledOutInConfigureFlags(t *testing.T) {
+	tree := t.TempDir()
+	writePort(t, tree, "readline", "name = \"readline\"\nversion = \"8.2.13\"\n[build]\nstyle = \"autotools\"\nconfigure_flags = \"--with-curses --docdir=/usr/share/doc/readline-8.2.13\"\n")
+	writePort(t, tree, "bash", "name = \"bash\"\nversion = \"5.2.37\"\n[build]\nstyle = \"autotools\"\nconfigure_flags = \"--docdir=/usr/share/doc/bash-$VERSION\"\n")
+	probs, err := Lint(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range probs {
+		lines = append(lines, strings.ReplaceAll(p.String(), tree+"/", ""))
+	}
+	want := `readline/port.toml:5: warning: configure_flags spells out the version (readline-8.2.13); write readline-$VERSION, so that the flags follow the version`
+	if got := strings.Join(lines, "\n"); got != want {
+		t.Errorf("lint:\n%s\n\nwant:\n%s", got, want)
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,44 @@ func TestLFSBaseTakesOverAChapter7RootKeepingItsFiles(t *testing.T) {
 	out, _, _ := r.lpm("verify", "lfs-base")
 	if !strings.Contains(out, "/etc/passwd: content differs (config file, edited)") {
 		t.Errorf("verify:\n%s", out)
+	}
+}
+
+// Every x86_64 program names /lib64/ld-linux-x86-64.so.2 as its
+// interpreter, and LFS's glibc installs the loader in /usr/lib: a root that
+// lpm built from nothing had an empty /lib64, and nothing in it ran
+// ("chroot: failed to run command '/usr/bin/bash': No such file or
+// directory"). A real program, with the host's libc and loader where LFS's
+// glibc puts them, runs in the root after lfs-base.
+func TestLFSBaseRootRunsDynamicallyLinkedPrograms(t *testing.T) {
+	if runtime.GOARCH != "amd64" || os.Geteuid() != 0 {
+		t.Skip("needs x86_64 and root (chroot)")
+	}
+	r := newRoot(t, filepath.Join(repo(t), "ports/lfs"))
+	os.Remove(r.path("lib"))
+	r.ok("install", "lfs-base")
+	src := filepath.Join(t.TempDir(), "hi.c")
+	if err := os.WriteFile(src, []byte("#include <stdio.h>\nint main(void) { puts(\"hi from the root\"); return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-o", r.path("usr/bin/hi"), src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	for _, lib := range []string{"libc.so.6", "ld-linux-x86-64.so.2"} {
+		host, err := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/" + lib)
+		if err != nil {
+			t.Skipf("the host's %s: %v", lib, err)
+		}
+		data, err := os.ReadFile(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(r.path("usr/lib/"+lib), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("chroot", r.dir, "/usr/bin/hi").CombinedOutput()
+	if err != nil || string(out) != "hi from the root\n" {
+		t.Errorf("a program in the root: %v, %q", err, out)
 	}
 }
