@@ -700,17 +700,26 @@ func queryRelation(tx *sql.Tx, table, column, filter string, args []any) (map[st
 	return values, rows.Err()
 }
 
+// requireInstalled fails, wrapping ErrNotInstalled, unless package name
+// is installed.
+func requireInstalled(tx *sql.Tx, name string) error {
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM packages WHERE name = ?", name).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
+	}
+	return nil
+}
+
 // Files returns the paths package name owns, sorted by path (bytewise),
 // or an error wrapping ErrNotInstalled.
 func (db *DB) Files(name string) ([]File, error) {
 	var files []File
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRow("SELECT count(*) FROM packages WHERE name = ?", name).Scan(&n); err != nil {
+		if err := requireInstalled(tx, name); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
 		}
 		var err error
 		files, err = queryFiles(tx, name)
@@ -746,12 +755,8 @@ func (db *DB) AllFiles() (map[string][]File, error) {
 // wraps ErrNotInstalled when the package is not installed.
 func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 	return db.read("listing files of "+name, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRow("SELECT count(*) FROM packages WHERE name = ?", name).Scan(&n); err != nil {
+		if err := requireInstalled(tx, name); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
 		}
 		return scanFiles(tx, name, fn)
 	})
@@ -767,12 +772,8 @@ func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 func (db *DB) FileList(name string) ([]byte, error) {
 	var list []byte
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRow("SELECT count(*) FROM packages WHERE name = ?", name).Scan(&n); err != nil {
+		if err := requireInstalled(tx, name); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
 		}
 		// The inner query reads the package's range of the primary key
 		// (package, path), which is in path order: no sort.
@@ -918,7 +919,7 @@ func (db *DB) SharedPaths(pkgs []string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	shared := map[string]bool{}
+	var shared map[string]bool
 	err = db.read("looking up shared paths", func(tx *sql.Tx) error {
 		rows, err := tx.Query(`SELECT DISTINCT f.path FROM files f
 			WHERE f.package IN (SELECT value FROM json_each(?1)) AND EXISTS (
@@ -926,15 +927,8 @@ func (db *DB) SharedPaths(pkgs []string) (map[string]bool, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				return err
-			}
-			shared[p] = true
-		}
-		return rows.Err()
+		shared, err = scanPathSet(rows)
+		return err
 	})
 	if err != nil {
 		return nil, err
