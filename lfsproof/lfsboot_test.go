@@ -166,7 +166,7 @@ CONFIG_ACPI=y
 
 func TestSlowLFSBootsInQEMU(t *testing.T) {
 	if os.Getenv("LPM_SLOW") != "1" || os.Getenv("LPM_LFS_BOOT") != "1" {
-		t.Skip("slow (about 60 minutes cold, 2 warm, on 2 busy cores): set LPM_SLOW=1 LPM_LFS_BOOT=1")
+		t.Skip("slow (about 20 minutes cold, 2 warm, on 2 quiet cores): set LPM_SLOW=1 LPM_LFS_BOOT=1")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: debootstrap, mounts, chroot and QEMU")
