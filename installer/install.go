@@ -234,9 +234,7 @@ func (t *tx) planFiles(pc *pkgChange) error {
 		// config file always, still look at the disk.
 		if !t.in.Force && had && unchanged(old, e) && !t.belowToDir(p) {
 			switch {
-			case newVersion && e.Type == "symlink":
-				pc.skip[p] = true
-			case newVersion && !f.Backup:
+			case newVersion && (e.Type == "symlink" || !f.Backup):
 				pc.skip[p] = true
 			case e.Type == "file":
 				if fi, err := t.lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == e.Size {

@@ -365,18 +365,7 @@ func TestSlowLFSPortsBuildInAChroot(t *testing.T) {
 // lpm's sandbox needs the chroot's / to be a mount point (Go makes it
 // private when it unshares, which fails with EINVAL on a plain directory).
 func inChroot(root string, args ...string) (string, error) {
-	script := `set -e
-mount --bind "$1" "$1"
-mount --rbind /dev "$1/dev"
-mount --make-rslave "$1/dev"
-mount -t proc proc "$1/proc"
-mount -t sysfs sysfs "$1/sys"
-r=$1; shift
-exec chroot "$r" "$@"`
-	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", root}, args...)...)
-	cmd.Env = []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/root", "LC_ALL=C", "TERM=dumb"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return chrootRun(root, nil, args...)
 }
 
 // probe runs the port's program in the root.

@@ -420,10 +420,7 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 func (db *DB) userVersion(ctx context.Context) (int, error) {
 	var v int
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		if corrupt(err) {
-			return 0, damagedError(db.path, err)
-		}
-		return 0, fmt.Errorf("database %s: reading the schema version: %w", db.path, err)
+		return 0, versionError(db.path, err)
 	}
 	return v, nil
 }
@@ -431,12 +428,25 @@ func (db *DB) userVersion(ctx context.Context) (int, error) {
 func userVersionOn(ctx context.Context, conn *sql.Conn, file string) (int, error) {
 	var v int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		if corrupt(err) {
-			return 0, damagedError(file, err)
-		}
-		return 0, fmt.Errorf("database %s: reading the schema version: %w", file, err)
+		return 0, versionError(file, err)
 	}
 	return v, nil
+}
+
+// versionError says why the schema version of file could not be read.
+// SQLite answers "attempt to write a readonly database" when a user who
+// may not write the database's directory reads a WAL database that has no
+// -shm file beside it (SQLite must make one to read): the first lpm run
+// by root leaves one.
+func versionError(file string, err error) error {
+	if corrupt(err) {
+		return damagedError(file, err)
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrReadonly {
+		return fmt.Errorf("database %s: cannot be read without writing its directory (it has no %s-shm beside it, which SQLite must make): run lpm once as root", file, filepath.Base(file))
+	}
+	return fmt.Errorf("database %s: reading the schema version: %w", file, err)
 }
 
 // sqliteMagic starts every SQLite database file.
