@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,11 @@ type Config struct {
 	// Repositories are the [[repository]] tables: binary package
 	// repositories tried in order before building from source.
 	Repositories []Repository
+
+	// UnknownEnv names the LPM_* environment variables that are no
+	// setting, each with the closest one ("LPM_ROOOT (LPM_ROOT?)"): a
+	// mistyped LPM_ROOT would otherwise send lpm to / without a word.
+	UnknownEnv []string
 }
 
 // A Repository is a binary package repository: where its index is, and
@@ -143,7 +149,7 @@ func Load(flags *pflag.FlagSet) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", v.GetString("root"), err)
 	}
-	c := &Config{Root: root}
+	c := &Config{Root: root, UnknownEnv: unknownEnv(os.Environ())}
 
 	file, explicit := "", false
 	if flags != nil {
@@ -442,4 +448,60 @@ func defaultParallel() int {
 		n = byMem
 	}
 	return max(n, 1)
+}
+
+// otherEnv are the LPM_* variables that are not settings but are read:
+// by lpm itself, and by its own test suites.
+var otherEnv = []string{
+	"LPM_CONFIG", "LPM_KEY_PASSWORD", "LPM_RUNNING_KERNEL", "LPM_SANDBOX_SPEC", "LPM_TEST_CRASH",
+	"LPM_TEST_CACHE", "LPM_SLOW", "LPM_LFS_BOOT", "LPM_LFS_ALL", "LPM_TEST_GRUB_ROOT",
+	"LPM_CRASH_TRIALS", "LPM_BOOT_CACHE",
+}
+
+// unknownEnv returns the LPM_* names in environ that lpm does not read.
+func unknownEnv(environ []string) []string {
+	known := slices.Clone(otherEnv)
+	for _, k := range append(slices.Collect(maps.Keys(defaults)), "root", "yes", "quiet", "json", "verbose", "repository") {
+		known = append(known, "LPM_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_")))
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "LPM_") || slices.Contains(known, name) {
+			continue
+		}
+		best, bestDist := "", 3 // further than two edits is no typo
+		for _, k := range known {
+			if d := editDistance(name, k); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		if best != "" {
+			name += " (" + best + "?)"
+		}
+		unknown = append(unknown, name)
+	}
+	sort.Strings(unknown)
+	return unknown
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,5 +278,22 @@ func TestParallelBuildsDefaultToCoresAndMemory(t *testing.T) {
 	}
 	if c.Build.Parallel < 1 || c.Build.Parallel > c.Build.Jobs {
 		t.Errorf("default parallel = %d with %d cores", c.Build.Parallel, c.Build.Jobs)
+	}
+}
+
+func TestAMistypedEnvironmentVariableIsNamedWithTheSettingItResembles(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("LPM_ROOT", root)
+	t.Setenv("LPM_ROOOT", "/mnt/lfs")
+	t.Setenv("LPM_BUILD_JOBZ", "8")
+	t.Setenv("LPM_SOMETHING_ELSE_ENTIRELY", "1")
+	t.Setenv("LPM_BUILD_JOBS", "3")
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"LPM_BUILD_JOBZ (LPM_BUILD_JOBS?)", "LPM_ROOOT (LPM_ROOT?)", "LPM_SOMETHING_ELSE_ENTIRELY"}
+	if !slices.Equal(c.UnknownEnv, want) {
+		t.Errorf("UnknownEnv = %q, want %q", c.UnknownEnv, want)
 	}
 }

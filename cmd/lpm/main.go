@@ -211,7 +211,11 @@ func loadEnv(cmd *cobra.Command) (*env, error) {
 	errColor = &color
 	loadedRoot = cfg.Root
 	out := &progress.Printer{Out: os.Stderr, Quiet: cfg.Quiet || cfg.JSON, Color: color}
-	return &env{cmd: cmd, cfg: cfg, out: out}, nil
+	e := &env{cmd: cmd, cfg: cfg, out: out}
+	for _, name := range cfg.UnknownEnv {
+		e.warn("the environment variable %s names no lpm setting and is ignored (a setting is LPM_ and its lpm.toml key: LPM_ROOT, LPM_BUILD_JOBS)", name)
+	}
+	return e, nil
 }
 
 // checkRoot refuses what a mistyped --root looks like: a directory that
