@@ -80,6 +80,21 @@ func (a *Adoption) Present() int {
 	return n
 }
 
+// CheckUnknown refuses to adopt a package the database already has.
+func (in *Installer) CheckUnknown(name string) error {
+	old, err := in.DB.Package(name)
+	if errors.Is(err, pkgdb.ErrNotInstalled) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	how := "installed"
+	if old.AdoptedFrom != "" {
+		how = "adopted"
+	}
+	return fmt.Errorf("adopting %s: it is already %s (%s %s-%d); lpm adopt takes over packages lpm does not know yet", name, how, old.Name, old.Version, old.Release)
+}
+
 // PlanAdopt decides, for each source, which of its paths are registered,
 // without changing anything. A package already in the database is
 // refused: adoption is for what lpm does not know.
@@ -90,13 +105,7 @@ func (in *Installer) PlanAdopt(srcs []AdoptSource) ([]*Adoption, error) {
 	for _, src := range srcs {
 		m := src.Manifest
 		name := m.InstalledName()
-		if old, err := in.DB.Package(name); err == nil {
-			how := "installed"
-			if old.AdoptedFrom != "" {
-				how = "adopted"
-			}
-			return nil, fmt.Errorf("adopting %s: it is already %s (%s %s-%d); lpm adopt takes over packages lpm does not know yet", name, how, old.Name, old.Version, old.Release)
-		} else if !errors.Is(err, pkgdb.ErrNotInstalled) {
+		if err := in.CheckUnknown(name); err != nil {
 			return nil, err
 		}
 		a := &Adoption{Name: name, Version: m.Version, Release: m.Release, From: src.From, src: src, pristine: map[string]string{}}

@@ -154,6 +154,10 @@ func (e *env) adoptPlans(tree *ports.Tree, b *builder.Builder, in *installer.Ins
 		if len(tree.All(req.Name)) == 0 {
 			return nil, fmt.Errorf("adopt %s: no port %s in the ports trees (%s)", a, req.Name, strings.Join(e.cfg.Ports, ", "))
 		}
+		// Before anything is built for it.
+		if err := in.CheckUnknown(req.Name); err != nil {
+			return nil, err
+		}
 		var candidates []*ports.Port
 		for _, p := range tree.All(req.Name) {
 			if req.Constraint == nil || req.Constraint.Check(p.Ver) {

@@ -298,6 +298,11 @@ install = 'install -Dm644 greet.h $DESTDIR/usr/include/greet.h'
 	r.unchanged(adopted)
 	r.fails([]string{"already adopted"}, "adopt", "libgreet@1.0.0")
 	r.unchanged(adopted)
+	// Refused before a build is spent on it.
+	if _, errOut, _ := r.lpm("adopt", "--from", "build", "libgreet@1.0.0"); strings.Contains(errOut, "libgreet-1.0.0-1: build") {
+		t.Errorf("adopt --from build of an adopted package built it first:\n%s", errOut)
+	}
+	r.unchanged(adopted)
 
 	// A root that is not an LFS system: no database is made.
 	for name, setup := range map[string]func(dir string){
