@@ -114,7 +114,7 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 		case a.Present() == 0:
 			refused = append(refused, fmt.Sprintf("%s %s: none of its files is on disk (is another version installed? name it as %s@VERSION)", a.Name, a.Version, a.Name))
 		case len(a.Missing) > 0 && !partial:
-			refused = append(refused, fmt.Sprintf("%s %s: %d path(s) of its list are not on disk, such as %s (adopt the rest with --allow-partial)", a.Name, a.Version, len(a.Missing), a.Missing[0]))
+			refused = append(refused, fmt.Sprintf("%s %s: %d path(s) of its list are not on disk, such as %s (another version on disk? name it as %s@VERSION; else adopt the rest with --allow-partial)", a.Name, a.Version, len(a.Missing), a.Missing[0], a.Name))
 		}
 	}
 	if len(refused) > 0 {
