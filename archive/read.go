@@ -130,13 +130,11 @@ func Open(path string) (*Reader, error) {
 }
 
 func (r *Reader) open() error {
-	var err error
-	r.frames, r.end, err = readSeekTable(r.f)
-	if err == errNoSeekTable {
-		r.frames = nil
-	} else if err != nil {
+	n, end, err := findSeekTable(r.f)
+	if err != nil && err != errNoSeekTable {
 		return corrupt(r.path, err)
 	}
+	r.end = end
 	// The stream is read only up to the table, so no decoder meets it.
 	dec, err := newDecoder(bufio.NewReader(io.NewSectionReader(r.f, 0, r.end)), r.path)
 	if err != nil {
@@ -147,8 +145,8 @@ func (r *Reader) open() error {
 	if err != nil {
 		return err
 	}
-	if r.frames != nil {
-		if err := checkSeekTable(r.frames, r.m); err != nil {
+	if n > 0 {
+		if r.frames, err = readSeekTable(r.f, n, r.end, len(r.m.Entries)); err != nil {
 			return corrupt(r.path, err)
 		}
 	}

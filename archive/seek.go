@@ -64,40 +64,50 @@ func encodeSeekTable(frames []frame) []byte {
 // single frame); it is read as one stream.
 var errNoSeekTable = errors.New("no seek table")
 
-// readSeekTable reads the table at the end of f, checking what can be
-// checked without the manifest: the frames it lists cover the file up to
-// the table exactly, in order, each starting with a later member than the
-// one before. It returns the frames and where the table starts. The
-// number of records is bounded by the file's size, so a hostile count
-// cannot make it allocate more than the file holds.
-func readSeekTable(f *os.File) ([]frame, int64, error) {
+// findSeekTable reads the footer at the end of f: how many records the
+// table has and where it starts, which is where the compressed stream
+// ends. Without a table (errNoSeekTable) the stream ends with the file.
+func findSeekTable(f *os.File) (n int, start int64, err error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, err
+		return 0, 0, err
 	}
 	size := fi.Size()
 	if size < int64(seekHeaderSize+seekTailSize) {
-		return nil, size, errNoSeekTable
+		return 0, size, errNoSeekTable
 	}
 	var tail [seekTailSize]byte
 	if _, err := f.ReadAt(tail[:], size-int64(seekTailSize)); err != nil {
-		return nil, 0, fmt.Errorf("cannot read its end: %v", err)
+		return 0, 0, fmt.Errorf("cannot read its end: %v", err)
 	}
 	if string(tail[4:]) != seekFooter {
-		return nil, size, errNoSeekTable
+		return 0, size, errNoSeekTable
 	}
-	n := int64(binary.LittleEndian.Uint32(tail[:4]))
-	payload := n*seekRecordSize + int64(seekTailSize)
-	start := size - int64(seekHeaderSize) - payload
-	if n == 0 || start < 0 {
-		return nil, 0, fmt.Errorf("the seek table claims %d frames, which the file cannot hold", n)
+	count := int64(binary.LittleEndian.Uint32(tail[:4]))
+	start = size - int64(seekHeaderSize) - count*seekRecordSize - int64(seekTailSize)
+	if count == 0 || start < 0 {
+		return 0, 0, fmt.Errorf("the seek table claims %d frames, which the file cannot hold", count)
 	}
-	buf := make([]byte, int64(seekHeaderSize)+payload-int64(seekTailSize))
+	return int(count), start, nil
+}
+
+// readSeekTable reads the n records of the table at start and checks
+// them: the frames cover the file up to the table exactly, in order, each
+// starting with a later member than the one before and none past the
+// manifest's entries. As every frame starts with a different member, a
+// table cannot have more records than the manifest has entries and one,
+// which bounds what a hostile count makes it read.
+func readSeekTable(f *os.File, n int, start int64, entries int) ([]frame, error) {
+	if n > entries+1 {
+		return nil, fmt.Errorf("the seek table claims %d frames for %d entries", n, entries)
+	}
+	payload := n*seekRecordSize + seekTailSize
+	buf := make([]byte, seekHeaderSize+n*seekRecordSize)
 	if _, err := f.ReadAt(buf, start); err != nil {
-		return nil, 0, fmt.Errorf("cannot read the seek table: %v", err)
+		return nil, fmt.Errorf("cannot read the seek table: %v", err)
 	}
-	if binary.LittleEndian.Uint32(buf) != seekMagic || int64(binary.LittleEndian.Uint32(buf[4:])) != payload {
-		return nil, 0, errors.New("the seek table does not start with the skippable frame header its footer implies")
+	if binary.LittleEndian.Uint32(buf) != seekMagic || binary.LittleEndian.Uint32(buf[4:]) != uint32(payload) {
+		return nil, errors.New("the seek table does not start with the skippable frame header its footer implies")
 	}
 	frames := make([]frame, n)
 	var offset int64
@@ -106,38 +116,23 @@ func readSeekTable(f *os.File) ([]frame, int64, error) {
 		fsize, content, first := binary.LittleEndian.Uint64(rec), binary.LittleEndian.Uint64(rec[8:]), binary.LittleEndian.Uint64(rec[16:])
 		switch {
 		case fsize == 0 || fsize > uint64(start-offset):
-			return nil, 0, fmt.Errorf("the seek table puts frame %d past the end of the compressed stream", i)
+			return nil, fmt.Errorf("the seek table puts frame %d past the end of the compressed stream", i)
 		case content == 0 || content > math.MaxInt64:
-			return nil, 0, fmt.Errorf("the seek table gives frame %d an impossible size of %d bytes", i, content)
+			return nil, fmt.Errorf("the seek table gives frame %d an impossible size of %d bytes", i, content)
 		case i == 0 && first != 0:
-			return nil, 0, errors.New("the seek table's first frame does not start with .MANIFEST")
+			return nil, errors.New("the seek table's first frame does not start with .MANIFEST")
 		case i > 0 && first <= uint64(frames[i-1].first):
-			return nil, 0, fmt.Errorf("the seek table's frame %d does not start after frame %d", i, i-1)
-		case first > uint64(maxMembers):
-			return nil, 0, fmt.Errorf("the seek table starts frame %d at member %d, past any manifest", i, first)
+			return nil, fmt.Errorf("the seek table's frame %d does not start after frame %d", i, i-1)
+		case first > uint64(entries):
+			return nil, fmt.Errorf("the seek table starts frame %d at member %d, and the manifest has %d entries", i, first, entries)
 		}
 		frames[i] = frame{offset: offset, size: int64(fsize), content: int64(content), first: int(first)}
 		offset += int64(fsize)
 	}
 	if offset != start {
-		return nil, 0, fmt.Errorf("the seek table's frames end at byte %d, the table starts at %d", offset, start)
+		return nil, fmt.Errorf("the seek table's frames end at byte %d, the table starts at %d", offset, start)
 	}
-	return frames, start, nil
-}
-
-// maxMembers bounds a frame's first member before the manifest is known:
-// a 64 MiB manifest cannot list more entries than it has bytes.
-const maxMembers = maxManifestSize
-
-// checkSeekTable checks the table against the manifest: every frame
-// starts with a member the archive has.
-func checkSeekTable(frames []frame, m *Manifest) error {
-	for i, f := range frames {
-		if f.first > len(m.Entries) {
-			return fmt.Errorf("the seek table starts frame %d at member %d, and the manifest has %d entries", i, f.first, len(m.Entries))
-		}
-	}
-	return nil
+	return frames, nil
 }
 
 // framedWriter is the compressed stream of a new archive: it feeds the

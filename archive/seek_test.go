@@ -253,8 +253,13 @@ func TestHostileSeekTablesAreRejected(t *testing.T) {
 			change: func(recs [][3]uint64) [][3]uint64 { recs[2][2], recs[3][2] = recs[3][2], recs[2][2]; return recs }},
 		{name: "a member past the manifest", atOpen: true, want: "the manifest has",
 			change: func(recs [][3]uint64) [][3]uint64 { recs[len(recs)-1][2] = 500; return recs }},
-		{name: "a member past any manifest", atOpen: true, want: "past any manifest",
+		{name: "a member far past the manifest", atOpen: true, want: "the manifest has",
 			change: func(recs [][3]uint64) [][3]uint64 { recs[len(recs)-1][2] = 1 << 62; return recs }},
+		{name: "more frames than members", atOpen: true, want: "claims 20 frames for 12 entries",
+			edit: func(raw []byte) []byte {
+				binary.LittleEndian.PutUint32(raw[len(raw)-seekTailSize:], 20)
+				return raw
+			}},
 		{name: "frames overlapping", want: "cannot be read",
 			change: func(recs [][3]uint64) [][3]uint64 { recs[2][0] += 100; recs[3][0] -= 100; return recs }},
 		{name: "a frame starting one member early", want: "frame 0: it holds more tar members",
