@@ -366,3 +366,35 @@ func TestAFrameStartingInsideAMemberIsAnError(t *testing.T) {
 		t.Errorf("reading usr/b from a frame that starts inside usr/a: %v", err)
 	}
 }
+
+// A reader that knows nothing of seek tables, as lpm's before them, reads
+// an archive with one as it reads any other: one zstd stream (the table is
+// a skippable frame) holding .MANIFEST, the entries in order, the tar end
+// marker and nothing after it.
+func TestAnArchiveWithASeekTableReadsAsOneStream(t *testing.T) {
+	path, m := framedArchive(t, 4)
+	f, err := os.Open(path)
+	mustDo(t, err)
+	defer f.Close()
+	dec, err := zstd.NewReader(f)
+	mustDo(t, err)
+	defer dec.Close()
+	tr := tar.NewReader(dec)
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		mustDo(t, err)
+		names = append(names, strings.TrimSuffix(hdr.Name, "/"))
+	}
+	want := []string{manifestName}
+	for _, e := range m.Entries {
+		want = append(want, e.Path)
+	}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("one stream holds %v, want %v", names, want)
+	}
+	mustDo(t, drainZeros(dec))
+}
