@@ -398,3 +398,29 @@ func TestAnArchiveWithASeekTableReadsAsOneStream(t *testing.T) {
 	}
 	mustDo(t, drainZeros(dec))
 }
+
+// A walk of some entries vouches only for the frames it read; Verify reads
+// every frame, so damage anywhere is found.
+func TestVerifyReadsEveryFrameOfAnArchiveWithASeekTable(t *testing.T) {
+	path, m := framedArchive(t, 8)
+	r, err := Open(path)
+	mustDo(t, err)
+	damaged := r.frames[5]
+	r.Close()
+	raw, err := os.ReadFile(path)
+	mustDo(t, err)
+	raw[damaged.offset+damaged.size/2] ^= 0xff
+	mustDo(t, os.WriteFile(path, raw, 0o644))
+
+	r, err = Open(path)
+	mustDo(t, err)
+	defer r.Close()
+	want := make([]bool, len(m.Entries))
+	want[entryIndex(m, "usr/share/big/f001")] = true
+	if err := r.WalkOnly(want, checkContent(t, m)); err != nil {
+		t.Errorf("reading f001 from an undamaged frame: %v", err)
+	}
+	if err := Verify(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Verify of an archive with a damaged frame: %v", err)
+	}
+}
