@@ -244,8 +244,12 @@ func hashStaged(full string, seen fs.FileInfo) (sum string, size int64, elfMagic
 // writeArchive writes the compressed tar stream: manifest first, then
 // every entry in order. Contents are hashed again while copied, so a file
 // modified after the walk cannot end up disagreeing with the manifest.
+// The stream is cut into zstd frames at the first entry boundary past
+// frameTarget bytes of tar, listed in a seek table after it (seek.go),
+// unless it fits in one.
 func writeArchive(w io.Writer, manifest []byte, entries []Entry, sources []string) error {
-	zw, err := zstd.NewWriter(w,
+	fw := &framedWriter{file: countingWriter{w: w}, frames: []frame{{}}}
+	zw, err := zstd.NewWriter(&fw.file,
 		zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
 		zstd.WithEncoderConcurrency(1), // one encoder keeps output byte-identical run to run
 		zstd.WithWindowSize(8<<20),
@@ -253,7 +257,8 @@ func writeArchive(w io.Writer, manifest []byte, entries []Entry, sources []strin
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(zw)
+	fw.enc = zw
+	tw := tar.NewWriter(fw)
 	err = tw.WriteHeader(&tar.Header{
 		Name:     manifestName,
 		Typeflag: tar.TypeReg,
@@ -269,6 +274,17 @@ func writeArchive(w io.Writer, manifest []byte, entries []Entry, sources []strin
 			break
 		}
 		e := &entries[i]
+		// A frame ends at the first entry boundary past its target. (Not
+		// before a large file too: big binaries share much code, and each
+		// frame starts without history.)
+		if fw.content >= frameTarget {
+			if err = tw.Flush(); err != nil { // the last entry's padding
+				break
+			}
+			if err = fw.cut(i + 1); err != nil {
+				break
+			}
+		}
 		if err = tw.WriteHeader(tarHeader(e)); err != nil {
 			break
 		}
@@ -279,8 +295,11 @@ func writeArchive(w io.Writer, manifest []byte, entries []Entry, sources []strin
 	if err == nil {
 		err = tw.Close()
 	}
-	if cerr := zw.Close(); err == nil {
+	if cerr := fw.close(); err == nil {
 		err = cerr
+	}
+	if err == nil && len(fw.frames) > 1 {
+		_, err = w.Write(encodeSeekTable(fw.frames))
 	}
 	return err
 }

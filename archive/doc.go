@@ -15,8 +15,9 @@
 // A package archive is a single file, conventionally named
 // NAME-VERSION-RELEASE.lpm. It is a tar stream (POSIX ustar headers, with
 // PAX extended headers only where a field does not fit ustar) compressed
-// as zstd frames. Readers must accept zstd windows up to 128 MiB; lpm
-// writes 8 MiB windows with content checksums.
+// as zstd frames, and for a big package a seek table (below). Readers must
+// accept zstd windows up to 128 MiB; lpm writes 8 MiB windows with content
+// checksums.
 //
 // The first tar entry is a regular file named ".MANIFEST", at most 64 MiB,
 // holding one JSON object (UTF-8, two-space indentation, HTML characters
@@ -78,6 +79,40 @@
 // manifest fields always produce a byte-identical archive. The tar stream
 // ends with the usual two zero blocks; anything after them other than zero
 // bytes makes the archive invalid.
+//
+// # Seek table
+//
+// The compressed stream may be several zstd frames, concatenated. lpm
+// ends a frame at the first tar member boundary after 32 MiB of tar
+// stream, so only big packages have more than one. An archive of more
+// than one frame ends with a seek table, so that a reader can decompress
+// only the frames holding the entries it wants; a reader may also ignore
+// it and read the frames as one stream. The table is a zstd skippable
+// frame (RFC 8878, section 3.1.2), which every zstd decoder skips, right
+// after the last zstd frame; all integers are little-endian:
+//
+//	magic     uint32    0x184D2A5C
+//	size      uint32    bytes of the frame after this field: 24*n + 12
+//	n records, one per zstd frame, in file order:
+//	  size    uint64    compressed bytes of the frame; the first frame
+//	                    starts at byte 0 of the file, each next one where
+//	                    the one before ends, and the last one ends where
+//	                    the table starts
+//	  content uint64    bytes of tar stream the frame decompresses to, > 0
+//	  first   uint64    the tar member the frame starts with: 0 is
+//	                    .MANIFEST, i+1 is the manifest's entries[i]
+//	n         uint32    number of records, > 0
+//	footer    8 bytes   "lpm-seek"
+//
+// Each frame starts at the first byte of a tar member's header (a PAX
+// header, when the member has one) and holds whole members only: members
+// first up to, not including, the next frame's first, with the padding of
+// the last; the last frame holds the last entry and the tar end marker.
+// So the first record's first is 0, firsts strictly increase, and none
+// exceeds the number of entries. A reader finds the table from the last
+// 12 bytes of the file; an archive whose last 8 bytes are not the footer
+// has no table. A table that breaks a rule above, or a frame that does
+// not hold what its record says, makes the archive invalid.
 //
 // A reader rejects an archive that breaks any rule above. lpm's messages
 // name the archive file and the offending path.

@@ -24,32 +24,26 @@ const maxWindow = 128 << 20
 // ReadManifest returns the validated manifest of the archive at path.
 // It decompresses only the first tar entry.
 func ReadManifest(path string) (*Manifest, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read package %s: %w", path, err)
-	}
-	defer f.Close()
-	dec, err := newDecoder(f, path)
+	r, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer releaseDecoder(dec)
-	m, _, err := readManifestEntry(tar.NewReader(dec), path)
-	return m, err
+	r.Close()
+	return r.m, nil
 }
 
-// newDecoder starts decompressing f. The decoder is synchronous, so
+// newDecoder starts decompressing r. The decoder is synchronous, so
 // nothing past what is asked for is decoded, and its buffers (a window of
 // history, 8 MiB for lpm's archives) are the only ones it holds.
 // Decoders are reused (releaseDecoder): a command that installs 300 small
 // archives made 600 of them, whose windows kept the collector busy.
-func newDecoder(f *os.File, path string) (*zstd.Decoder, error) {
+func newDecoder(r io.Reader, path string) (*zstd.Decoder, error) {
 	if dec, ok := decoders.Get().(*zstd.Decoder); ok {
-		if err := dec.Reset(bufio.NewReader(f)); err == nil {
+		if err := dec.Reset(r); err == nil {
 			return dec, nil
 		}
 	}
-	dec, err := zstd.NewReader(bufio.NewReader(f),
+	dec, err := zstd.NewReader(r,
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
@@ -113,32 +107,60 @@ type Reader struct {
 	f    *os.File
 	m    *Manifest
 	sum  [sha256.Size]byte // of .MANIFEST as Open read it; Walk insists on the same
+	// The seek table's frames (nil for an archive of one stream), and
+	// where the compressed stream ends: the table, or the end of the file.
+	frames       []frame
+	end          int64
+	decompressed int64 // bytes of tar stream walks decompressed
 }
 
-// Open opens the archive at path and validates its manifest.
+// Open opens the archive at path and validates its manifest and its seek
+// table.
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open package %s: %w", path, err)
 	}
-	dec, err := newDecoder(f, path)
-	if err != nil {
+	r := &Reader{path: path, f: f}
+	if err := r.open(); err != nil {
 		f.Close()
 		return nil, err
 	}
-	m, sum, err := readManifestEntry(tar.NewReader(dec), path)
+	return r, nil
+}
+
+func (r *Reader) open() error {
+	n, end, err := findSeekTable(r.f)
+	if err != nil && err != errNoSeekTable {
+		return corrupt(r.path, err)
+	}
+	r.end = end
+	// The stream is read only up to the table, so no decoder meets it.
+	dec, err := newDecoder(bufio.NewReader(io.NewSectionReader(r.f, 0, r.end)), r.path)
+	if err != nil {
+		return err
+	}
+	r.m, r.sum, err = readManifestEntry(tar.NewReader(dec), r.path)
 	releaseDecoder(dec)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return err
 	}
-	return &Reader{path: path, f: f, m: m, sum: sum}, nil
+	if n > 0 {
+		if r.frames, err = readSeekTable(r.f, n, r.end, len(r.m.Entries)); err != nil {
+			return corrupt(r.path, err)
+		}
+	}
+	return nil
 }
 
 // Manifest returns the archive's validated manifest. Walk checks the
 // stream against these very entries (a big package's manifest is not
 // copied), so callers must not change them.
 func (r *Reader) Manifest() *Manifest { return r.m }
+
+// Decompressed is how many bytes of tar stream the walks of r have
+// decompressed, which is what a seek table saves.
+func (r *Reader) Decompressed() int64 { return r.decompressed }
 
 // Close releases the archive file.
 func (r *Reader) Close() error { return r.f.Close() }
@@ -154,19 +176,129 @@ func (r *Reader) Close() error { return r.f.Close() }
 // moved on or returned nil. An error returned by fn stops the walk and
 // is returned unchanged, unless reading the archive failed underneath
 // fn, in which case the archive error is returned. Walk may be called
-// more than once.
+// more than once. It reads the whole archive, its seek table included.
 func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
-	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("read package %s: %w", r.path, err)
+	return r.WalkOnly(nil, fn)
+}
+
+// WalkOnly is Walk for the entries want marks (want[i] for
+// Manifest().Entries[i]; nil wants them all): fn is called for those
+// only. An archive with a seek table has only the frames holding them
+// decompressed; their tar headers, and those of the other entries in the
+// same frames, are checked as Walk checks them, and content is verified
+// just the same. An archive without one is read whole.
+func (r *Reader) WalkOnly(want []bool, fn func(e Entry, content io.Reader) error) error {
+	if want != nil && len(want) != len(r.m.Entries) {
+		return fmt.Errorf("read package %s: %d entries wanted of %d", r.path, len(want), len(r.m.Entries))
+	}
+	if r.frames != nil {
+		return r.walkFrames(want, fn)
 	}
 	// A decoder of its own, closed when Walk returns: its window (8 MiB
 	// for lpm's archives) is the biggest buffer an install holds.
-	dec, err := newDecoder(r.f, r.path)
+	dec, err := newDecoder(bufio.NewReader(io.NewSectionReader(r.f, 0, r.end)), r.path)
 	if err != nil {
 		return err
 	}
 	defer releaseDecoder(dec)
-	tr := tar.NewReader(dec)
+	cr := &countingReader{r: dec}
+	defer func() { r.decompressed += cr.n }()
+	tr := tar.NewReader(cr)
+	if err := r.checkManifestMember(tr); err != nil {
+		return err
+	}
+	for i := range r.m.Entries {
+		if err := r.member(tr, i, want, fn); err != nil {
+			return err
+		}
+	}
+	return r.checkEnd(tr, cr)
+}
+
+// walkFrames walks an archive with a seek table, one frame at a time,
+// skipping the frames that hold nothing wanted. Each frame is decoded on
+// its own and must hold exactly the members the table says, which is what
+// makes a lying table an error rather than a wrong file.
+func (r *Reader) walkFrames(want []bool, fn func(e Entry, content io.Reader) error) error {
+	var dec *zstd.Decoder
+	defer func() {
+		if dec != nil {
+			releaseDecoder(dec)
+		}
+	}()
+	br := bufio.NewReaderSize(nil, 32<<10)
+	for k, fr := range r.frames {
+		last := k == len(r.frames)-1
+		next := len(r.m.Entries) + 1 // the member after the frame's last
+		if !last {
+			next = r.frames[k+1].first
+		}
+		if want != nil && !slices.Contains(want[max(fr.first-1, 0):next-1], true) {
+			continue
+		}
+		br.Reset(io.NewSectionReader(r.f, fr.offset, fr.size))
+		if dec == nil {
+			var err error
+			if dec, err = newDecoder(br, r.path); err != nil {
+				return err
+			}
+		} else if err := dec.Reset(br); err != nil {
+			return fmt.Errorf("read package %s: %w", r.path, err)
+		}
+		cr := &countingReader{r: dec}
+		tr := tar.NewReader(cr)
+		for m := fr.first; m < next; m++ {
+			var err error
+			if m == 0 {
+				err = r.checkManifestMember(tr)
+			} else {
+				err = r.member(tr, m-1, want, fn)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if last {
+			if err := r.checkEnd(tr, cr); err != nil {
+				return err
+			}
+		} else if err := endOfFrame(tr, cr); err != nil {
+			return corrupt(r.path, fmt.Errorf("frame %d: %w", k, err))
+		}
+		r.decompressed += cr.n
+		if cr.n != fr.content {
+			return corrupt(r.path, fmt.Errorf("the seek table says frame %d holds %d bytes of tar stream, it holds %d", k, fr.content, cr.n))
+		}
+	}
+	return nil
+}
+
+// endOfFrame checks that a frame ends where its last member does: the
+// rest of that member's content, its padding, and nothing else.
+func endOfFrame(tr *tar.Reader, cr *countingReader) error {
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return fmt.Errorf("compressed stream is damaged: %v", err)
+	}
+	var pad [blockSize]byte
+	n, err := io.ReadFull(cr, pad[:])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		if slices.ContainsFunc(pad[:n], func(b byte) bool { return b != 0 }) {
+			return errors.New("it does not end where its last tar member does")
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("compressed stream is damaged: %v", err)
+	}
+	return errors.New("it holds more tar members than the seek table says")
+}
+
+// blockSize is tar's.
+const blockSize = 512
+
+// checkManifestMember reads past .MANIFEST, insisting on the bytes Open
+// read.
+func (r *Reader) checkManifestMember(tr *tar.Reader) error {
 	if err := manifestHeader(tr); err != nil {
 		return corrupt(r.path, err)
 	}
@@ -177,49 +309,59 @@ func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
 	if [sha256.Size]byte(h.Sum(nil)) != r.sum {
 		return fmt.Errorf("archive %s changed while it was open; retry", r.path)
 	}
+	return nil
+}
 
-	for _, e := range r.m.Entries {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return corrupt(r.path, problem(e.Path, "is in the manifest but missing from the tar stream"))
-		}
-		if err != nil {
-			return corrupt(r.path, problem(e.Path, "cannot be read from the tar stream: %v", err))
-		}
-		if err := checkHeader(hdr, &e); err != nil {
-			return corrupt(r.path, err)
-		}
-		if e.Type != TypeFile {
-			if err := fn(e, bytes.NewReader(nil)); err != nil {
-				return err
-			}
-			continue
-		}
-		body := &hashingReader{r: tr, h: sha256.New()}
-		err = fn(e, body)
-		if body.err != nil {
-			return corrupt(r.path, problem(e.Path, "content cannot be read: %v", body.err))
-		}
-		if err != nil {
-			return err
-		}
-		if body.n == 0 && e.Size > 0 {
-			// The caller took nothing (an unchanged file an upgrade does
-			// not rewrite): there is nothing to vouch for, so the content
-			// is skipped unhashed, which keeps upgrades cheap.
-			continue
-		}
-		if _, err := io.Copy(io.Discard, body); err != nil {
-			return corrupt(r.path, problem(e.Path, "content cannot be read: %v", err))
-		}
-		if body.n != e.Size {
-			return corrupt(r.path, problem(e.Path, "has %d bytes of content, the manifest says %d", body.n, e.Size))
-		}
-		if sum := hex.EncodeToString(body.h.Sum(nil)); sum != e.SHA256 {
-			return corrupt(r.path, problem(e.Path, "content has sha256 %s, the manifest says %s", sum, e.SHA256))
-		}
+// member reads entry i's tar member, checks its header and, when it is
+// wanted, hands it to fn and verifies what fn read.
+func (r *Reader) member(tr *tar.Reader, i int, want []bool, fn func(e Entry, content io.Reader) error) error {
+	e := r.m.Entries[i]
+	hdr, err := tr.Next()
+	if err == io.EOF {
+		return corrupt(r.path, problem(e.Path, "is in the manifest but missing from the tar stream"))
 	}
+	if err != nil {
+		return corrupt(r.path, problem(e.Path, "cannot be read from the tar stream: %v", err))
+	}
+	if err := checkHeader(hdr, &e); err != nil {
+		return corrupt(r.path, err)
+	}
+	if want != nil && !want[i] {
+		return nil
+	}
+	if e.Type != TypeFile {
+		return fn(e, bytes.NewReader(nil))
+	}
+	body := &hashingReader{r: tr, h: sha256.New()}
+	err = fn(e, body)
+	if body.err != nil {
+		return corrupt(r.path, problem(e.Path, "content cannot be read: %v", body.err))
+	}
+	if err != nil {
+		return err
+	}
+	if body.n == 0 && e.Size > 0 {
+		// The caller took nothing (an unchanged file an upgrade does
+		// not rewrite): there is nothing to vouch for, so the content
+		// is skipped unhashed, which keeps upgrades cheap.
+		return nil
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return corrupt(r.path, problem(e.Path, "content cannot be read: %v", err))
+	}
+	if body.n != e.Size {
+		return corrupt(r.path, problem(e.Path, "has %d bytes of content, the manifest says %d", body.n, e.Size))
+	}
+	if sum := hex.EncodeToString(body.h.Sum(nil)); sum != e.SHA256 {
+		return corrupt(r.path, problem(e.Path, "content has sha256 %s, the manifest says %s", sum, e.SHA256))
+	}
+	return nil
+}
 
+// checkEnd checks what follows the last entry: the tar end marker, then
+// nothing but zero bytes up to the end of the compressed stream, whose
+// checksum is verified on the way.
+func (r *Reader) checkEnd(tr *tar.Reader, rest io.Reader) error {
 	hdr, err := tr.Next()
 	if err == nil {
 		return corrupt(r.path, problem(hdr.Name, "is in the tar stream but not in the manifest"))
@@ -227,12 +369,23 @@ func (r *Reader) Walk(fn func(e Entry, content io.Reader) error) error {
 	if err != io.EOF {
 		return corrupt(r.path, fmt.Errorf("tar stream is damaged after the last entry: %v", err))
 	}
-	// Decode to the end so the zstd checksum is verified and nothing can
-	// hide after the tar end marker.
-	if err := drainZeros(dec); err != nil {
+	if err := drainZeros(rest); err != nil {
 		return corrupt(r.path, err)
 	}
 	return nil
+}
+
+// countingReader counts what passes through: a frame must hold as many
+// bytes of tar stream as the seek table says.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // checkHeader insists the tar header says exactly what the manifest says.

@@ -364,3 +364,55 @@ func TestAnInstallOfNewPathsSyncsTheRootOnce(t *testing.T) {
 		t.Errorf("an upgrade synced the root %d times, want 2 (before and after its renames)", in.syncs)
 	}
 }
+
+// An upgrade from an archive with a seek table decompresses only the
+// frames holding what it writes: here a package of 36 files of 1 MiB,
+// whose one changed file lies in its last, small frame.
+func TestAnUpgradeDecompressesOnlyTheFramesHoldingWhatItWrites(t *testing.T) {
+	in, root := newTestInstaller(t)
+	const changed = "usr/share/big/f34"
+	stage := func(version string) string {
+		dir := t.TempDir()
+		for i := range 36 {
+			p := filepath.Join(dir, fmt.Sprintf("usr/share/big/f%02d", i))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			// Zeros, written as a hole: cheap to stage and to compress.
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, changed), []byte("version "+version+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	v1, v2 := pack(t, stage("1"), "big", "1.0"), pack(t, stage("2"), "big", "2.0")
+	if _, err := in.Apply([]Change{{Archive: v1, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := archive.Open(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	touched, err := in.Apply([]Change{{Archive: v2, Reader: r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first frame ends after 32 MiB; the last holds the other four.
+	if r.Decompressed() > 5<<20 {
+		t.Errorf("the upgrade decompressed %d bytes of tar to write one file of the last frame", r.Decompressed())
+	}
+	if len(touched) != 1 || touched[0] != changed {
+		t.Errorf("the upgrade reports %v touched, want [%s]", touched, changed)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, changed)); string(got) != "version 2\n" {
+		t.Errorf("the changed file holds %q after the upgrade", got)
+	}
+	if diffs, err := Verify(root, in.DB, nil); err != nil || len(diffs) != 0 {
+		t.Errorf("verify after the upgrade: %v %v", diffs, err)
+	}
+}

@@ -294,18 +294,26 @@ func (t *tx) stage() error {
 			continue
 		}
 		ops := byPath[pc]
-		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(len(pc.manifest.Entries)), progress.Items)
+		// Only the entries with an op are read: from an archive with a
+		// seek table, an upgrade decompresses only the frames holding
+		// what it writes.
+		want := make([]bool, len(pc.manifest.Entries))
+		wanted := 0
+		for i := range pc.manifest.Entries {
+			if ops[pc.manifest.Entries[i].Path] != nil {
+				want[i] = true
+				wanted++
+			}
+		}
+		bar := t.in.Out.Start("installing "+pc.name+" "+pc.manifest.Version, int64(wanted), progress.Items)
 		// Creating files dominates an install, so small files are read
 		// from the stream in order and written by a few goroutines;
 		// directories and links are made in order, before their children.
 		var g errgroup.Group
 		g.SetLimit(writers)
-		err := pc.reader.Walk(func(e archive.Entry, content io.Reader) error {
+		err := pc.reader.WalkOnly(want, func(e archive.Entry, content io.Reader) error {
 			defer bar.Add(1)
 			o := ops[e.Path]
-			if o == nil {
-				return nil
-			}
 			switch {
 			case e.Type == "dir":
 				if err := os.Mkdir(t.abs(o.target()), 0o700); err != nil {
