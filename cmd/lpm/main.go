@@ -31,6 +31,7 @@ func main() {
 	builder.SandboxMain()
 	root := newRootCmd()
 	err := root.Execute()
+	stopProfile()
 	if err == nil {
 		return
 	}
@@ -167,6 +168,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	f.BoolP("verbose", "v", false, "print details of errors")
 	f.StringArray("assume-installed", nil, "NAME=VERSION is provided by the system, repeatable (adds to provided in lpm.toml)")
 	f.String("color", "auto", "colour on a terminal: auto, always or never (env NO_COLOR turns auto off)")
+	addProfileFlag(root)
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
