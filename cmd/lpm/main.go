@@ -549,6 +549,13 @@ func installedName(db *pkgdb.DB, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return installedNameIn(pkgs, arg)
+}
+
+// installedNameIn is installedName against the installed packages pkgs,
+// read once by a command that names many (lpm remove of 300 packages
+// read the whole list 300 times).
+func installedNameIn(pkgs []pkgdb.Package, arg string) (string, error) {
 	// NAME@VERSION as the port spells it ("ntp@4.2.8p18") names that
 	// package whatever semver it declared; other constraints are checked.
 	name, cons, _ := strings.Cut(arg, "@")
