@@ -416,3 +416,28 @@ func TestAnUpgradeDecompressesOnlyTheFramesHoldingWhatItWrites(t *testing.T) {
 		t.Errorf("verify after the upgrade: %v %v", diffs, err)
 	}
 }
+
+// Planning an install looks at the disk for each path that might be
+// there, but not below a directory it already found missing: a new
+// package's files are mostly in directories of its own, and 300 small
+// packages looked for 20,000 paths that could not exist.
+func TestAnInstallDoesNotLookBelowADirectoryItFoundMissing(t *testing.T) {
+	in, root := newTestInstaller(t)
+	const files = 400 // in 50 directories below usr/share/pkg (stagePackage)
+	pkg := stagePackage(t, t.TempDir(), "pkg", "1.0", files)
+	if err := os.MkdirAll(filepath.Join(root, "usr/share"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in.diskLooks = 0
+	if _, err := in.Apply([]Change{{Archive: pkg}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/share/pkg/d49/f0399")); err != nil {
+		t.Fatalf("the package was not installed: %v", err)
+	}
+	// usr and usr/share exist, usr/share/pkg does not: nothing below it
+	// needs a look.
+	if limit := 20; in.diskLooks > limit {
+		t.Errorf("installing %d files in new directories looked at the disk %d times, want at most %d", files, in.diskLooks, limit)
+	}
+}

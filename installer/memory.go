@@ -20,6 +20,13 @@ const (
 	// maxLimitedPackages is the most packages a transaction may hold and
 	// still get the limit: a big package with a few of its dependencies.
 	maxLimitedPackages = 8
+	// minLimitedEntries is the fewest entries a transaction must install
+	// to get the limit. Below it the default collector peaks within a
+	// few MiB of the limit anyway (a package of 600 files: 27.5 MiB
+	// against 26), while the limit, whose 16 MiB for the walk the zstd
+	// window nearly fills, kept the collector busy: the 85 installs of the
+	// LFS shape, nearly all of fewer files, took twice the CPU under it.
+	minLimitedEntries = 1000
 )
 
 // memoryLimit is a soft limit on the Go heap for one transaction. Go's
@@ -61,7 +68,7 @@ func (m *memoryLimit) limit(extra int64) {
 // under the limit (their Readers, decoders and buffers, one set each, kept
 // the collector running), and its peak is not one big package's.
 func (t *tx) limitMemory(perEntry int64) {
-	if len(t.changes) > maxLimitedPackages {
+	if len(t.changes) > maxLimitedPackages || t.entryCount() < minLimitedEntries {
 		return
 	}
 	for _, pc := range t.changes {

@@ -24,7 +24,10 @@ type rootPaths struct {
 	// into directories: paths below them are new, never reached through
 	// what is there now.
 	becomeDirs map[string]bool
-	looks      *int // counts lstat and readlink calls when set
+	// missing holds resolved directories found missing on disk: nothing
+	// below one needs a look (a new package's own directories).
+	missing map[string]bool
+	looks   *int // counts lstat and readlink calls when set
 }
 
 // becomesDir makes paths below p resolve as below a new directory.
@@ -34,10 +37,11 @@ func (r *rootPaths) becomesDir(p string) {
 	}
 	r.becomeDirs[p] = true
 	clear(r.cache)
+	clear(r.missing)
 }
 
 func newRootPaths(root string) *rootPaths {
-	return &rootPaths{root: root, cache: map[string]string{}}
+	return &rootPaths{root: root, cache: map[string]string{}, missing: map[string]bool{}}
 }
 
 // resolve returns rel (clean, relative to the root) with the symlinks of its
@@ -74,6 +78,10 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 	// resolved children do not exist on disk yet.
 	if parent, base := path.Split(dir); parent != "" && len(r.becomeDirs) == 0 && !strings.Contains(dir, "..") {
 		if got, ok := r.cache[strings.TrimSuffix(parent, "/")]; ok {
+			if r.missing[got] {
+				r.missing[path.Join(got, base)] = true
+				return path.Join(got, base), nil
+			}
 			cur, todo = got, []string{base}
 		}
 	}
@@ -99,7 +107,9 @@ func (r *rootPaths) resolveDir(dir string) (string, error) {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			// Nothing below a missing directory can be a link yet.
-			return path.Join(append([]string{next}, todo...)...), nil
+			got := path.Join(append([]string{next}, todo...)...)
+			r.missing[got] = true
+			return got, nil
 		case err != nil:
 			return "", err
 		case fi.Mode()&fs.ModeSymlink != 0:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1428,4 +1429,76 @@ func TestFileRecordsKeepEveryFieldWhetherOrNotTheirPathsAreUTF8(t *testing.T) {
 			t.Errorf("after the second version with %q:\n%+v\nwant\n%+v", odd, got, changed[:len(changed)-1])
 		}
 	}
+}
+
+// Checking at commit that only directories are shared reads each row of
+// the paths a transaction wrote a few times, not once per pair of owners:
+// the usr/bin of 300 packages has 90,000 pairs. The page cache is made
+// tiny, so that SQLite's reads of the database show as system calls.
+func TestCommitBesideManyPackagesSharingDirectoriesReadsEachRowFewTimes(t *testing.T) {
+	db, _ := openRoot(t)
+	shared := []File{dir("usr"), dir("usr/bin"), dir("usr/lib"), dir("usr/share"), dir("usr/share/doc"), dir("usr/include")}
+	files := func(name string) []File {
+		fs := append([]File{}, shared...)
+		for _, d := range []string{"usr/bin", "usr/lib", "usr/include"} {
+			fs = append(fs, file(d+"/"+name))
+		}
+		return fs
+	}
+	const packages = 300
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range packages {
+		name := fmt.Sprintf("p%03d", i)
+		if err := tx.PutPackage(pkg(name, "1"), files(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err = db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("last", "1"), files("last")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.conn.ExecContext(context.Background(), "PRAGMA cache_size = 8"); err != nil {
+		t.Fatal(err)
+	}
+	before := readCalls(t)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	reads := readCalls(t) - before
+	rows := (packages + 1) * len(shared)
+	t.Logf("committing one package beside %d sharing %d directories (%d rows of them) took %d read calls", packages, len(shared), rows, reads)
+	if reads > 2*rows {
+		t.Errorf("committing one package beside %d that share its directories took %d read calls; want at most %d (2 per row of those paths)", packages, reads, 2*rows)
+	}
+}
+
+// readCalls is how many read system calls (read, pread) the process has
+// made, from /proc/self/io.
+func readCalls(t *testing.T) int {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io to count reads with: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/proc/self/io has no syscr: %s", data)
+	return 0
 }

@@ -31,6 +31,7 @@ func main() {
 	builder.SandboxMain()
 	root := newRootCmd()
 	err := root.Execute()
+	stopProfile()
 	if err == nil {
 		return
 	}
@@ -167,6 +168,7 @@ every file in a database so it can be queried, verified, upgraded and removed.`,
 	f.BoolP("verbose", "v", false, "print details of errors")
 	f.StringArray("assume-installed", nil, "NAME=VERSION is provided by the system, repeatable (adds to provided in lpm.toml)")
 	f.String("color", "auto", "colour on a terminal: auto, always or never (env NO_COLOR turns auto off)")
+	addProfileFlag(root)
 	root.AddCommand(
 		newBuildCmd(), newInstallCmd(), newRemoveCmd(), newUpgradeCmd(),
 		newOwnsCmd(), newFilesCmd(), newListCmd(), newInfoCmd(), newSearchCmd(),
@@ -547,6 +549,13 @@ func installedName(db *pkgdb.DB, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return installedNameIn(pkgs, arg)
+}
+
+// installedNameIn is installedName against the installed packages pkgs,
+// read once by a command that names many (lpm remove of 300 packages
+// read the whole list 300 times).
+func installedNameIn(pkgs []pkgdb.Package, arg string) (string, error) {
 	// NAME@VERSION as the port spells it ("ntp@4.2.8p18") names that
 	// package whatever semver it declared; other constraints are checked.
 	name, cons, _ := strings.Cut(arg, "@")

@@ -28,9 +28,13 @@ func runRemove(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer done()
+	installed, err := db.Packages()
+	if err != nil {
+		return err
+	}
 	var names []string
 	for _, a := range args {
-		name, err := installedName(db, a)
+		name, err := installedNameIn(installed, a)
 		if err != nil {
 			return fmt.Errorf("removing %w", err)
 		}

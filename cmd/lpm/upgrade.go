@@ -66,7 +66,7 @@ func runUpgrade(cmd *cobra.Command, args []string) error {
 		}
 	}
 	for _, a := range args {
-		name, err := installedName(db, a)
+		name, err := installedNameIn(installed, a)
 		if err != nil && !errors.Is(err, errSeveralVersions) {
 			return fmt.Errorf("upgrade %w", err)
 		}
