@@ -543,20 +543,6 @@ func (pc *pkgChange) fileList() []pkgdb.File {
 	return files
 }
 
-// setOwnerMode applies an entry's owner and mode. Owners are set only when
-// lpm runs as root; chown before chmod, because chown clears setuid.
-func setOwnerMode(p string, e archive.Entry, link bool) error {
-	if runningAsRoot {
-		if err := os.Lchown(p, e.UID, e.GID); err != nil {
-			return err
-		}
-	}
-	if link {
-		return nil
-	}
-	return os.Chmod(p, fileMode(e.Mode))
-}
-
 func fileMode(m uint32) os.FileMode {
 	mode := os.FileMode(m & 0o777)
 	if m&0o4000 != 0 {
