@@ -120,6 +120,7 @@ type tx struct {
 	toDirTemp      map[string]string // where a new directory is staged
 	looked         map[string]look   // lstat's answers while planning
 	memory         memoryLimit       // the heap's soft limit while it runs (memory.go)
+	records        *records          // the commit's records, written while stage syncs (journal.go)
 }
 
 // plan reads manifests and the database and decides what every path

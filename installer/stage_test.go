@@ -204,3 +204,45 @@ func TestInstallIntoSetgidDirectoriesKeepsEachEntrysGroupAndMode(t *testing.T) {
 		}
 	}
 }
+
+// The commit's records are written while stage syncs, in a SQLite
+// transaction of their own: a failure after that (here the smoke test of
+// a new C library) rolls them back before it closes the journal, so the
+// journal is closed at once, not after a wait for the lock, and nothing of
+// the package is recorded.
+func TestAFailureAfterStageClosesTheJournalAndRecordsNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the smoke test chroots, which needs root")
+	}
+	dir := t.TempDir()
+	glibc := func(version string) string {
+		stage := filepath.Join(dir, "stage-"+version)
+		os.MkdirAll(filepath.Join(stage, "usr/lib"), 0o755)
+		os.WriteFile(filepath.Join(stage, "usr/lib/libc.so.6"), []byte("libc "+version), 0o755)
+		pkg := filepath.Join(dir, "glibc-"+version+".lpm")
+		if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "glibc", Version: version, Release: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return pkg
+	}
+	in, root := newTestInstaller(t)
+	if _, err := in.Apply([]Change{{Archive: glibc("1.0"), Explicit: true}}); err != nil {
+		t.Fatal(err) // nothing to run yet: no smoke test
+	}
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/bin/true"), []byte("not a program"), 0o755)
+
+	_, err := in.Apply([]Change{{Archive: glibc("2.0")}})
+	if err == nil || !strings.Contains(err.Error(), "rolled back") || strings.Contains(err.Error(), "closing its journal failed") {
+		t.Fatalf("Apply: %v; want a rollback that closed its journal", err)
+	}
+	if open, err := in.DB.OpenTransactions(); err != nil || len(open) != 0 {
+		t.Errorf("open transactions after the rollback: %v, %v", open, err)
+	}
+	if p, err := in.DB.Package("glibc"); err != nil || p.Version != "1.0" {
+		t.Errorf("glibc's record after the rollback: %+v, %v; want 1.0", p, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "usr/lib/libc.so.6")); string(got) != "libc 1.0" {
+		t.Errorf("libc.so.6 after the rollback: %q", got)
+	}
+}
