@@ -88,6 +88,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	if err := t.checkSpace(); err != nil {
 		return nil, err
 	}
+	t.looked = nil // planning is done; its looks at the disk are not needed again
 	t.limitMemory(commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
