@@ -353,10 +353,16 @@ func (t *tx) stage() error {
 				// The manifest's own entry, not e: a copy the writer held
 				// was 2.9 MB of garbage for L.
 				entry := o.entry
-				g.Go(func() error {
+				write := func() error {
 					defer func() { free <- buf }()
 					return writeFile(target, entry, bytes.NewReader(data), chown, nil)
-				})
+				}
+				// With every writer busy the walk writes the file itself
+				// rather than wait for one: the writers' system calls,
+				// not decompression, are what an install waits for.
+				if !g.TryGo(write) {
+					return write()
+				}
 				return nil
 			case e.Type == "symlink":
 				target := t.abs(o.target())
