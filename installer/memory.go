@@ -27,9 +27,10 @@ const (
 	// minLimitedEntries is the fewest entries a transaction must install
 	// to get the limit. Below it the default collector peaks within a
 	// few MiB of the limit anyway (a package of 600 files: 27.5 MiB
-	// against 26), while the limit, whose 16 MiB for the walk the zstd
-	// window nearly fills, kept the collector busy: the 85 installs of the
-	// LFS shape, nearly all of fewer files, took twice the CPU under it.
+	// against 26), while the limit (then 16 MiB for the walk, which an
+	// 8 MiB zstd window nearly filled) kept the collector busy: the 85
+	// installs of the LFS shape, nearly all of fewer files, took twice
+	// the CPU under it.
 	minLimitedEntries = 1000
 )
 
