@@ -252,7 +252,10 @@ func writeArchive(w io.Writer, manifest []byte, entries []Entry, sources []strin
 	zw, err := zstd.NewWriter(&fw.file,
 		zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
 		zstd.WithEncoderConcurrency(1), // one encoder keeps output byte-identical run to run
-		zstd.WithWindowSize(8<<20),
+		// A 4 MiB window, not 8: every install holds one window to
+		// decode, and on /usr/lib, /usr/include and /usr/share/man (856
+		// MiB of tar) 8 MiB made the archive only 0.7% smaller.
+		zstd.WithWindowSize(4<<20),
 		zstd.WithEncoderCRC(true))
 	if err != nil {
 		return err

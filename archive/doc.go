@@ -16,8 +16,8 @@
 // NAME-VERSION-RELEASE.lpm. It is a tar stream (POSIX ustar headers, with
 // PAX extended headers only where a field does not fit ustar) compressed
 // as zstd frames, and for a big package a seek table (below). Readers must
-// accept zstd windows up to 128 MiB; lpm writes 8 MiB windows with content
-// checksums.
+// accept zstd windows up to 128 MiB; lpm writes 4 MiB windows (older
+// archives have 8 MiB) with content checksums.
 //
 // The first tar entry is a regular file named ".MANIFEST", at most 64 MiB,
 // holding one JSON object (UTF-8, two-space indentation, HTML characters

@@ -34,7 +34,8 @@ func ReadManifest(path string) (*Manifest, error) {
 
 // newDecoder starts decompressing r. The decoder is synchronous, so
 // nothing past what is asked for is decoded, and its buffers (a window of
-// history, 8 MiB for lpm's archives) are the only ones it holds.
+// history, 4 MiB for lpm's archives, 8 for older ones) are the only ones
+// it holds.
 // Decoders are reused (releaseDecoder): a command that installs 300 small
 // archives made 600 of them, whose windows kept the collector busy.
 func newDecoder(r io.Reader, path string) (*zstd.Decoder, error) {
@@ -194,7 +195,7 @@ func (r *Reader) WalkOnly(want []bool, fn func(e Entry, content io.Reader) error
 	if r.frames != nil {
 		return r.walkFrames(want, fn)
 	}
-	// A decoder of its own, closed when Walk returns: its window (8 MiB
+	// A decoder of its own, closed when Walk returns: its window (4 MiB
 	// for lpm's archives) is the biggest buffer an install holds.
 	dec, err := newDecoder(bufio.NewReader(io.NewSectionReader(r.f, 0, r.end)), r.path)
 	if err != nil {

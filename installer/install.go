@@ -120,6 +120,7 @@ type tx struct {
 	toDirTemp      map[string]string // where a new directory is staged
 	looked         map[string]look   // lstat's answers while planning
 	memory         memoryLimit       // the heap's soft limit while it runs (memory.go)
+	records        *records          // the commit's records, written while stage syncs (journal.go)
 }
 
 // plan reads manifests and the database and decides what every path
@@ -541,20 +542,6 @@ func (pc *pkgChange) fileList() []pkgdb.File {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files
-}
-
-// setOwnerMode applies an entry's owner and mode. Owners are set only when
-// lpm runs as root; chown before chmod, because chown clears setuid.
-func setOwnerMode(p string, e archive.Entry, link bool) error {
-	if runningAsRoot {
-		if err := os.Lchown(p, e.UID, e.GID); err != nil {
-			return err
-		}
-	}
-	if link {
-		return nil
-	}
-	return os.Chmod(p, fileMode(e.Mode))
 }
 
 func fileMode(m uint32) os.FileMode {

@@ -8,13 +8,17 @@ import (
 )
 
 // What a transaction adds to what it holds live, measured on an install
-// of 20,000 files: the staging walk's zstd window (lpm writes 8 MiB
-// windows) and buffers, with room for the garbage between collections;
-// per manifest entry, once the archives are open, the plan and its ops
-// (about 450 bytes), and once planned, the commit's sorted file list
-// (about 200).
+// of 20,000 files: the staging walk's zstd window (its archive's: lpm
+// writes 4 MiB windows, older archives have 8) and, besides it, its
+// buffers with room for the garbage between collections; per manifest
+// entry, once the archives are open, the plan and its ops (about 450
+// bytes), and once planned, the commit's sorted file list (about 200).
+// With 8 MiB besides a 4 MiB window an install of L peaked at 46 MiB and
+// collected 31 times (12 MiB besides: 48.6 MiB, 20 times); an archive of
+// 8 MiB windows gets the 16 MiB every archive had before (12 in all made
+// it collect 140 times, for 0.8 s more CPU).
 const (
-	walkMemory     = 16 << 20
+	walkMemory     = 8 << 20
 	planPerEntry   = 512
 	commitPerEntry = 256
 	// maxLimitedPackages is the most packages a transaction may hold and
@@ -23,9 +27,10 @@ const (
 	// minLimitedEntries is the fewest entries a transaction must install
 	// to get the limit. Below it the default collector peaks within a
 	// few MiB of the limit anyway (a package of 600 files: 27.5 MiB
-	// against 26), while the limit, whose 16 MiB for the walk the zstd
-	// window nearly fills, kept the collector busy: the 85 installs of the
-	// LFS shape, nearly all of fewer files, took twice the CPU under it.
+	// against 26), while the limit (then 16 MiB for the walk, which an
+	// 8 MiB zstd window nearly filled) kept the collector busy: the 85
+	// installs of the LFS shape, nearly all of fewer files, took twice
+	// the CPU under it.
 	minLimitedEntries = 1000
 )
 
@@ -76,7 +81,11 @@ func (t *tx) limitMemory(perEntry int64) {
 			return
 		}
 	}
-	t.memory.limit(walkMemory + int64(t.entryCount())*perEntry)
+	var window int64 // stage walks one archive at a time
+	for _, pc := range t.changes {
+		window = max(window, pc.reader.Window())
+	}
+	t.memory.limit(walkMemory + window + int64(t.entryCount())*perEntry)
 }
 
 // restore puts back the limit there was before the transaction.

@@ -128,7 +128,7 @@ func (t *tx) writeConfig(o *op, e archive.Entry, content io.Reader) error {
 		return fmt.Errorf("pristine copy %s: %w", t.abs(o.pristine), err)
 	}
 	defer f.Close()
-	if err := writeFile(t.abs(o.target()), e, io.TeeReader(content, f)); err != nil {
+	if err := writeFile(t.abs(o.target()), &e, io.TeeReader(content, f), true, nil); err != nil {
 		return err
 	}
 	return f.Close()

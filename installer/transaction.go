@@ -35,6 +35,8 @@ import (
 //     the root must still run, or the transaction rolls back.
 //  6. commit: one SQLite transaction records the packages and marks the
 //     journal committed. This is the moment the transaction happened.
+//     (The records are written into it while stage's syncfs runs; it
+//     commits only here, so until then none of it is in the database.)
 //  7. finish: obsolete paths are removed (edited config files renamed to
 //     .lpmsave), backups and emptied directories go; the journal is closed.
 //  8. hooks: the caller runs them (package hooks) on the paths Apply
@@ -86,6 +88,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	if err := t.checkSpace(); err != nil {
 		return nil, err
 	}
+	t.looked = nil // planning is done; its looks at the disk are not needed again
 	t.limitMemory(commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
@@ -263,6 +266,7 @@ func SpecialMode(p string, e archive.Entry) string {
 
 // fail rolls back after an error before the commit point.
 func (t *tx) fail(err error) error {
+	t.dropRecords()
 	rollback(t.in.Root, t.entries())
 	if serr := t.in.DB.SetTxState(t.id, pkgdb.StateRolledBack); serr != nil {
 		return fmt.Errorf("%w (and closing its journal failed: %v; the next lpm will finish that)", err, serr)

@@ -29,7 +29,7 @@ type pkgFiles struct {
 }
 
 // The peers' packages are compressed as lpm's archive writer compresses
-// (archive/create.go: klauspost's SpeedBetterCompression, an 8 MiB window,
+// (archive/create.go: klauspost's SpeedBetterCompression, a 4 MiB window,
 // one encoder), so that no column reads a cheaper stream: the Arch package
 // and the floor's tar.zst with that same encoder, the .deb with dpkg-deb at
 // zstdLevel, the libzstd level klauspost's mode corresponds to (7-8).
@@ -135,7 +135,7 @@ func writeTarZst(out, staging string, meta []member, only []string) error {
 		return err
 	}
 	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(8<<20))
+		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(4<<20))
 	if err != nil {
 		f.Close()
 		return err
