@@ -239,8 +239,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := os.WriteFile(conf, []byte(pacmanConf), 0o644); err != nil {
 		return err
 	}
+	// Each lpm runs from a copy made the same way: a binary as the Go
+	// linker wrote it faults its pages in bigger pieces than a copy of it
+	// (the same file peaked at 16.0 MiB for lpm --version against 12.1 for
+	// its copy), and the peak-memory row would measure that.
+	if opt.lpm, err = copyBinary(opt.lpm, filepath.Join(opt.dir, "lpm")); err != nil {
+		return err
+	}
 	b.tools = []*tool{lpmTool(colLpm, opt.lpm)}
 	if opt.base != "" {
+		if opt.base, err = copyBinary(opt.base, filepath.Join(opt.dir, "lpm-base")); err != nil {
+			return err
+		}
 		b.tools = append(b.tools, lpmTool(colBase, opt.base))
 	}
 	if b.pack.pac {
@@ -994,4 +1004,17 @@ func ownersInProcess(root string, paths []string) (open, resolve, query time.Dur
 		}
 	}
 	return open, resolve, query, nil
+}
+
+// copyBinary copies the program src to dst and returns dst.
+func copyBinary(src, dst string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("copying %s: %w", src, err)
+	}
+	os.Remove(dst)
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", fmt.Errorf("copying %s: %w", src, err)
+	}
+	return dst, nil
 }
