@@ -373,7 +373,7 @@ func (db *DB) enableIncrementalVacuum(ctx context.Context) {
 // database is not locked at all, so opening it never waits for another
 // writer. The version is re-read under the write lock so two lpm
 // processes starting at once cannot both run a step.
-func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (int, error) {
+func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int, error) {
 	conn, err := sqldb.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("database %s: %w", file, err)
@@ -399,7 +399,10 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 			err = newerError(file, version, len(steps))
 		}
 		if err == nil && version < len(steps) {
-			_, err = conn.ExecContext(ctx, steps[version])
+			_, err = conn.ExecContext(ctx, steps[version].sql)
+			if err == nil && steps[version].convert != nil {
+				err = steps[version].convert(ctx, conn)
+			}
 			if err == nil {
 				_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1))
 			}
@@ -732,7 +735,7 @@ func (db *DB) Files(name string) ([]File, error) {
 			return err
 		}
 		var err error
-		files, err = queryFiles(tx, name)
+		files, err = queryFiles(tx, name, true)
 		return err
 	})
 	if err != nil {
@@ -746,7 +749,7 @@ func (db *DB) Files(name string) ([]File, error) {
 func (db *DB) AllFiles() (map[string][]File, error) {
 	all := make(map[string][]File)
 	err := db.read("listing all files", func(tx *sql.Tx) error {
-		files, err := queryFiles(tx, "")
+		files, err := queryFiles(tx, "", false)
 		for _, f := range files {
 			all[f.Path] = append(all[f.Path], f)
 		}
@@ -768,7 +771,7 @@ func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		return scanFiles(tx, name, fn)
+		return scanFiles(tx, name, true, fn)
 	})
 }
 
@@ -785,11 +788,9 @@ func (db *DB) FileList(name string) ([]byte, error) {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		// The inner query reads the package's range of the primary key
-		// (package, path), which is in path order: no sort.
 		return tx.QueryRow(`SELECT coalesce(group_concat(line, ''), '') FROM (
-			SELECT '/' || path || CASE type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || link ELSE '' END || char(10) AS line
-			FROM files WHERE package = ? ORDER BY path)`, name).Scan(&list)
+			SELECT '/' || d.path || f.name || CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END || char(10) AS line
+			FROM files f JOIN dirs d ON d.id = f.dir WHERE f.package = ? ORDER BY d.path || f.name)`, name).Scan(&list)
 	})
 	if err != nil {
 		return nil, err
@@ -804,8 +805,9 @@ type querier interface {
 }
 
 // queryFiles reads the files of one package, or of all when name is "",
-// sorted by path and then package.
-func queryFiles(tx querier, name string) ([]File, error) {
+// sorted by path and then package when byPath is set, and by package in
+// the order they are stored otherwise (no sort).
+func queryFiles(tx querier, name string, byPath bool) ([]File, error) {
 	filter, args := "", []any(nil)
 	if name != "" {
 		filter, args = "WHERE package = ?", []any{name}
@@ -813,7 +815,8 @@ func queryFiles(tx querier, name string) ([]File, error) {
 
 	type key struct{ pkg, path string }
 	needed := make(map[key][]string)
-	rows, err := tx.Query("SELECT package, path, soname FROM needed "+filter+" ORDER BY package, path, seq", args...)
+	rows, err := tx.Query(`SELECT n.package, d.path || n.name, n.soname FROM needed n JOIN dirs d ON d.id = n.dir `+
+		strings.Replace(filter, "package", "n.package", 1)+` ORDER BY n.package, n.dir, n.name, n.seq`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -841,7 +844,7 @@ func queryFiles(tx querier, name string) ([]File, error) {
 		rows.Close()
 	}
 	files := make([]File, 0, n)
-	err = scanFiles(tx, name, func(f *File) error {
+	err = scanFiles(tx, name, byPath, func(f *File) error {
 		f.Needed = needed[key{f.Package, f.Path}]
 		files = append(files, *f)
 		return nil
@@ -850,14 +853,20 @@ func queryFiles(tx querier, name string) ([]File, error) {
 }
 
 // scanFiles reads the file rows of one package, or of all when name is
-// "", sorted by path and then package, into one File it hands to fn.
-func scanFiles(tx querier, name string, fn func(f *File) error) error {
+// "", into one File it hands to fn: sorted by path and then package when
+// byPath is set, else in the order of the primary key (package, dir,
+// name), which needs no sort.
+func scanFiles(tx querier, name string, byPath bool, fn func(f *File) error) error {
 	filter, args := "", []any(nil)
 	if name != "" {
-		filter, args = "WHERE package = ?", []any{name}
+		filter, args = "WHERE f.package = ?", []any{name}
 	}
-	rows, err := tx.Query(`SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256
-		FROM files `+filter+` ORDER BY path, package`, args...)
+	order := "f.package, f.dir, f.name"
+	if byPath {
+		order = "d.path || f.name, f.package"
+	}
+	rows, err := tx.Query(`SELECT f.package, d.path || f.name AS path, f.type, f.mode, f.uid, f.gid, f.size, f.sha256, f.link, f.soname, f.backup, f.built_sha256
+		FROM files f JOIN dirs d ON d.id = f.dir `+filter+` ORDER BY `+order, args...)
 	if err != nil {
 		return err
 	}
@@ -891,7 +900,12 @@ func (db *DB) Owners(paths []string) (map[string][]string, error) {
 	owners := make(map[string][]string)
 	err := db.read("looking up path owners", func(tx *sql.Tx) error {
 		for chunk := range slices.Chunk(paths, chunkSize) {
-			rows, err := tx.Query("SELECT path, package FROM files WHERE path IN ("+placeholders(len(chunk))+")", anySlice(chunk)...)
+			// Each path is looked up as it is stored: its directory's row,
+			// then the record under it; CROSS JOIN keeps that order.
+			values, args := pathValues(chunk)
+			rows, err := tx.Query(`WITH q (dir, name) AS (`+values+`)
+				SELECT q.dir || q.name, f.package FROM q CROSS JOIN dirs d CROSS JOIN files f
+				WHERE d.path = q.dir AND f.dir = d.id AND f.name = q.name`, args...)
 			if err != nil {
 				return err
 			}
@@ -931,9 +945,9 @@ func (db *DB) SharedPaths(pkgs []string) (map[string]bool, error) {
 	}
 	var shared map[string]bool
 	err = db.read("looking up shared paths", func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT DISTINCT f.path FROM files f
+		rows, err := tx.Query(`SELECT d.path || f.name FROM files f JOIN dirs d ON d.id = f.dir
 			WHERE f.package IN (SELECT value FROM json_each(?1)) AND EXISTS (
-				SELECT 1 FROM files o WHERE o.path = f.path AND o.package NOT IN (SELECT value FROM json_each(?1)))`, string(names))
+				SELECT 1 FROM files o WHERE o.dir = f.dir AND o.name = f.name AND o.package NOT IN (SELECT value FROM json_each(?1)))`, string(names))
 		if err != nil {
 			return err
 		}
@@ -1040,6 +1054,17 @@ func checkPath(p string) error {
 		return fmt.Errorf("path is not clean (clean form %q)", path.Clean(p))
 	}
 	return nil
+}
+
+// pathValues is a VALUES list of paths split as they are stored, (dir,
+// name) a row, and its arguments.
+func pathValues(paths []string) (string, []any) {
+	args := make([]any, 0, 2*len(paths))
+	for _, p := range paths {
+		dir, name := splitPath(p)
+		args = append(args, dir, name)
+	}
+	return "VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(paths)), ","), args
 }
 
 func placeholders(n int) string {
