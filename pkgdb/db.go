@@ -379,6 +379,7 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int
 		return 0, fmt.Errorf("database %s: %w", file, err)
 	}
 	defer conn.Close()
+	migrated := false
 	for {
 		version, err := userVersionOn(ctx, conn, file)
 		if err != nil {
@@ -388,6 +389,17 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int
 			return 0, newerError(file, version, len(steps))
 		}
 		if version == len(steps) {
+			if migrated {
+				// A step that rebuilt a table left the old one's pages
+				// free: give them back now, not at the next transaction's
+				// close (housekeeping; a database without auto_vacuum
+				// reuses them instead).
+				if rows, err := conn.QueryContext(ctx, "PRAGMA incremental_vacuum"); err == nil {
+					for rows.Next() {
+					}
+					rows.Close()
+				}
+			}
 			return version, nil
 		}
 
@@ -417,6 +429,7 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int
 			conn.ExecContext(ctx, "ROLLBACK") // the error that matters is err
 			return 0, err
 		}
+		migrated = true
 	}
 }
 

@@ -23,6 +23,8 @@ func schema6(t *testing.T, root string) {
 	file := Path(root)
 	raw := rawDB(t, file+"?_foreign_keys=1")
 	defer raw.Close()
+	// As lpm makes a database (enableIncrementalVacuum).
+	rawExec(t, raw, "PRAGMA auto_vacuum = INCREMENTAL", "VACUUM")
 	if _, err := migrate(context.Background(), raw, file, migrations[:6]); err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +269,33 @@ func TestAPathNoLpmWritesStopsTheMigrationAndLosesNothing(t *testing.T) {
 	}
 }
 
+// addRecords adds n file records to package aaa of a schema-6 database.
+func addRecords(t *testing.T, root string, n int) {
+	t.Helper()
+	raw := rawDB(t, Path(root))
+	defer raw.Close()
+	rawExec(t, raw, fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < %d)
+		INSERT INTO files (package, path, type, mode, uid, gid) SELECT 'aaa', printf('usr/share/aaa/d%%03d/f%%05d', i / 100, i), 'file', 420, 0, 0 FROM n`, n))
+}
+
+func TestAMigrationGivesTheOldTablesPagesBack(t *testing.T) {
+	root := t.TempDir()
+	schema6(t, root)
+	addRecords(t, root, 5000)
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var free, pages int
+	if err := db.sql.QueryRow("SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)").Scan(&free, &pages); err != nil {
+		t.Fatal(err)
+	}
+	if free > 0 {
+		t.Errorf("after the migration %d of the file's %d pages are free: the old tables' pages stay in it", free, pages)
+	}
+}
+
 // TestMain lets the test binary be the lpm a migration test kills.
 func TestMain(m *testing.M) {
 	if root := os.Getenv("LPM_TEST_MIGRATE_ROOT"); root != "" {
@@ -287,11 +316,8 @@ func TestAMigrationKilledMidwayLeavesSchema6OrAComplete7(t *testing.T) {
 	}
 	src := t.TempDir()
 	schema6(t, src)
-	raw := rawDB(t, Path(src))
 	const extra = 60000
-	rawExec(t, raw, fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < %d)
-		INSERT INTO files (package, path, type, mode, uid, gid) SELECT 'aaa', printf('usr/share/aaa/d%%03d/f%%05d', i / 100, i), 'file', 420, 0, 0 FROM n`, extra))
-	raw.Close()
+	addRecords(t, src, extra)
 	image, err := os.ReadFile(Path(src))
 	if err != nil {
 		t.Fatal(err)
