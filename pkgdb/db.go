@@ -748,13 +748,23 @@ func (db *DB) Files(name string) ([]File, error) {
 			return err
 		}
 		var err error
-		files, err = queryFiles(tx, name, true)
+		files, err = queryFiles(tx, name, false)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return files, nil
+	// Sorted here: SQLite would sort whole records, which took as long as
+	// reading them.
+	paths := make([]string, len(files))
+	for i := range files {
+		paths[i] = files[i].Path
+	}
+	sorted := make([]File, len(files))
+	for i, j := range pathOrder(paths) {
+		sorted[i] = files[j]
+	}
+	return sorted, nil
 }
 
 // AllFiles returns every recorded path with its entries, one per owning
@@ -791,22 +801,40 @@ func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 // FileList returns the listing lpm files prints for package name: one
 // path a line, "/usr/bin/foo", a directory with a trailing slash, a
 // symlink as "/usr/lib/libz.so -> libz.so.1", sorted by path (bytewise),
-// each line ending in a newline. SQLite builds it in one query, so a
-// 20,000-file package costs one allocation and one write instead of a
-// Go value per row. An error wraps ErrNotInstalled when the package is
+// each line ending in a newline. SQLite builds the lines in one query, so
+// a 20,000-file package costs a few allocations and one write instead of
+// a Go value per row. An error wraps ErrNotInstalled when the package is
 // not installed.
 func (db *DB) FileList(name string) ([]byte, error) {
-	var list []byte
+	var records string
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		return tx.QueryRow(`SELECT coalesce(group_concat(line, ''), '') FROM (
-			SELECT '/' || d.path || f.name || CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END || char(10) AS line
-			FROM files f JOIN dirs d ON d.id = f.dir WHERE f.package = ? ORDER BY d.path || f.name)`, name).Scan(&list)
+		// In the order the records are stored, which pathOrder sorts:
+		// each line as "/path", NUL, the rest of the line, NUL. No path
+		// or link holds a NUL, so they split where SQLite joined them.
+		return tx.QueryRow(`SELECT coalesce(group_concat('/' || d.path || f.name || char(0) ||
+			CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END || char(10, 0), ''), '')
+			FROM files f JOIN dirs d ON d.id = f.dir WHERE f.package = ?`, name).Scan(&records)
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The paths keep their leading slash: all under the one directory
+	// "/", they sort as they would without it.
+	n := strings.Count(records, "\x00") / 2
+	paths, tails := make([]string, 0, n), make([]string, 0, n)
+	list := make([]byte, 0, len(records)-2*n)
+	for rest := records; rest != ""; {
+		var p, tail string
+		p, rest, _ = strings.Cut(rest, "\x00")
+		tail, rest, _ = strings.Cut(rest, "\x00")
+		paths, tails = append(paths, p), append(tails, tail)
+	}
+	for _, i := range pathOrder(paths) {
+		list = append(list, paths[i]...)
+		list = append(list, tails[i]...)
 	}
 	return list, nil
 }
