@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -940,11 +941,11 @@ func (db *DB) Owners(paths []string) (map[string][]string, error) {
 	}
 	owners := make(map[string][]string)
 	err := db.read("looking up path owners", func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(paths, chunkSize) {
+		for _, chunk := range tableChunks(paths, func(p string) string { return p }) {
 			// Each path is looked up as it is stored: its directory's row,
 			// then the record under it; CROSS JOIN keeps that order.
-			values, args := pathValues(chunk)
-			rows, err := tx.Query(`WITH q (dir, name) AS (`+values+`)
+			table, args := pairTable(chunk, splitPair)
+			rows, err := tx.Query(`WITH q (dir, name) AS (`+table+`)
 				SELECT q.dir || q.name, f.package FROM q CROSS JOIN dirs d CROSS JOIN files f
 				WHERE d.path = q.dir AND f.dir = d.id AND f.name = q.name`, args...)
 			if err != nil {
@@ -1097,15 +1098,48 @@ func checkPath(p string) error {
 	return nil
 }
 
-// pathValues is a VALUES list of paths split as they are stored, (dir,
-// name) a row, and its arguments.
-func pathValues(paths []string) (string, []any) {
-	args := make([]any, 0, 2*len(paths))
-	for _, p := range paths {
-		dir, name := splitPath(p)
-		args = append(args, dir, name)
+// tableChunks splits items for pairTable: all at once when JSON can
+// carry their paths, else in chunks of chunkSize.
+func tableChunks[T any](items []T, path func(T) string) [][]T {
+	for _, it := range items {
+		if !utf8.ValidString(path(it)) {
+			return slices.Collect(slices.Chunk(items, chunkSize))
+		}
 	}
-	return "VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(paths)), ","), args
+	if len(items) == 0 {
+		return nil
+	}
+	return [][]T{items}
+}
+
+// pairTable is a table of paths as they are stored, (dir, name) a row
+// (dir a dirs path or id), as SQL and its arguments: one JSON array that
+// SQLite takes apart itself (one bound value, however many paths: a
+// VALUES list of 1,000 cost more to parse than to run), or, for names
+// JSON cannot carry (not UTF-8), a VALUES list.
+func pairTable[T any](items []T, pair func(T) (dir any, name string)) (string, []any) {
+	pairs := make([][2]any, len(items))
+	text := true
+	for i, it := range items {
+		dir, name := pair(it)
+		pairs[i] = [2]any{dir, name}
+		d, isText := dir.(string)
+		text = text && utf8.ValidString(name) && (!isText || utf8.ValidString(d))
+	}
+	if data, err := json.Marshal(pairs); text && err == nil {
+		return "SELECT value->>0, value->>1 FROM json_each(?)", []any{string(data)}
+	}
+	args := make([]any, 0, 2*len(items))
+	for _, p := range pairs {
+		args = append(args, p[0], p[1])
+	}
+	return "VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(items)), ","), args
+}
+
+// splitPair is pairTable's pair for a path.
+func splitPair(p string) (any, string) {
+	dir, name := splitPath(p)
+	return dir, name
 }
 
 func placeholders(n int) string {

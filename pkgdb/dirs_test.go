@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"reflect"
@@ -475,5 +476,59 @@ func TestTheRecordsOfABigPackageTakeLittleSpace(t *testing.T) {
 	}
 	if per := fi.Size() / n; per > 160 {
 		t.Errorf("the database of a %d-file package is %d bytes, %d a file; want at most 160", n, fi.Size(), per)
+	}
+}
+
+func TestPathOrderIsBytewiseOrderOfRecordsAsStored(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"a", "a-b", "a.b", "b", "a b", "ab", "a+", "\xe9", "z", "a~"}
+	for trial := range 200 {
+		seen := map[string]bool{}
+		var paths []string
+		for range 1 + rng.IntN(60) {
+			var p []string
+			for range 1 + rng.IntN(4) {
+				p = append(p, parts[rng.IntN(len(parts))])
+			}
+			// Every ancestor is recorded too, as packages record theirs,
+			// but only sometimes.
+			for i := range p {
+				q := strings.Join(p[:i+1], "/")
+				if (i == len(p)-1 || rng.IntN(2) == 0) && !seen[q] {
+					seen[q] = true
+					paths = append(paths, q)
+				}
+			}
+		}
+		// As stored: by directory, the directories in a random order,
+		// names sorted within each.
+		byDir := map[string][]string{}
+		var dirs []string
+		for _, p := range paths {
+			d, _ := splitPath(p)
+			if byDir[d] == nil {
+				dirs = append(dirs, d)
+			}
+			byDir[d] = append(byDir[d], p)
+		}
+		rng.Shuffle(len(dirs), func(i, j int) { dirs[i], dirs[j] = dirs[j], dirs[i] })
+		var stored []string
+		for _, d := range dirs {
+			slices.Sort(byDir[d])
+			stored = append(stored, byDir[d]...)
+		}
+		if trial%10 == 0 {
+			// Not as stored: a directory's records apart. Still sorted.
+			rng.Shuffle(len(stored), func(i, j int) { stored[i], stored[j] = stored[j], stored[i] })
+		}
+		var got []string
+		for _, i := range pathOrder(stored) {
+			got = append(got, stored[i])
+		}
+		want := slices.Clone(stored)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d: pathOrder of\n%q\ngives\n%q\nwant\n%q", trial, stored, got, want)
+		}
 	}
 }

@@ -423,12 +423,9 @@ func (tx *Tx) checkSharedPaths() error {
 	fail := func(err error) error {
 		return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
 	}
-	for chunk := range slices.Chunk(paths, chunkSize) {
-		args := make([]any, 0, 2*len(chunk))
-		for _, p := range chunk {
-			args = append(args, p.dir, p.name())
-		}
-		rows, err := tx.conn.QueryContext(ctx, `WITH t (dir, name) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)), ",")+`)
+	for _, chunk := range tableChunks(paths, func(p storedPath) string { return p.path }) {
+		table, args := pairTable(chunk, func(p storedPath) (any, string) { return p.dir, p.name() })
+		rows, err := tx.conn.QueryContext(ctx, `WITH t (dir, name) AS (`+table+`)
 			SELECT d.path || f.name FROM t CROSS JOIN files f CROSS JOIN dirs d
 			WHERE f.dir = t.dir AND f.name = t.name AND d.id = f.dir
 			GROUP BY f.dir, f.name HAVING count(*) > 1 AND max(f.type <> 'dir')`, args...)
