@@ -757,12 +757,8 @@ func (db *DB) Files(name string) ([]File, error) {
 	}
 	// Sorted here: SQLite would sort whole records, which took as long as
 	// reading them.
-	paths := make([]string, len(files))
-	for i := range files {
-		paths[i] = files[i].Path
-	}
 	sorted := make([]File, len(files))
-	for i, j := range pathOrder(paths) {
+	for i, j := range pathOrder(len(files), func(i int) (string, string) { return splitPath(files[i].Path) }) {
 		sorted[i] = files[j]
 	}
 	return sorted, nil
@@ -822,20 +818,29 @@ func (db *DB) FileList(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The paths keep their leading slash: all under the one directory
-	// "/", they sort as they would without it.
-	n := strings.Count(records, "\x00") / 2
-	paths, tails := make([]string, 0, n), make([]string, 0, n)
-	list := make([]byte, 0, len(records)-2*n)
-	for rest := records; rest != ""; {
-		var p, tail string
-		p, rest, _ = strings.Cut(rest, "\x00")
-		tail, rest, _ = strings.Cut(rest, "\x00")
-		paths, tails = append(paths, p), append(tails, tail)
+	// Where each line's path, the path's directory and the rest of the
+	// line end. The paths keep their leading slash: all under the one
+	// directory "/", they sort as they would without it.
+	type line struct{ start, dir, path, end int32 }
+	lines := make([]line, 0, strings.Count(records, "\x00")/2)
+	for at := 0; at < len(records); {
+		p := at + strings.IndexByte(records[at:], 0)
+		end := p + 1 + strings.IndexByte(records[p+1:], 0)
+		if p < at || end <= p {
+			return nil, fmt.Errorf("database %s: listing files of %s: a line without its two NULs", db.path, name)
+		}
+		dir := at + strings.LastIndexByte(records[at:p], '/') + 1
+		lines = append(lines, line{int32(at), int32(dir), int32(p), int32(end)})
+		at = end + 1
 	}
-	for _, i := range pathOrder(paths) {
-		list = append(list, paths[i]...)
-		list = append(list, tails[i]...)
+	list := make([]byte, 0, len(records)-len(lines))
+	for _, i := range pathOrder(len(lines), func(i int) (string, string) {
+		l := lines[i]
+		return records[l.start:l.dir], records[l.dir:l.path]
+	}) {
+		l := lines[i]
+		list = append(list, records[l.start:l.path]...)
+		list = append(list, records[l.path+1:l.end]...)
 	}
 	return list, nil
 }

@@ -522,7 +522,7 @@ func TestPathOrderIsBytewiseOrderOfRecordsAsStored(t *testing.T) {
 			rng.Shuffle(len(stored), func(i, j int) { stored[i], stored[j] = stored[j], stored[i] })
 		}
 		var got []string
-		for _, i := range pathOrder(stored) {
+		for _, i := range pathOrder(len(stored), func(i int) (string, string) { return splitPath(stored[i]) }) {
 			got = append(got, stored[i])
 		}
 		want := slices.Clone(stored)
