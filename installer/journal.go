@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -586,6 +587,15 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 func finish(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
 	belowSwap := swapped(entries)
+	// Obsolete paths go together, before the directories that held them
+	// (the rmdir ops come last in the journal).
+	var gone []string
+	for _, e := range entries {
+		if e.Op == opRemove && !belowSwap(e.Path) {
+			gone = append(gone, e.Path)
+		}
+	}
+	removePaths(root, gone)
 	for _, e := range entries {
 		if belowSwap(e.Path) {
 			continue // in place with its directory, or gone with it
@@ -603,12 +613,14 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 			if e.Backup != "" {
 				unix.Unlink(abs(e.Backup))
 			}
-		case opRemove:
-			os.Remove(abs(e.Path))
 		case opSave:
 			os.Rename(abs(e.Path), abs(e.Backup))
 		case opRmdir:
-			os.Remove(abs(e.Path)) // fails, rightly, unless empty
+			// os.Remove's two calls the other way round: it is usually
+			// a directory, which fails, rightly, unless empty.
+			if unix.Rmdir(abs(e.Path)) == unix.ENOTDIR {
+				unix.Unlink(abs(e.Path))
+			}
 		}
 	}
 }
@@ -697,8 +709,7 @@ func crashPoint(name string) {
 	if spec.name != name {
 		return
 	}
-	crashSeen++
-	if crashSeen == spec.n {
+	if crashSeen.Add(1) == int64(spec.n) {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 	}
 }
@@ -710,7 +721,7 @@ type crashAt struct {
 
 var (
 	crashSpec = parseCrashSpec(os.Getenv("LPM_TEST_CRASH"))
-	crashSeen int
+	crashSeen atomic.Int64 // removePaths' workers pass crash points at once
 )
 
 func parseCrashSpec(s string) crashAt {
