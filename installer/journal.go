@@ -369,6 +369,9 @@ func (t *tx) stage() error {
 			}
 		}
 	}
+	if !t.stagesAnything() {
+		return nil // a removal: nothing to make durable
+	}
 	t.in.syncs++
 	return syncRoot(t.in.Root)
 }

@@ -170,6 +170,19 @@ func conflictsWith(conflicts []string, name, version string) (string, bool) {
 	return "", false
 }
 
+// stagesAnything reports whether stage writes anything to the root. A
+// transaction that only removes does not: the syncfs after staging would
+// only wait for what other programs wrote to the filesystem.
+func (t *tx) stagesAnything() bool {
+	for _, o := range t.ops {
+		switch {
+		case o.pc != nil, o.Op == opMkdir, o.Op == opReplace, o.Op == opToDir, o.Op == opFromDir:
+			return true
+		}
+	}
+	return false
+}
+
 // removeWorkers is how many goroutines unlink a committed transaction's
 // obsolete paths. Unlinking is the kernel's work (for a 20,000-file
 // package nine tenths of lpm remove's CPU time, most of it freeing the
