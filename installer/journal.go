@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -590,15 +589,6 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 func finish(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
 	belowSwap := swapped(entries)
-	// Obsolete paths go together, before the directories that held them
-	// (the rmdir ops come last in the journal).
-	var gone []string
-	for _, e := range entries {
-		if e.Op == opRemove && !belowSwap(e.Path) {
-			gone = append(gone, e.Path)
-		}
-	}
-	removePaths(root, gone)
 	for _, e := range entries {
 		if belowSwap(e.Path) {
 			continue // in place with its directory, or gone with it
@@ -616,6 +606,13 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 			if e.Backup != "" {
 				unix.Unlink(abs(e.Backup))
 			}
+		case opRemove:
+			// A file or a link: os.Remove's first call, and its second,
+			// rmdir, only for a directory that took the path's place.
+			if unix.Unlink(abs(e.Path)) == unix.EISDIR {
+				unix.Rmdir(abs(e.Path)) // fails, rightly, unless empty
+			}
+			crashPoint("unlink")
 		case opSave:
 			os.Rename(abs(e.Path), abs(e.Backup))
 		case opRmdir:
@@ -712,7 +709,8 @@ func crashPoint(name string) {
 	if spec.name != name {
 		return
 	}
-	if crashSeen.Add(1) == int64(spec.n) {
+	crashSeen++
+	if crashSeen == spec.n {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 	}
 }
@@ -724,7 +722,7 @@ type crashAt struct {
 
 var (
 	crashSpec = parseCrashSpec(os.Getenv("LPM_TEST_CRASH"))
-	crashSeen atomic.Int64 // removePaths' workers pass crash points at once
+	crashSeen int
 )
 
 func parseCrashSpec(s string) crashAt {

@@ -5,11 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/pkgdb"
 	"github.com/lfs-lpm/lpm/ports"
@@ -181,66 +178,4 @@ func (t *tx) stagesAnything() bool {
 		}
 	}
 	return false
-}
-
-// removeWorkers is how many goroutines unlink a committed transaction's
-// obsolete paths. Unlinking is the kernel's work (for a 20,000-file
-// package nine tenths of lpm remove's CPU time, most of it freeing the
-// inodes and their pages), which a second worker on the other core
-// shares when that core is free; each takes whole directories, so two
-// never wait for one directory's lock. On two cores both busy with other
-// work 1, 2 and 4 measured the same.
-const removeWorkers = 2
-
-// removePaths removes paths (relative to root) that a committed journal
-// removes, a directory's paths at a time: each directory is opened once
-// and its entries unlinked by name, so the kernel looks up one name per
-// path instead of the whole path (rm -rf does the same). Like os.Remove,
-// a path that is an empty directory on disk is removed too; a path
-// already gone is no error, so running it again after a crash finishes
-// what is left.
-func removePaths(root string, paths []string) {
-	byDir := map[string][]string{}
-	var dirs []string
-	for _, p := range paths {
-		i := strings.LastIndexByte(p, '/')
-		dir, name := p[:i+1], p[i+1:]
-		if byDir[dir] == nil {
-			dirs = append(dirs, dir)
-		}
-		byDir[dir] = append(byDir[dir], name)
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(removeWorkers, len(dirs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(dirs) {
-					return
-				}
-				unlinkIn(filepath.Join(root, dirs[i]), byDir[dirs[i]])
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// unlinkIn removes the entries names of directory dir. The directory is
-// reached as unlink(2) of its whole paths would reach it, symlinks and
-// all; a directory that is gone has nothing left to remove.
-func unlinkIn(dir string, names []string) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	for _, name := range names {
-		if err := unix.Unlinkat(fd, name, 0); err == unix.EISDIR {
-			unix.Unlinkat(fd, name, unix.AT_REMOVEDIR) // fails, rightly, unless empty
-		}
-		crashPoint("unlink")
-	}
 }

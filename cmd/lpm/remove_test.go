@@ -11,10 +11,9 @@ import (
 	"github.com/lfs-lpm/lpm/archive"
 )
 
-// Removing a package unlinks each of its paths once, by name in its open
-// directory, and removes each directory once: the kernel's work for a
-// path, and no more (a directory used to take a failed unlink before its
-// rmdir). strace counts the calls.
+// Removing a package unlinks each of its paths once and removes each
+// directory once: the kernel's work for a path, and no more (a directory
+// took a failed unlink before its rmdir). strace counts the calls.
 func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("strace is not installed")
