@@ -441,3 +441,23 @@ func TestAnInstallDoesNotLookBelowADirectoryItFoundMissing(t *testing.T) {
 		t.Errorf("installing %d files in new directories looked at the disk %d times, want at most %d", files, in.diskLooks, limit)
 	}
 }
+
+// A removal stages nothing and renames nothing before its commit: it has
+// nothing to make durable with a syncfs, which on a busy filesystem would
+// wait for everything other programs wrote.
+func TestARemovalDoesNotSyncTheRoot(t *testing.T) {
+	in, root := newTestInstaller(t)
+	if _, err := in.Apply([]Change{{Archive: stagePackage(t, t.TempDir(), "pkg", "1.0", 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	in.syncs = 0
+	if _, err := in.Remove([]string{"pkg"}); err != nil {
+		t.Fatal(err)
+	}
+	if in.syncs != 0 {
+		t.Errorf("removing a package synced the root %d times, want 0", in.syncs)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "usr/share/pkg")); !os.IsNotExist(err) {
+		t.Errorf("the package's files are still there (%v)", err)
+	}
+}

@@ -395,6 +395,9 @@ func (t *tx) stage() error {
 	// sync is the disk's work, the inserts (20,000 rows for L) are the
 	// CPU's.
 	t.startRecords()
+	if !t.stagesAnything() {
+		return nil // a removal: nothing to make durable
+	}
 	t.in.syncs++
 	return syncRoot(t.in.Root)
 }
@@ -787,11 +790,20 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 				unix.Unlink(abs(e.Backup))
 			}
 		case opRemove:
-			os.Remove(abs(e.Path))
+			// A file or a link: os.Remove's first call, and its second,
+			// rmdir, only for a directory that took the path's place.
+			if unix.Unlink(abs(e.Path)) == unix.EISDIR {
+				unix.Rmdir(abs(e.Path)) // fails, rightly, unless empty
+			}
+			crashPoint("unlink")
 		case opSave:
 			os.Rename(abs(e.Path), abs(e.Backup))
 		case opRmdir:
-			os.Remove(abs(e.Path)) // fails, rightly, unless empty
+			// os.Remove's two calls the other way round: it is usually
+			// a directory, which fails, rightly, unless empty.
+			if unix.Rmdir(abs(e.Path)) == unix.ENOTDIR {
+				unix.Unlink(abs(e.Path))
+			}
 		}
 	}
 }

@@ -166,3 +166,16 @@ func conflictsWith(conflicts []string, name, version string) (string, bool) {
 	}
 	return "", false
 }
+
+// stagesAnything reports whether stage writes anything to the root. A
+// transaction that only removes does not: the syncfs after staging would
+// only wait for what other programs wrote to the filesystem.
+func (t *tx) stagesAnything() bool {
+	for _, o := range t.ops {
+		switch {
+		case o.pc != nil, o.Op == opMkdir, o.Op == opReplace, o.Op == opToDir, o.Op == opFromDir:
+			return true
+		}
+	}
+	return false
+}

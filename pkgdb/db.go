@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -373,12 +374,13 @@ func (db *DB) enableIncrementalVacuum(ctx context.Context) {
 // database is not locked at all, so opening it never waits for another
 // writer. The version is re-read under the write lock so two lpm
 // processes starting at once cannot both run a step.
-func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (int, error) {
+func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int, error) {
 	conn, err := sqldb.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("database %s: %w", file, err)
 	}
 	defer conn.Close()
+	migrated := false
 	for {
 		version, err := userVersionOn(ctx, conn, file)
 		if err != nil {
@@ -388,6 +390,17 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 			return 0, newerError(file, version, len(steps))
 		}
 		if version == len(steps) {
+			if migrated {
+				// A step that rebuilt a table left the old one's pages
+				// free: give them back now, not at the next transaction's
+				// close (housekeeping; a database without auto_vacuum
+				// reuses them instead).
+				if rows, err := conn.QueryContext(ctx, "PRAGMA incremental_vacuum"); err == nil {
+					for rows.Next() {
+					}
+					rows.Close()
+				}
+			}
 			return version, nil
 		}
 
@@ -399,7 +412,10 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 			err = newerError(file, version, len(steps))
 		}
 		if err == nil && version < len(steps) {
-			_, err = conn.ExecContext(ctx, steps[version])
+			_, err = conn.ExecContext(ctx, steps[version].sql)
+			if err == nil && steps[version].convert != nil {
+				err = steps[version].convert(ctx, conn)
+			}
 			if err == nil {
 				_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1))
 			}
@@ -414,6 +430,7 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []string) (i
 			conn.ExecContext(ctx, "ROLLBACK") // the error that matters is err
 			return 0, err
 		}
+		migrated = true
 	}
 }
 
@@ -732,13 +749,19 @@ func (db *DB) Files(name string) ([]File, error) {
 			return err
 		}
 		var err error
-		files, err = queryFiles(tx, name)
+		files, err = queryFiles(tx, name, false)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return files, nil
+	// Sorted here: SQLite would sort whole records, which took as long as
+	// reading them.
+	sorted := make([]File, len(files))
+	for i, j := range pathOrder(len(files), func(i int) (string, string) { return splitPath(files[i].Path) }) {
+		sorted[i] = files[j]
+	}
+	return sorted, nil
 }
 
 // AllFiles returns every recorded path with its entries, one per owning
@@ -746,7 +769,7 @@ func (db *DB) Files(name string) ([]File, error) {
 func (db *DB) AllFiles() (map[string][]File, error) {
 	all := make(map[string][]File)
 	err := db.read("listing all files", func(tx *sql.Tx) error {
-		files, err := queryFiles(tx, "")
+		files, err := queryFiles(tx, "", false)
 		for _, f := range files {
 			all[f.Path] = append(all[f.Path], f)
 		}
@@ -768,31 +791,56 @@ func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		return scanFiles(tx, name, fn)
+		return scanFiles(tx, name, true, fn)
 	})
 }
 
 // FileList returns the listing lpm files prints for package name: one
 // path a line, "/usr/bin/foo", a directory with a trailing slash, a
 // symlink as "/usr/lib/libz.so -> libz.so.1", sorted by path (bytewise),
-// each line ending in a newline. SQLite builds it in one query, so a
-// 20,000-file package costs one allocation and one write instead of a
-// Go value per row. An error wraps ErrNotInstalled when the package is
+// each line ending in a newline. SQLite builds the lines in one query, so
+// a 20,000-file package costs a few allocations and one write instead of
+// a Go value per row. An error wraps ErrNotInstalled when the package is
 // not installed.
 func (db *DB) FileList(name string) ([]byte, error) {
-	var list []byte
+	var records string
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		// The inner query reads the package's range of the primary key
-		// (package, path), which is in path order: no sort.
-		return tx.QueryRow(`SELECT coalesce(group_concat(line, ''), '') FROM (
-			SELECT '/' || path || CASE type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || link ELSE '' END || char(10) AS line
-			FROM files WHERE package = ? ORDER BY path)`, name).Scan(&list)
+		// In the order the records are stored, which pathOrder sorts:
+		// each line as "/path", NUL, the rest of the line, NUL. No path
+		// or link holds a NUL, so they split where SQLite joined them.
+		return tx.QueryRow(`SELECT coalesce(group_concat('/' || d.path || f.name || char(0) ||
+			CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END || char(10, 0), ''), '')
+			FROM files f JOIN dirs d ON d.id = f.dir WHERE f.package = ?`, name).Scan(&records)
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Where each line's path, the path's directory and the rest of the
+	// line end. The paths keep their leading slash: all under the one
+	// directory "/", they sort as they would without it.
+	type line struct{ start, dir, path, end int32 }
+	lines := make([]line, 0, strings.Count(records, "\x00")/2)
+	for at := 0; at < len(records); {
+		p := at + strings.IndexByte(records[at:], 0)
+		end := p + 1 + strings.IndexByte(records[p+1:], 0)
+		if p < at || end <= p {
+			return nil, fmt.Errorf("database %s: listing files of %s: a line without its two NULs", db.path, name)
+		}
+		dir := at + strings.LastIndexByte(records[at:p], '/') + 1
+		lines = append(lines, line{int32(at), int32(dir), int32(p), int32(end)})
+		at = end + 1
+	}
+	list := make([]byte, 0, len(records)-len(lines))
+	for _, i := range pathOrder(len(lines), func(i int) (string, string) {
+		l := lines[i]
+		return records[l.start:l.dir], records[l.dir:l.path]
+	}) {
+		l := lines[i]
+		list = append(list, records[l.start:l.path]...)
+		list = append(list, records[l.path+1:l.end]...)
 	}
 	return list, nil
 }
@@ -804,8 +852,9 @@ type querier interface {
 }
 
 // queryFiles reads the files of one package, or of all when name is "",
-// sorted by path and then package.
-func queryFiles(tx querier, name string) ([]File, error) {
+// sorted by path and then package when byPath is set, and by package in
+// the order they are stored otherwise (no sort).
+func queryFiles(tx querier, name string, byPath bool) ([]File, error) {
 	filter, args := "", []any(nil)
 	if name != "" {
 		filter, args = "WHERE package = ?", []any{name}
@@ -813,7 +862,8 @@ func queryFiles(tx querier, name string) ([]File, error) {
 
 	type key struct{ pkg, path string }
 	needed := make(map[key][]string)
-	rows, err := tx.Query("SELECT package, path, soname FROM needed "+filter+" ORDER BY package, path, seq", args...)
+	rows, err := tx.Query(`SELECT n.package, d.path || n.name, n.soname FROM needed n JOIN dirs d ON d.id = n.dir `+
+		strings.Replace(filter, "package", "n.package", 1)+` ORDER BY n.package, n.dir, n.name, n.seq`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -841,7 +891,7 @@ func queryFiles(tx querier, name string) ([]File, error) {
 		rows.Close()
 	}
 	files := make([]File, 0, n)
-	err = scanFiles(tx, name, func(f *File) error {
+	err = scanFiles(tx, name, byPath, func(f *File) error {
 		f.Needed = needed[key{f.Package, f.Path}]
 		files = append(files, *f)
 		return nil
@@ -850,14 +900,20 @@ func queryFiles(tx querier, name string) ([]File, error) {
 }
 
 // scanFiles reads the file rows of one package, or of all when name is
-// "", sorted by path and then package, into one File it hands to fn.
-func scanFiles(tx querier, name string, fn func(f *File) error) error {
+// "", into one File it hands to fn: sorted by path and then package when
+// byPath is set, else in the order of the primary key (package, dir,
+// name), which needs no sort.
+func scanFiles(tx querier, name string, byPath bool, fn func(f *File) error) error {
 	filter, args := "", []any(nil)
 	if name != "" {
-		filter, args = "WHERE package = ?", []any{name}
+		filter, args = "WHERE f.package = ?", []any{name}
 	}
-	rows, err := tx.Query(`SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256
-		FROM files `+filter+` ORDER BY path, package`, args...)
+	order := "f.package, f.dir, f.name"
+	if byPath {
+		order = "d.path || f.name, f.package"
+	}
+	rows, err := tx.Query(`SELECT f.package, d.path || f.name AS path, f.type, f.mode, f.uid, f.gid, f.size, f.sha256, f.link, f.soname, f.backup, f.built_sha256
+		FROM files f JOIN dirs d ON d.id = f.dir `+filter+` ORDER BY `+order, args...)
 	if err != nil {
 		return err
 	}
@@ -890,8 +946,13 @@ func (db *DB) Owners(paths []string) (map[string][]string, error) {
 	}
 	owners := make(map[string][]string)
 	err := db.read("looking up path owners", func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(paths, chunkSize) {
-			rows, err := tx.Query("SELECT path, package FROM files WHERE path IN ("+placeholders(len(chunk))+")", anySlice(chunk)...)
+		for _, chunk := range tableChunks(paths, func(p string) string { return p }) {
+			// Each path is looked up as it is stored: its directory's row,
+			// then the record under it; CROSS JOIN keeps that order.
+			table, args := pairTable(chunk, splitPair)
+			rows, err := tx.Query(`WITH q (dir, name) AS (`+table+`)
+				SELECT q.dir || q.name, f.package FROM q CROSS JOIN dirs d CROSS JOIN files f
+				WHERE d.path = q.dir AND f.dir = d.id AND f.name = q.name`, args...)
 			if err != nil {
 				return err
 			}
@@ -931,9 +992,9 @@ func (db *DB) SharedPaths(pkgs []string) (map[string]bool, error) {
 	}
 	var shared map[string]bool
 	err = db.read("looking up shared paths", func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT DISTINCT f.path FROM files f
+		rows, err := tx.Query(`SELECT d.path || f.name FROM files f JOIN dirs d ON d.id = f.dir
 			WHERE f.package IN (SELECT value FROM json_each(?1)) AND EXISTS (
-				SELECT 1 FROM files o WHERE o.path = f.path AND o.package NOT IN (SELECT value FROM json_each(?1)))`, string(names))
+				SELECT 1 FROM files o WHERE o.dir = f.dir AND o.name = f.name AND o.package NOT IN (SELECT value FROM json_each(?1)))`, string(names))
 		if err != nil {
 			return err
 		}
@@ -1040,6 +1101,50 @@ func checkPath(p string) error {
 		return fmt.Errorf("path is not clean (clean form %q)", path.Clean(p))
 	}
 	return nil
+}
+
+// tableChunks splits items for pairTable: all at once when JSON can
+// carry their paths, else in chunks of chunkSize.
+func tableChunks[T any](items []T, path func(T) string) [][]T {
+	for _, it := range items {
+		if !utf8.ValidString(path(it)) {
+			return slices.Collect(slices.Chunk(items, chunkSize))
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return [][]T{items}
+}
+
+// pairTable is a table of paths as they are stored, (dir, name) a row
+// (dir a dirs path or id), as SQL and its arguments: one JSON array that
+// SQLite takes apart itself (one bound value, however many paths: a
+// VALUES list of 1,000 cost more to parse than to run), or, for names
+// JSON cannot carry (not UTF-8), a VALUES list.
+func pairTable[T any](items []T, pair func(T) (dir any, name string)) (string, []any) {
+	pairs := make([][2]any, len(items))
+	text := true
+	for i, it := range items {
+		dir, name := pair(it)
+		pairs[i] = [2]any{dir, name}
+		d, isText := dir.(string)
+		text = text && utf8.ValidString(name) && (!isText || utf8.ValidString(d))
+	}
+	if data, err := json.Marshal(pairs); text && err == nil {
+		return "SELECT value->>0, value->>1 FROM json_each(?)", []any{string(data)}
+	}
+	args := make([]any, 0, 2*len(items))
+	for _, p := range pairs {
+		args = append(args, p[0], p[1])
+	}
+	return "VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(items)), ","), args
+}
+
+// splitPair is pairTable's pair for a path.
+func splitPair(p string) (any, string) {
+	dir, name := splitPath(p)
+	return dir, name
 }
 
 func placeholders(n int) string {

@@ -19,6 +19,9 @@
 // Paths in the database are relative to the root and clean, with no
 // leading slash: "usr/bin/foo", never "/usr/bin/foo" or "usr//bin/foo".
 // Callers convert; pkgdb rejects any other form instead of guessing.
+// A file record stores its path split (schema 7): the id of its
+// directory's row in dirs ("usr/bin/") and its base name ("foo"); every
+// query puts them back together, so callers only ever see whole paths.
 //
 // A path has several owners only when every owner records it as a "dir".
 // Tx.Commit enforces this for every path the transaction wrote, so the

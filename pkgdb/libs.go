@@ -14,20 +14,20 @@ type LibRef struct {
 // Needers returns, for each soname, the installed files whose ELF
 // DT_NEEDED names it.
 func (db *DB) Needers(sonames []string) (map[string][]LibRef, error) {
-	return db.libQuery("SELECT soname, package, path FROM needed WHERE soname IN ", sonames)
+	return db.libQuery("SELECT n.soname, n.package, d.path || n.name AS path FROM needed n JOIN dirs d ON d.id = n.dir WHERE n.soname IN ", sonames)
 }
 
 // SonameProviders returns, for each soname, the installed files whose ELF
 // DT_SONAME it is.
 func (db *DB) SonameProviders(sonames []string) (map[string][]LibRef, error) {
-	return db.libQuery("SELECT soname, package, path FROM files WHERE soname IN ", sonames)
+	return db.libQuery("SELECT f.soname, f.package, d.path || f.name AS path FROM files f JOIN dirs d ON d.id = f.dir WHERE f.soname IN ", sonames)
 }
 
 // AllNeeded returns every installed file's needed sonames: file -> sonames.
 func (db *DB) AllNeeded() (map[LibRef][]string, error) {
 	out := map[LibRef][]string{}
 	err := db.read("listing needed libraries", func(tx *sql.Tx) error {
-		rows, err := tx.Query("SELECT package, path, soname FROM needed ORDER BY package, path, seq")
+		rows, err := tx.Query("SELECT n.package, d.path || n.name, n.soname FROM needed n JOIN dirs d ON d.id = n.dir ORDER BY n.package, n.dir, n.name, n.seq")
 		if err != nil {
 			return err
 		}

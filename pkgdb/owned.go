@@ -7,7 +7,9 @@ import "database/sql"
 func (db *DB) OwnedPaths() (map[string]bool, error) {
 	var owned map[string]bool
 	err := db.read("listing owned paths", func(tx *sql.Tx) error {
-		rows, err := tx.Query("SELECT DISTINCT path FROM files")
+		// No DISTINCT: the set drops the few directories several
+		// packages share, without a sort of every path.
+		rows, err := tx.Query("SELECT d.path || f.name FROM files f JOIN dirs d ON d.id = f.dir")
 		if err != nil {
 			return err
 		}

@@ -256,10 +256,10 @@ func TestMigrateRunsMissingStepsInOrderAndStopsAtAFailingOne(t *testing.T) {
 	raw := rawDB(t, file)
 	defer raw.Close()
 	ctx := context.Background()
-	steps := []string{
-		"CREATE TABLE a (x INTEGER)",
-		"ALTER TABLE a ADD COLUMN y INTEGER; CREATE TABLE b (z INTEGER)",
-		"CREATE TABLE c (x INTEGER); INSERT INTO no_such_table VALUES (1)",
+	steps := []step{
+		{sql: "CREATE TABLE a (x INTEGER)"},
+		{sql: "ALTER TABLE a ADD COLUMN y INTEGER; CREATE TABLE b (z INTEGER)"},
+		{sql: "CREATE TABLE c (x INTEGER); INSERT INTO no_such_table VALUES (1)"},
 	}
 
 	if v, err := migrate(ctx, raw, file, steps[:1]); err != nil || v != 1 {
@@ -291,20 +291,20 @@ func TestANewerSchemaIsRefusedWithoutModifyingTheFile(t *testing.T) {
 	}{
 		{"rollback-journal database", func(t *testing.T, file string) func() {
 			raw := rawDB(t, file)
-			rawExec(t, raw, "CREATE TABLE future (x)", "PRAGMA user_version = 7")
+			rawExec(t, raw, "CREATE TABLE future (x)", "PRAGMA user_version = 99")
 			raw.Close()
 			return func() {}
 		}},
 		{"WAL database closed cleanly", func(t *testing.T, file string) func() {
 			raw := rawDB(t, file)
-			rawExec(t, raw, "PRAGMA journal_mode = WAL", "CREATE TABLE future (x)", "PRAGMA user_version = 7")
+			rawExec(t, raw, "PRAGMA journal_mode = WAL", "CREATE TABLE future (x)", "PRAGMA user_version = 99")
 			raw.Close()
 			return func() {}
 		}},
 		{"newer version still only in the WAL", func(t *testing.T, file string) func() {
 			raw := rawDB(t, file)
 			rawExec(t, raw, "PRAGMA journal_mode = WAL", "PRAGMA wal_autocheckpoint = 0",
-				"CREATE TABLE future (x)", "PRAGMA user_version = 7")
+				"CREATE TABLE future (x)", "PRAGMA user_version = 99")
 			// Keeping the connection open keeps the WAL un-checkpointed,
 			// so the main file's header still says version 0.
 			if v, _, err := headerVersion(file); err != nil || v != 0 {
@@ -330,9 +330,9 @@ func TestANewerSchemaIsRefusedWithoutModifyingTheFile(t *testing.T) {
 				db, err := o.open(root)
 				if err == nil {
 					db.Close()
-					t.Fatal("opening a schema-7 database succeeded")
+					t.Fatal("opening a schema-99 database succeeded")
 				}
-				want := fmt.Sprintf("database %s has schema 7, this lpm knows up to %d: upgrade lpm", file, len(migrations))
+				want := fmt.Sprintf("database %s has schema 99, this lpm knows up to %d: upgrade lpm", file, len(migrations))
 				if err.Error() != want {
 					t.Errorf("error = %q\nwant    %q", err, want)
 				}
@@ -1122,7 +1122,7 @@ func TestFilesMoveToTheirKeysOrderAndKeepTheirNeededLibraries(t *testing.T) {
 		t.Errorf("files after the migration: %+v", files)
 	}
 	var built string
-	if err := db.sql.QueryRow("SELECT lower(hex(built_sha256)) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&built); err != nil || built != "cd" {
+	if err := db.sql.QueryRow("SELECT lower(hex(built_sha256)) FROM files WHERE name = 'libz.so.1'").Scan(&built); err != nil || built != "cd" {
 		t.Errorf("built_sha256 after the migration: %q (%v), want cd", built, err)
 	}
 	for _, table := range []string{"files", "needed"} {
@@ -1249,8 +1249,8 @@ func TestHashesMoveToTheirBytesAndEveryFileRecordIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if db.SchemaVersion() != 6 {
-		t.Fatalf("schema %d after Open, want 6", db.SchemaVersion())
+	if db.SchemaVersion() != len(migrations) {
+		t.Fatalf("schema %d after Open, want %d", db.SchemaVersion(), len(migrations))
 	}
 	files, err := db.Files("zlib")
 	if err != nil {
@@ -1266,7 +1266,7 @@ func TestHashesMoveToTheirBytesAndEveryFileRecordIsKept(t *testing.T) {
 	}
 	var kind string
 	var n int
-	if err := db.sql.QueryRow("SELECT typeof(sha256), length(sha256) FROM files WHERE path = 'usr/lib/libz.so.1'").Scan(&kind, &n); err != nil || kind != "blob" || n != 32 {
+	if err := db.sql.QueryRow("SELECT typeof(sha256), length(sha256) FROM files WHERE name = 'libz.so.1'").Scan(&kind, &n); err != nil || kind != "blob" || n != 32 {
 		t.Errorf("sha256 is stored as %s of %d bytes (%v), want a blob of 32", kind, n, err)
 	}
 	// The migrated records still take part as before: replacing one file
@@ -1415,8 +1415,8 @@ func TestFileRecordsKeepEveryFieldWhetherOrNotTheirPathsAreUTF8(t *testing.T) {
 		if err := tx.PutPackage(pkg("odd", "2"), changed[:len(changed)-1]); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(tx.touched, []string{odd}) {
-			t.Errorf("the second version rewrote %q, want only %q", tx.touched, odd)
+		if len(tx.touched) != 1 || tx.touched[0].path != odd {
+			t.Errorf("the second version rewrote %v, want only %q", tx.touched, odd)
 		}
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)

@@ -1,5 +1,20 @@
 package pkgdb
 
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// A step brings the schema from one version to the next: its SQL, then,
+// for a step that SQL cannot do exactly, Go code on the same connection,
+// in the same transaction.
+type step struct {
+	sql     string
+	convert func(ctx context.Context, conn *sql.Conn) error
+}
+
 // migrations is the ordered list of schema steps. migrations[i] brings a
 // database from version i to version i+1; the number of entries is the
 // newest schema this lpm knows. Never edit a released step: append a new
@@ -8,9 +23,9 @@ package pkgdb
 // Conventions: times are RFC 3339 UTC text (readable with the sqlite3
 // shell), booleans are 0/1 integers, and an absent string is ”. Tables
 // are STRICT so a wrongly typed value is an error instead of being stored.
-var migrations = []string{
+var migrations = []step{
 	// 1: initial schema.
-	`
+	{sql: `
 CREATE TABLE packages (
 	name           TEXT PRIMARY KEY,
 	version        TEXT NOT NULL,
@@ -116,13 +131,13 @@ CREATE TABLE journal (
 CREATE TABLE foreign_dirs (
 	path TEXT PRIMARY KEY
 ) STRICT;
-`,
+`},
 	// 2: one lpm command is one history entry (command_id is the id of
 	// its first transaction), and undo can put back what was there: the
 	// releases and explicit flags before and after (-1: not recorded, a
 	// transaction older than this step), whether it was held, and the
 	// edited config files a removal kept as .lpmsave.
-	`
+	{sql: `
 ALTER TABLE transactions ADD COLUMN command_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE transactions ADD COLUMN command_line TEXT NOT NULL DEFAULT '';
 UPDATE transactions SET command_id = id;
@@ -138,11 +153,11 @@ CREATE TABLE tx_saved (
 	saved TEXT NOT NULL,
 	PRIMARY KEY (tx, path)
 ) STRICT;
-`,
+`},
 	// 3: the version the solver compares, as the port declared or the
 	// version rule read it when the package was built ('' for packages
 	// installed before: callers fall back to the port or the rule).
-	`ALTER TABLE packages ADD COLUMN semver TEXT NOT NULL DEFAULT '';`,
+	{sql: `ALTER TABLE packages ADD COLUMN semver TEXT NOT NULL DEFAULT '';`},
 	// 4: lpm adopt. A package lpm did not install but took over records
 	// where its file list came from (adopted_from: "archive PATH",
 	// "footprint PATH", "build PATH", or "provided" for a package with no
@@ -150,10 +165,10 @@ CREATE TABLE tx_saved (
 	// on disk differed from the package's records the package's hash in
 	// built_sha256 (its sha256 is what is on disk), so that verify
 	// --against-package can list it later.
-	`
+	{sql: `
 ALTER TABLE packages ADD COLUMN adopted_from TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN built_sha256 TEXT NOT NULL DEFAULT '';
-`,
+`},
 	// 5: files and needed are stored in their primary key's order
 	// (WITHOUT ROWID): a package's files are one range of the table, read
 	// in order by files and remove, and the (package, path) index that
@@ -161,7 +176,7 @@ ALTER TABLE files ADD COLUMN built_sha256 TEXT NOT NULL DEFAULT '';
 	// needed is copied aside and dropped first: dropping files with
 	// foreign keys on would delete its rows through ON DELETE CASCADE,
 	// and the pragma that turns them off cannot run in a transaction.
-	`
+	{sql: `
 CREATE TEMP TABLE needed_copy AS SELECT package, path, seq, soname FROM needed;
 DROP TABLE needed;
 CREATE TABLE files_new (
@@ -196,13 +211,13 @@ CREATE TABLE needed (
 INSERT INTO needed (package, path, seq, soname) SELECT package, path, seq, soname FROM needed_copy;
 DROP TABLE needed_copy;
 CREATE INDEX needed_soname ON needed (soname);
-`,
+`},
 	// 6: a file's sha256 (and built_sha256) is its 32 bytes, not 64 hex
 	// digits: a seventh of a big package's rows. Hashes are lowercase hex
 	// outside the database, as before. The table is rebuilt as in step 5
 	// (needed aside first); a hash that is not hexadecimal, which no lpm
 	// wrote, fails the step and leaves the database at schema 5.
-	`
+	{sql: `
 CREATE TEMP TABLE needed_copy AS SELECT package, path, seq, soname FROM needed;
 DROP TABLE needed;
 CREATE TABLE files_new (
@@ -238,5 +253,155 @@ CREATE TABLE needed (
 INSERT INTO needed (package, path, seq, soname) SELECT package, path, seq, soname FROM needed_copy ORDER BY package, path, seq;
 DROP TABLE needed_copy;
 CREATE INDEX needed_soname ON needed (soname);
-`,
+`},
+	// 7: paths are interned: a file record names its directory by the id
+	// of a dirs row ("usr/bin/", "" for the root's own entries) and keeps
+	// only its base name, so neither the records nor the path index repeat
+	// whole paths (together a third of the database). A directory no
+	// record names any more goes when the transaction that dropped the
+	// last one commits. convertPaths moves the records; the new tables
+	// take the old ones' place only once every record is in, in this
+	// step's transaction, so a step that fails leaves schema 6 as it was.
+	{sql: `
+CREATE TABLE dirs (
+	id   INTEGER PRIMARY KEY,
+	path TEXT NOT NULL UNIQUE
+) STRICT;
+CREATE TEMP TABLE needed_copy AS SELECT package, path, seq, soname FROM needed;
+DROP TABLE needed;
+CREATE TABLE files_new (
+	package TEXT NOT NULL REFERENCES packages(name) ON DELETE CASCADE,
+	dir     INTEGER NOT NULL REFERENCES dirs(id),
+	name    TEXT NOT NULL,
+	type    TEXT NOT NULL CHECK (type IN ('dir', 'file', 'symlink', 'hardlink')),
+	mode    INTEGER NOT NULL,
+	uid     INTEGER NOT NULL,
+	gid     INTEGER NOT NULL,
+	size    INTEGER NOT NULL DEFAULT 0,
+	sha256  BLOB NOT NULL DEFAULT X'',
+	link    TEXT NOT NULL DEFAULT '',
+	soname  TEXT NOT NULL DEFAULT '',
+	backup  INTEGER NOT NULL DEFAULT 0 CHECK (backup IN (0, 1)),
+	built_sha256 BLOB NOT NULL DEFAULT X'',
+	PRIMARY KEY (package, dir, name)
+) STRICT, WITHOUT ROWID;
+`, convert: convertPaths},
+}
+
+// pathTables is the rest of step 7 once convertPaths filled files_new: it
+// takes the place of files, and needed is made again, keyed like it.
+const pathTables = `
+DROP TABLE files;
+ALTER TABLE files_new RENAME TO files;
+CREATE INDEX files_path ON files (dir, name);
+CREATE INDEX files_soname ON files (soname) WHERE soname != '';
+CREATE TABLE needed (
+	package TEXT NOT NULL,
+	dir     INTEGER NOT NULL,
+	name    TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	soname  TEXT NOT NULL,
+	PRIMARY KEY (package, dir, name, seq),
+	FOREIGN KEY (package, dir, name) REFERENCES files (package, dir, name) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+`
+
+// convertPaths copies every file record of schema 6 into files_new, its
+// path split as splitPath does, then puts the new tables in place and
+// copies the needed libraries. A path no lpm writes (absolute, not
+// clean) stops the step, naming the record: splitting it could merge it
+// with another record, or lose it.
+func convertPaths(ctx context.Context, conn *sql.Conn) error {
+	dirs := map[string]int64{}
+	insertDir, err := conn.PrepareContext(ctx, "INSERT INTO dirs (path) VALUES (?)")
+	if err != nil {
+		return err
+	}
+	defer insertDir.Close()
+	insertFile, err := conn.PrepareContext(ctx, `INSERT INTO files_new (package, dir, name, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer insertFile.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256
+		FROM files ORDER BY package, path`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var pkg, p, typ, link, soname string
+	var mode, uid, gid, size, backup int64
+	var sum, built []byte
+	for rows.Next() {
+		if err := rows.Scan(&pkg, &p, &typ, &mode, &uid, &gid, &size, &sum, &link, &soname, &backup, &built); err != nil {
+			return err
+		}
+		if err := checkPath(p); err != nil {
+			return fmt.Errorf("the record of %q in package %s: %w; no lpm writes such a path: delete that record (sqlite3) or run lpm rebuild-db", p, pkg, err)
+		}
+		dir, name := splitPath(p)
+		id, ok := dirs[dir]
+		if !ok {
+			res, err := insertDir.ExecContext(ctx, dir)
+			if err == nil {
+				id, err = res.LastInsertId()
+			}
+			if err != nil {
+				return fmt.Errorf("the directory of %q in package %s: %w", p, pkg, err)
+			}
+			dirs[dir] = id
+		}
+		if _, err := insertFile.ExecContext(ctx, pkg, id, name, typ, mode, uid, gid, size, sum, link, soname, backup, built); err != nil {
+			return fmt.Errorf("the record of %q in package %s: %w", p, pkg, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+
+	if _, err := conn.ExecContext(ctx, pathTables); err != nil {
+		return err
+	}
+	insertNeeded, err := conn.PrepareContext(ctx, "INSERT INTO needed (package, dir, name, seq, soname) VALUES (?,?,?,?,?)")
+	if err != nil {
+		return err
+	}
+	defer insertNeeded.Close()
+	needed, err := conn.QueryContext(ctx, "SELECT package, path, seq, soname FROM needed_copy ORDER BY package, path, seq")
+	if err != nil {
+		return err
+	}
+	defer needed.Close()
+	var seq int64
+	for needed.Next() {
+		if err := needed.Scan(&pkg, &p, &seq, &soname); err != nil {
+			return err
+		}
+		dir, name := splitPath(p)
+		id, ok := dirs[dir]
+		if !ok {
+			return fmt.Errorf("library %s needed by %q in package %s: the package has no record of that file", soname, p, pkg)
+		}
+		if _, err := insertNeeded.ExecContext(ctx, pkg, id, name, seq, soname); err != nil {
+			return fmt.Errorf("library %s needed by %q in package %s: %w", soname, p, pkg, err)
+		}
+	}
+	if err := needed.Err(); err != nil {
+		return err
+	}
+	needed.Close()
+	_, err = conn.ExecContext(ctx, "DROP TABLE needed_copy; CREATE INDEX needed_soname ON needed (soname);")
+	return err
+}
+
+// splitPath splits a database path into the dirs row it is stored under
+// (its directory with a trailing slash, "" for an entry of the root
+// itself) and its base name: "usr/bin/ls" is "usr/bin/" and "ls", "usr"
+// is "" and "usr". The path is the two put together, byte for byte, so
+// SQL rebuilds it with ||, whatever its bytes.
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	return p[:i+1], p[i+1:]
 }

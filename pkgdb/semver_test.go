@@ -5,7 +5,7 @@ import "testing"
 func TestTheSolverVersionIsStoredAndOlderDatabasesMigrate(t *testing.T) {
 	root := t.TempDir()
 	raw := rawDB(t, Path(root))
-	rawExec(t, raw, migrations[0], "PRAGMA user_version = 1",
+	rawExec(t, raw, migrations[0].sql, "PRAGMA user_version = 1",
 		`INSERT INTO packages (name, version, release, install_time, build_date)
 		 VALUES ('openssh', '9.9p2', 1, '2025-03-01T12:00:00Z', '2025-03-01T12:00:00Z')`)
 	raw.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,8 +22,25 @@ type Tx struct {
 	stmts map[string]*sql.Stmt
 	// touched lists every path PutPackage wrote; Commit checks them for
 	// owners that may not share a path.
-	touched []string
+	touched []storedPath
+	// dirs caches the ids of the dirs rows this transaction looked up or
+	// made; dropped lists those whose last record it may have deleted,
+	// which Commit deletes if no record names them any more.
+	dirs    map[string]int64
+	dropped []int64
 	done    bool
+}
+
+// storedPath is a path with the id of its directory's dirs row.
+type storedPath struct {
+	path string
+	dir  int64
+}
+
+// name is the path's base name, as the files row keeps it.
+func (s storedPath) name() string {
+	_, name := splitPath(s.path)
+	return name
 }
 
 // Statements a Tx prepares once and reuses; PutPackage of a large package
@@ -40,14 +58,19 @@ var txStatements = map[string]string{
 	"deleteDeps":      "DELETE FROM deps WHERE package = ?",
 	"deleteProvides":  "DELETE FROM provides WHERE package = ?",
 	"deleteConflicts": "DELETE FROM conflicts WHERE package = ?",
-	"deleteFile":      "DELETE FROM files WHERE package = ? AND path = ?",
+	"deleteFile":      "DELETE FROM files WHERE package = ? AND dir = ? AND name = ?",
 	"insertDep":       "INSERT INTO deps (package, seq, dep) VALUES (?,?,?)",
 	"insertProvide":   "INSERT INTO provides (package, seq, provide) VALUES (?,?,?)",
 	"insertConflict":  "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
-	"insertFile": `INSERT INTO files (package, path, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-	"insertNeeded":  "INSERT INTO needed (package, path, seq, soname) VALUES (?,?,?,?)",
+	"insertFile": `INSERT INTO files (package, dir, name, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	"insertNeeded":  "INSERT INTO needed (package, dir, name, seq, soname) VALUES (?,?,?,?,?)",
 	"insertForeign": "INSERT OR IGNORE INTO foreign_dirs (path) VALUES (?)",
+	"selectDir":     "SELECT id FROM dirs WHERE path = ?",
+	"insertDir":     "INSERT INTO dirs (path) VALUES (?)",
+	"packageDirs":   "SELECT DISTINCT dir FROM files WHERE package = ?",
+	// dropDirs deletes those of a JSON array of dirs ids no record names.
+	"dropDirs": "DELETE FROM dirs WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM files WHERE dir = dirs.id)",
 }
 
 // Begin starts a write transaction. It waits up to a few seconds for
@@ -67,7 +90,7 @@ func (db *DB) Begin() (*Tx, error) {
 		conn.Close()
 		return nil, lockError(db.path, err)
 	}
-	tx := &Tx{db: db, conn: conn, stmts: make(map[string]*sql.Stmt, len(txStatements))}
+	tx := &Tx{db: db, conn: conn, stmts: make(map[string]*sql.Stmt, len(txStatements)), dirs: map[string]int64{}}
 	for name, query := range txStatements {
 		stmt, err := conn.PrepareContext(ctx, query)
 		if err != nil {
@@ -136,6 +159,7 @@ func (tx *Tx) PutPackage(p Package, files []File) error {
 	if err := tx.putPackage(p, files); err != nil {
 		tx.conn.ExecContext(ctx, "ROLLBACK TO put_package")
 		tx.conn.ExecContext(ctx, "RELEASE put_package")
+		clear(tx.dirs) // dirs rows it made are gone again
 		return fmt.Errorf("database %s: recording package %s: %w", tx.db.path, p.Name, err)
 	}
 	if _, err := tx.conn.ExecContext(ctx, "RELEASE put_package"); err != nil {
@@ -147,7 +171,7 @@ func (tx *Tx) PutPackage(p Package, files []File) error {
 func (tx *Tx) putPackage(p Package, files []File) error {
 	// An upgrade rewrites only the file rows that changed: an unchanged
 	// 20,000-file package costs a read, not 40,000 writes.
-	existing, err := queryFiles(connQuerier{tx.conn}, p.Name)
+	existing, err := queryFiles(connQuerier{tx.conn}, p.Name, false)
 	if err != nil {
 		return err
 	}
@@ -188,32 +212,65 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 		if ok && sameFile(old, f) {
 			continue
 		}
+		dirPath, name := splitPath(f.Path)
+		dir, err := tx.dirID(dirPath)
+		if err != nil {
+			return fmt.Errorf("path %s: %w", f.Path, err)
+		}
 		if ok {
 			// Deleting the row cascades to its needed rows.
-			if _, err := tx.exec("deleteFile", p.Name, f.Path); err != nil {
+			if _, err := tx.exec("deleteFile", p.Name, dir, name); err != nil {
 				return fmt.Errorf("path %s: %w", f.Path, err)
 			}
 		}
-		_, err := tx.exec("insertFile", p.Name, f.Path, f.Type, f.Mode, f.UID, f.GID, f.Size,
+		_, err = tx.exec("insertFile", p.Name, dir, name, f.Type, f.Mode, f.UID, f.GID, f.Size,
 			hashBytes(f.SHA256), f.Link, f.Soname, f.Backup, hashBytes(f.BuiltSHA256))
 		if err != nil {
 			return fmt.Errorf("path %s: %w", f.Path, err)
 		}
 		for seq, soname := range f.Needed {
-			if _, err := tx.exec("insertNeeded", p.Name, f.Path, seq, soname); err != nil {
+			if _, err := tx.exec("insertNeeded", p.Name, dir, name, seq, soname); err != nil {
 				return fmt.Errorf("path %s: %w", f.Path, err)
 			}
 		}
-		tx.touched = append(tx.touched, f.Path)
+		tx.touched = append(tx.touched, storedPath{f.Path, dir})
 	}
 	for path := range have {
-		if !seen[path] {
-			if _, err := tx.exec("deleteFile", p.Name, path); err != nil {
-				return fmt.Errorf("path %s: %w", path, err)
-			}
+		if seen[path] {
+			continue
 		}
+		dirPath, name := splitPath(path)
+		dir, err := tx.dirID(dirPath)
+		if err == nil {
+			_, err = tx.exec("deleteFile", p.Name, dir, name)
+		}
+		if err != nil {
+			return fmt.Errorf("path %s: %w", path, err)
+		}
+		tx.dropped = append(tx.dropped, dir)
 	}
 	return nil
+}
+
+// dirID returns the id of the dirs row of dir (splitPath's form), making
+// the row if there is none.
+func (tx *Tx) dirID(dir string) (int64, error) {
+	if id, ok := tx.dirs[dir]; ok {
+		return id, nil
+	}
+	var id int64
+	err := tx.stmts["selectDir"].QueryRowContext(context.Background(), dir).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		var res sql.Result
+		if res, err = tx.exec("insertDir", dir); err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("directory %q: %w", dir, err)
+	}
+	tx.dirs[dir] = id
+	return id, nil
 }
 
 // sameFile reports whether two records of one path say the same.
@@ -279,6 +336,22 @@ func (tx *Tx) DeletePackage(name string) error {
 	if tx.done {
 		return errors.New("pkgdb: DeletePackage on a finished transaction")
 	}
+	rows, err := tx.stmts["packageDirs"].QueryContext(context.Background(), name)
+	if err != nil {
+		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
+	}
+	for rows.Next() {
+		var dir int64
+		if err := rows.Scan(&dir); err != nil {
+			rows.Close()
+			return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
+		}
+		tx.dropped = append(tx.dropped, dir)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
+	}
 	res, err := tx.exec("deletePackage", name)
 	if err != nil {
 		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
@@ -300,6 +373,10 @@ func (tx *Tx) Commit() error {
 		tx.Rollback()
 		return err
 	}
+	if err := tx.dropDirs(); err != nil {
+		tx.Rollback()
+		return err
+	}
 	if _, err := tx.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
 		tx.Rollback()
 		if full(err) {
@@ -311,6 +388,23 @@ func (tx *Tx) Commit() error {
 	return nil
 }
 
+// dropDirs deletes the dirs rows the transaction's deletions may have
+// left without a record.
+func (tx *Tx) dropDirs() error {
+	if len(tx.dropped) == 0 {
+		return nil
+	}
+	slices.Sort(tx.dropped)
+	ids, err := json.Marshal(slices.Compact(tx.dropped))
+	if err == nil {
+		_, err = tx.exec("dropDirs", string(ids))
+	}
+	if err != nil {
+		return fmt.Errorf("database %s: deleting unused directories: %w", tx.db.path, err)
+	}
+	return nil
+}
+
 // checkSharedPaths finds touched paths whose owners are not all "dir"
 // entries. It runs at commit, not per insert, so that moving a file from
 // one package to another works in either PutPackage order. Paths are
@@ -319,8 +413,8 @@ func (tx *Tx) Commit() error {
 // 90,000 pairs. Only the paths found bad have their owners read.
 func (tx *Tx) checkSharedPaths() error {
 	paths := slices.Clone(tx.touched)
-	slices.Sort(paths)
-	paths = slices.Compact(paths)
+	slices.SortFunc(paths, func(a, b storedPath) int { return strings.Compare(a.path, b.path) })
+	paths = slices.CompactFunc(paths, func(a, b storedPath) bool { return a.path == b.path })
 
 	type owner struct{ pkg, typ string }
 	bad := make(map[string][]owner)
@@ -329,9 +423,12 @@ func (tx *Tx) checkSharedPaths() error {
 	fail := func(err error) error {
 		return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
 	}
-	for chunk := range slices.Chunk(paths, chunkSize) {
-		rows, err := tx.conn.QueryContext(ctx, `SELECT path FROM files WHERE path IN (`+placeholders(len(chunk))+`)
-			GROUP BY path HAVING count(*) > 1 AND max(type <> 'dir')`, anySlice(chunk)...)
+	for _, chunk := range tableChunks(paths, func(p storedPath) string { return p.path }) {
+		table, args := pairTable(chunk, func(p storedPath) (any, string) { return p.dir, p.name() })
+		rows, err := tx.conn.QueryContext(ctx, `WITH t (dir, name) AS (`+table+`)
+			SELECT d.path || f.name FROM t CROSS JOIN files f CROSS JOIN dirs d
+			WHERE f.dir = t.dir AND f.name = t.name AND d.id = f.dir
+			GROUP BY f.dir, f.name HAVING count(*) > 1 AND max(f.type <> 'dir')`, args...)
 		if err != nil {
 			return fail(err)
 		}
@@ -354,7 +451,9 @@ func (tx *Tx) checkSharedPaths() error {
 	const shown = 5
 	slices.Sort(badPaths)
 	for _, p := range badPaths[:min(shown, len(badPaths))] {
-		rows, err := tx.conn.QueryContext(ctx, "SELECT package, type FROM files WHERE path = ? ORDER BY package", p)
+		dir, name := splitPath(p)
+		rows, err := tx.conn.QueryContext(ctx, `SELECT f.package, f.type FROM dirs d CROSS JOIN files f
+			WHERE d.path = ? AND f.dir = d.id AND f.name = ? ORDER BY f.package`, dir, name)
 		if err != nil {
 			return fail(err)
 		}

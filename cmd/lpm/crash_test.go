@@ -210,10 +210,11 @@ func crashTrial(t *testing.T, root string, sc crashScenario, d time.Duration, rn
 	cmd := exec.Command(lpmBin, append([]string{"--root", root, "--yes", "-q"}, sc.args(root)...)...)
 	// Half the trials die at a random moment; the others at a named point
 	// (after the journal, after staging, during the renames, after a type
-	// change's exchange, after the renames, after the commit), so that the
+	// change's exchange, after the renames, after the commit, while the
+	// committed transaction's obsolete paths are unlinked), so that the
 	// short windows are covered.
 	if rng.Intn(2) == 1 {
-		points := []string{"journaled:1", "staged:1", "applied:1", "committed:1", fmt.Sprintf("rename:%d", 1+rng.Intn(400)), fmt.Sprintf("swapped:%d", 1+rng.Intn(4))}
+		points := []string{"journaled:1", "staged:1", "applied:1", "committed:1", fmt.Sprintf("rename:%d", 1+rng.Intn(400)), fmt.Sprintf("swapped:%d", 1+rng.Intn(4)), fmt.Sprintf("unlink:%d", 1+rng.Intn(400))}
 		cmd.Env = append(os.Environ(), "LPM_TEST_CRASH="+points[rng.Intn(len(points))])
 	}
 	var missing atomic.Int64

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// Removing a package unlinks each of its paths once and removes each
+// directory once: the kernel's work for a path, and no more (a directory
+// took a failed unlink before its rmdir). strace counts the calls.
+func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace is not installed")
+	}
+	const dirs, perDir = 12, 25
+	stage := filepath.Join(t.TempDir(), "stage")
+	for d := range dirs {
+		for i := range perDir {
+			p := filepath.Join(stage, fmt.Sprintf("usr/share/many/d%02d/f%03d", d, i))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pkg := filepath.Join(t.TempDir(), "many-1.0.lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "many", Version: "1.0", Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRoot(t)
+	r.ok("install", "--file", pkg)
+
+	counts := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command("strace", "-f", "-c", "-o", counts, "-e", "trace=unlink,unlinkat,rmdir",
+		lpmBin, "--root", r.dir, "--yes", "-q", "remove", "many")
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lpm remove under strace: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(r.path("usr/share/many")); !os.IsNotExist(err) {
+		t.Fatalf("usr/share/many is still there after the removal (%v)", err)
+	}
+	data, err := os.ReadFile(counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && (f[len(f)-1] == "unlinkat" || f[len(f)-1] == "unlink" || f[len(f)-1] == "rmdir") {
+			var n int
+			fmt.Sscan(f[3], &n)
+			calls += n
+		}
+	}
+	// The files, their directories, usr/share/many and usr/share (the
+	// install made it; usr was there before).
+	paths := dirs*perDir + dirs + 2
+	if calls != paths {
+		t.Errorf("removing %d paths made %d unlink and rmdir calls:\n%s", paths, calls, data)
+	}
+}
