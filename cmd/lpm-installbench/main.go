@@ -243,15 +243,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	// linker wrote it faults its pages in bigger pieces than a copy of it
 	// (the same file peaked at 16.0 MiB for lpm --version against 12.1 for
 	// its copy), and the peak-memory row would measure that.
-	if opt.lpm, err = copyBinary(opt.lpm, filepath.Join(opt.dir, "lpm")); err != nil {
+	lpmCopy, err := copyBinary(opt.lpm, filepath.Join(b.fs, "lpm"))
+	if err != nil {
 		return err
 	}
-	b.tools = []*tool{lpmTool(colLpm, opt.lpm)}
+	b.tools = []*tool{lpmTool(colLpm, lpmCopy)}
 	if opt.base != "" {
-		if opt.base, err = copyBinary(opt.base, filepath.Join(opt.dir, "lpm-base")); err != nil {
+		baseCopy, err := copyBinary(opt.base, filepath.Join(b.fs, "lpm-base"))
+		if err != nil {
 			return err
 		}
-		b.tools = append(b.tools, lpmTool(colBase, opt.base))
+		b.tools = append(b.tools, lpmTool(colBase, baseCopy))
 	}
 	if b.pack.pac {
 		b.tools = append(b.tools, pacmanTool(conf))
