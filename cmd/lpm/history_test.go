@@ -251,6 +251,67 @@ func TestInstallRebuildReinstallsTheSameRelease(t *testing.T) {
 	r.ok("verify")
 }
 
+// A rebuild of the same version and release replaces the archive in the
+// package cache. Undo and repair put back the build the record names, or
+// nothing: the cache's build is another package, whatever its name says.
+func TestUndoRefusesAnArchiveThatIsAnotherBuild(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	r.ok("install", "data")
+	dataPort(t, tree, 2, "two")
+	r.ok("upgrade", "data")
+	dataPort(t, tree, 1, "uno")
+	r.ok("build", "--rebuild", "data")
+	cached := r.path("var/cache/lpm/packages/data-1.0-1.lpm")
+	before := r.state()
+	r.fails([]string{"undo", cached, "another build of data 1.0-1", "lpm install --file " + cached}, "undo")
+	r.unchanged(before)
+
+	// A history written before lpm recorded manifest hashes cannot tell
+	// builds apart: undo takes the cached archive, as it always did.
+	sqlExec(t, r, "UPDATE tx_packages SET old_manifest_sha256 = ''")
+	r.ok("undo")
+	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "uno\n" {
+		t.Errorf("undo of a history without manifest hashes put back %q, want the cached build's uno", got)
+	}
+	r.ok("verify")
+}
+
+func TestRepairRefusesAnArchiveThatIsAnotherBuild(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	r.ok("install", "data")
+	dataPort(t, tree, 1, "uno")
+	r.ok("build", "--rebuild", "data")
+	cached := r.path("var/cache/lpm/packages/data-1.0-1.lpm")
+	before := r.state()
+	r.fails([]string{"repair data", cached, "another build of data 1.0-1", "lpm install --file " + cached}, "repair", "data")
+	r.unchanged(before)
+
+	// A record written before lpm recorded manifest hashes: repair
+	// rewrites from the cached archive, as it always did.
+	sqlExec(t, r, "UPDATE packages SET manifest_sha256 = ''")
+	r.ok("repair", "data")
+	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "uno\n" {
+		t.Errorf("repair of a record without a manifest hash wrote %q, want the cached build's uno", got)
+	}
+}
+
+// sqlExec changes the root's database behind lpm, as an older lpm left it.
+func sqlExec(t *testing.T, r *testRoot, query string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 // helloTree is libgreetTree plus a hello 1.1.0 that builds against any
 // libgreet from 1.0 on, so that it can be rebuilt against libgreet.so.2.
 func helloTree(t *testing.T) string {
