@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -297,6 +298,52 @@ func TestRepairRefusesAnArchiveThatIsAnotherBuild(t *testing.T) {
 	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "uno\n" {
 		t.Errorf("repair of a record without a manifest hash wrote %q, want the cached build's uno", got)
 	}
+}
+
+// Each way lpm records a package from an archive records the build it
+// came from: install, rebuild-db and adopt from the package cache.
+func TestRecordsNameTheBuildOfTheirArchive(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	names := func(r *testRoot, how string) {
+		t.Helper()
+		db, err := pkgdb.OpenReadOnly(r.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p, err := db.Package("data")
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		a, err := archive.Open(p.ArchivePath)
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		defer a.Close()
+		if p.ManifestSHA256 != a.ManifestSHA256() {
+			t.Errorf("%s recorded manifest hash %q, its archive %s has %s", how, p.ManifestSHA256, p.ArchivePath, a.ManifestSHA256())
+		}
+	}
+	r.ok("install", "data")
+	names(r, "install")
+	r.ok("rebuild-db", "--force")
+	names(r, "rebuild-db")
+
+	adopted := newRoot(t, tree)
+	for _, p := range []string{"usr/share/data/word", "var/cache/lpm/packages/data-1.0-1.lpm"} {
+		data, err := os.ReadFile(r.path(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(adopted.path(p)), 0o755)
+		if err := os.WriteFile(adopted.path(p), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adopted.ok("adopt", "--from", "archive", "data")
+	names(adopted, "adopt")
 }
 
 // sqlExec changes the root's database behind lpm, as an older lpm left it.
