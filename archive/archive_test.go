@@ -3,6 +3,8 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -333,6 +335,65 @@ func TestManifestJSONIsReadable(t *testing.T) {
 	}
 	if !strings.HasSuffix(text, "}\n") {
 		t.Errorf("manifest JSON does not end with a newline")
+	}
+}
+
+// The manifest's hash stands for the build: the bytes of .MANIFEST as
+// any tar reader sees them, the same for the same tree, another for a
+// tree with one file changed.
+func TestManifestSHA256IsTheHashOfTheManifestEntry(t *testing.T) {
+	sumOf := func(out string) string {
+		t.Helper()
+		r, err := Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return r.ManifestSHA256()
+	}
+	staging := buildStaging(t)
+	out := filepath.Join(t.TempDir(), "demo.lpm")
+	if _, err := Create(out, staging, demoManifest()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	tr := tar.NewReader(dec)
+	if _, err := tr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(raw)
+	if got := sumOf(out); got != hex.EncodeToString(want[:]) {
+		t.Errorf("ManifestSHA256 = %s, the .MANIFEST entry's sha256 is %x", got, want)
+	}
+
+	again := filepath.Join(t.TempDir(), "again.lpm")
+	if _, err := Create(again, buildStaging(t), demoManifest()); err != nil {
+		t.Fatal(err)
+	}
+	other := buildStaging(t)
+	mustWrite(t, filepath.Join(other, "usr/share/doc/demo/README"), "read me, another build\n", 0o644)
+	changed := filepath.Join(t.TempDir(), "changed.lpm")
+	if _, err := Create(changed, other, demoManifest()); err != nil {
+		t.Fatal(err)
+	}
+	if sumOf(again) != sumOf(out) {
+		t.Error("the same tree packed twice has two manifest hashes")
+	}
+	if sumOf(changed) == sumOf(out) {
+		t.Error("a tree with a file changed has the same manifest hash")
 	}
 }
 

@@ -166,6 +166,14 @@ func (r *Reader) Decompressed() int64 { return r.decompressed }
 // Close releases the archive file.
 func (r *Reader) Close() error { return r.f.Close() }
 
+// ManifestSHA256 is the sha256 of the archive's .MANIFEST entry, in
+// lowercase hex, as Open read it. The manifest names every entry's
+// content, mode and owner and the build's date, so this identifies the
+// build as well as a hash of the whole file does, at no extra cost: it
+// is what the database records, and what undo and repair check a cached
+// archive against.
+func (r *Reader) ManifestSHA256() string { return hex.EncodeToString(r.sum[:]) }
+
 // Walk streams the archive's entries in manifest order and calls fn for
 // each. For a "file" entry content yields its bytes; for other types it is
 // empty. fn need not read everything; content fn does not read at all is

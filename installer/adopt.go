@@ -42,8 +42,10 @@ import (
 type AdoptSource struct {
 	Manifest *archive.Manifest
 	// Archive is the package archive, when there is one: the pristine
-	// content of config files comes from it.
-	Archive string
+	// content of config files comes from it. ManifestSHA256 is the sha256
+	// of its manifest as Manifest was read from it (archive.Reader's),
+	// which the record keeps.
+	Archive, ManifestSHA256 string
 	// From is recorded as the package's adopted_from ("footprint PATH").
 	From     string
 	Explicit bool
@@ -385,13 +387,8 @@ func (in *Installer) recordAdoptions(id int64, plans []*Adoption) error {
 			Name: a.Name, Version: m.Version, SemVer: m.SemVer, Release: m.Release,
 			Description: m.Description, License: m.License, Homepage: m.Homepage,
 			Explicit: a.src.Explicit, InstallTime: now, BuildDate: m.BuildDate,
-			ArchivePath: a.src.Archive, Size: size, AdoptedFrom: a.From,
+			ArchivePath: a.src.Archive, ManifestSHA256: a.src.ManifestSHA256, Size: size, AdoptedFrom: a.From,
 			Depends: m.Depends, Provides: provides, Conflicts: m.Conflicts,
-		}
-		if a.src.Archive != "" {
-			if rec.ArchiveSHA256, err = archive.FileSHA256(a.src.Archive); err != nil {
-				return err
-			}
 		}
 		files := append([]pkgdb.File{}, a.files...)
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })

@@ -87,19 +87,18 @@ func (e *ConflictError) Error() string {
 
 // pkgChange is one package's part of a transaction, fully planned.
 type pkgChange struct {
-	name       string
-	archive    string
-	explicit   bool
-	held       bool
-	old        *pkgdb.Package // nil: fresh install
-	oldFiles   map[string]pkgdb.File
-	manifest   *archive.Manifest
-	newFiles   map[string]pkgdb.File // by resolved path
-	entryPath  map[string]string     // manifest path -> resolved path
-	keepNew    map[string]bool       // backup files the user edited: write .lpmnew
-	skip       map[string]bool       // unchanged files: not rewritten
-	archiveSum chan string           // the archive's sha256, hashed while staging
-	reader     *archive.Reader       // the open archive
+	name      string
+	archive   string
+	explicit  bool
+	held      bool
+	old       *pkgdb.Package // nil: fresh install
+	oldFiles  map[string]pkgdb.File
+	manifest  *archive.Manifest
+	newFiles  map[string]pkgdb.File // by resolved path
+	entryPath map[string]string     // manifest path -> resolved path
+	keepNew   map[string]bool       // backup files the user edited: write .lpmnew
+	skip      map[string]bool       // unchanged files: not rewritten
+	reader    *archive.Reader       // the open archive
 }
 
 // tx is the state of one transaction while it runs.
@@ -511,7 +510,7 @@ func (t *tx) recordTakeovers(dbtx *pkgdb.Tx) error {
 func (pc *pkgChange) record(now time.Time) pkgdb.Package {
 	p := packageRecord(pc.name, pc.manifest, now)
 	p.Explicit, p.Held = pc.explicit, pc.held || pc.old != nil && pc.old.Held
-	p.ArchiveSHA256, p.ArchivePath = <-pc.archiveSum, pc.archive
+	p.ArchivePath, p.ManifestSHA256 = pc.archive, pc.reader.ManifestSHA256()
 	return p
 }
 

@@ -185,10 +185,11 @@ func (t *tx) recordPreserved(dbtx *pkgdb.Tx) error {
 	if err != nil {
 		return err
 	}
-	sum, err := archive.FileSHA256(archivePath)
+	packed, err := archive.Open(archivePath)
 	if err != nil {
 		return err
 	}
+	packed.Close()
 	// The record owns what its archive holds, directories too, so that
 	// reinstalling it (undo) records the same.
 	files = append(files, dirs...)
@@ -201,7 +202,7 @@ func (t *tx) recordPreserved(dbtx *pkgdb.Tx) error {
 		return err
 	}
 	return dbtx.PutPackage(pkgdb.Package{
-		Name: PreservedName, Version: "1", Release: 1, InstallTime: time.Now().UTC(), ArchivePath: archivePath, ArchiveSHA256: sum, Size: size,
+		Name: PreservedName, Version: "1", Release: 1, InstallTime: time.Now().UTC(), ArchivePath: archivePath, ManifestSHA256: packed.ManifestSHA256(), Size: size,
 		Description: "shared libraries kept by --preserve-libs until what needs them is rebuilt",
 	}, files)
 }

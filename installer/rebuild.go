@@ -44,11 +44,13 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 			files, _ = filepath.Glob(filepath.Join(src, "*.lpm"))
 		}
 		for _, f := range files {
-			m, err := archive.ReadManifest(f)
+			r, err := archive.Open(f)
 			if err != nil {
 				continue // not an archive lpm can read: it proves nothing
 			}
-			byName[m.InstalledName()] = append(byName[m.InstalledName()], candidate{archive: f, m: m})
+			r.Close()
+			m := r.Manifest()
+			byName[m.InstalledName()] = append(byName[m.InstalledName()], candidate{archive: f, m: m, manifestSHA256: r.ManifestSHA256()})
 		}
 	}
 	names := make([]string, 0, len(byName))
@@ -99,10 +101,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 		}
 		rec := packageRecord(name, best.m, now)
 		rec.Explicit = true
-		rec.ArchivePath = best.archive
-		if rec.ArchiveSHA256, err = archive.FileSHA256(best.archive); err != nil {
-			return nil, err
-		}
+		rec.ArchivePath, rec.ManifestSHA256 = best.archive, best.manifestSHA256
 		if err := dbtx.PutPackage(rec, best.files); err != nil {
 			return nil, fmt.Errorf("registering %s: %w", name, err)
 		}
@@ -131,11 +130,12 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 // A candidate is one cached archive of a package and how it compares
 // with the disk.
 type candidate struct {
-	archive string
-	m       *archive.Manifest
-	files   []pkgdb.File // as the database would record them
-	present int          // non-directory entries found on disk
-	diff    string       // the first difference, "" when it matches
+	archive        string
+	m              *archive.Manifest
+	manifestSHA256 string       // of m as the archive holds it
+	files          []pkgdb.File // as the database would record them
+	present        int          // non-directory entries found on disk
+	diff           string       // the first difference, "" when it matches
 }
 
 func (c *candidate) match(root string, paths *rootPaths) {

@@ -92,7 +92,6 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	t.limitMemory(commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
-	t.hashArchives()
 	if err := t.beginJournal(); err != nil {
 		return nil, err
 	}
@@ -141,20 +140,6 @@ func (t *tx) entryCount() int {
 func (t *tx) closeArchives() {
 	for _, r := range t.readers {
 		r.Close()
-	}
-}
-
-// hashArchives starts hashing each archive, for its package record,
-// beside the staging work.
-func (t *tx) hashArchives() {
-	for _, pc := range t.changes {
-		if pc.manifest != nil {
-			pc.archiveSum = make(chan string, 1)
-			go func(pc *pkgChange) {
-				sum, _ := archive.FileSHA256(pc.archive)
-				pc.archiveSum <- sum
-			}(pc)
-		}
 	}
 }
 

@@ -97,9 +97,12 @@ type Package struct {
 
 	InstallTime, BuildDate time.Time
 
-	// ArchiveSHA256 and ArchivePath identify the archive the package
-	// was installed from; history and undo use them.
-	ArchiveSHA256, ArchivePath string
+	// ArchivePath is the archive the package was installed from, and
+	// ManifestSHA256 the sha256 of its .MANIFEST entry (archive.Reader's
+	// ManifestSHA256), which tells that build from another one written
+	// to the same path since; undo and repair check it. "" for records
+	// older than schema 8 and for packages adopted without an archive.
+	ArchivePath, ManifestSHA256 string
 
 	// Size is the installed size in bytes.
 	Size int64
@@ -622,7 +625,7 @@ func (db *DB) read(what string, fn func(tx *sql.Tx) error) error {
 }
 
 const packageColumns = `name, version, release, description, license, homepage,
-	explicit, held, install_time, build_date, archive_sha256, archive_path, size, semver, adopted_from`
+	explicit, held, install_time, build_date, manifest_sha256, archive_path, size, semver, adopted_from`
 
 // Packages returns every installed package, sorted by name.
 func (db *DB) Packages() ([]Package, error) {
@@ -672,7 +675,7 @@ func queryPackages(tx *sql.Tx, name string) ([]Package, error) {
 		var p Package
 		var installTime, buildDate string
 		err := rows.Scan(&p.Name, &p.Version, &p.Release, &p.Description, &p.License, &p.Homepage,
-			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ArchiveSHA256, &p.ArchivePath, &p.Size, &p.SemVer, &p.AdoptedFrom)
+			&p.Explicit, &p.Held, &installTime, &buildDate, &p.ManifestSHA256, &p.ArchivePath, &p.Size, &p.SemVer, &p.AdoptedFrom)
 		if err != nil {
 			return nil, err
 		}

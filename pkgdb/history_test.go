@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,7 @@ func TestHistoryKeepsReleasesFlagsAndSavedConfigs(t *testing.T) {
 	db, _ := openRoot(t)
 	old := pkg("libgreet", "1.0")
 	old.Explicit = true
+	old.ManifestSHA256 = strings.Repeat("ab", 32)
 	put(t, db, old, []File{file("etc/greet.conf")})
 	id, err := db.BeginJournal("upgrade libgreet", []TxPackage{{Name: "libgreet", OldVersion: "1.0", NewVersion: "1.0", Action: "upgrade"}},
 		[]JournalEntry{{Op: "save", Path: "etc/greet.conf", Backup: "etc/greet.conf.lpmsave"}, {Op: "remove", Path: "usr/bin/x"}})
@@ -77,6 +79,9 @@ func TestHistoryKeepsReleasesFlagsAndSavedConfigs(t *testing.T) {
 	p := recs[0].Packages[0]
 	if p.OldRelease != 1 || p.NewRelease != 2 || !p.OldExplicit || p.NewExplicit || !p.FlagsKnown {
 		t.Errorf("recorded package = %+v; want release 1 -> 2, explicit -> not", p)
+	}
+	if p.OldManifestSHA256 != old.ManifestSHA256 {
+		t.Errorf("recorded old manifest hash %q, want the old record's %q", p.OldManifestSHA256, old.ManifestSHA256)
 	}
 	if s := recs[0].Saved; len(s) != 1 || s[0].Path != "etc/greet.conf" || s[0].Saved != "etc/greet.conf.lpmsave" {
 		t.Errorf("saved configs = %+v", s)
@@ -110,6 +115,44 @@ func TestOlderTransactionsStayEntriesOfTheirOwnAfterMigration(t *testing.T) {
 		if r.CommandID != r.ID || r.Packages[0].FlagsKnown {
 			t.Errorf("migrated transaction %d: command %d, flags known %v", r.ID, r.CommandID, r.Packages[0].FlagsKnown)
 		}
+	}
+}
+
+// Step 8: records and history from before manifest hashes keep
+// everything but the archive hash nothing read, and have no manifest
+// hash, which tells undo and repair not to check.
+func TestRecordsFromBeforeManifestHashesMigrateWithoutOne(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	raw := rawDB(t, file)
+	if _, err := migrate(context.Background(), raw, file, migrations[:7]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date, archive_sha256, archive_path)
+			VALUES ('zlib', '1.3.1', 2, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '`+strings.Repeat("0f", 32)+`', '/var/cache/lpm/packages/zlib-1.3.1-2.lpm')`,
+		"INSERT INTO transactions (id, started, state, command) VALUES (1, '2025-03-01T12:00:00Z', 'done', 'upgrade zlib')",
+		"INSERT INTO tx_packages (tx, name, old_version, new_version, action, old_archive_path) VALUES (1, 'zlib', '1.3', '1.3.1', 'upgrade', '/var/cache/lpm/packages/zlib-1.3-1.lpm')")
+	raw.Close()
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := db.Package("zlib")
+	if err != nil || p.Release != 2 || p.ArchivePath != "/var/cache/lpm/packages/zlib-1.3.1-2.lpm" || p.ManifestSHA256 != "" {
+		t.Errorf("migrated record = %+v (%v), want release 2, its archive, no manifest hash", p, err)
+	}
+	var archiveHashes int
+	if err := db.sql.QueryRow("SELECT count(*) FROM pragma_table_info('packages') WHERE name = 'archive_sha256'").Scan(&archiveHashes); err != nil || archiveHashes != 0 {
+		t.Errorf("packages still has archive_sha256 (%d, %v)", archiveHashes, err)
+	}
+	recs, err := db.History()
+	if err != nil || len(recs) != 1 || len(recs[0].Packages) != 1 {
+		t.Fatalf("History = %+v, %v", recs, err)
+	}
+	if tp := recs[0].Packages[0]; tp.OldArchive != "/var/cache/lpm/packages/zlib-1.3-1.lpm" || tp.OldManifestSHA256 != "" {
+		t.Errorf("migrated history = %+v, want its old archive and no manifest hash", tp)
 	}
 }
 

@@ -60,6 +60,11 @@ type TxPackage struct {
 	Action     string // install, upgrade, downgrade, reinstall, remove
 	OldArchive string // the archive the old version came from
 	NewArchive string
+	// OldManifestSHA256 is the old version's manifest hash, read from its
+	// package record as the transaction began ("" when there was none,
+	// or the record or the transaction is older than schema 8): the build
+	// undo must find in OldArchive.
+	OldManifestSHA256 string
 	// The releases and explicit flags before and after, read from the
 	// package records as the transaction began and committed. Releases are
 	// 0 where there was no package. FlagsKnown is false for transactions
@@ -173,13 +178,14 @@ func (tx *Tx) insertJournal(id int64, entries []JournalEntry) error {
 // changed yet.
 func (tx *Tx) putTxPackage(id int64, p TxPackage) error {
 	_, err := tx.conn.ExecContext(context.Background(), `INSERT INTO tx_packages
-		(tx, name, old_version, new_version, action, old_archive_path, new_archive_path, old_release, old_explicit, old_held)
+		(tx, name, old_version, new_version, action, old_archive_path, new_archive_path, old_release, old_explicit, old_held, old_manifest_sha256)
 		VALUES (?,?,?,?,?,?,?, coalesce((SELECT release FROM packages WHERE name = ?), 0),
 			coalesce((SELECT explicit FROM packages WHERE name = ?), 0),
-			coalesce((SELECT held FROM packages WHERE name = ?), 0))
+			coalesce((SELECT held FROM packages WHERE name = ?), 0),
+			coalesce((SELECT manifest_sha256 FROM packages WHERE name = ?), ''))
 		ON CONFLICT (tx, name) DO UPDATE SET new_version = excluded.new_version, action = excluded.action,
 			new_archive_path = excluded.new_archive_path`,
-		id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive, p.Name, p.Name, p.Name)
+		id, p.Name, p.OldVersion, p.NewVersion, p.Action, p.OldArchive, p.NewArchive, p.Name, p.Name, p.Name, p.Name)
 	if err != nil {
 		return fmt.Errorf("database %s: recording transaction %d: %w", tx.db.path, id, err)
 	}
@@ -328,7 +334,7 @@ func (db *DB) history(where string) ([]TxRecord, error) {
 
 func readTxPackages(tx *sql.Tx, r *TxRecord) error {
 	rows, err := tx.Query(`SELECT name, old_version, new_version, action, old_archive_path, new_archive_path,
-		old_release, new_release, old_explicit, new_explicit, old_held FROM tx_packages WHERE tx = ? ORDER BY name`, r.ID)
+		old_release, new_release, old_explicit, new_explicit, old_held, old_manifest_sha256 FROM tx_packages WHERE tx = ? ORDER BY name`, r.ID)
 	if err != nil {
 		return err
 	}
@@ -337,7 +343,7 @@ func readTxPackages(tx *sql.Tx, r *TxRecord) error {
 		var p TxPackage
 		var oldExplicit, newExplicit int
 		if err := rows.Scan(&p.Name, &p.OldVersion, &p.NewVersion, &p.Action, &p.OldArchive, &p.NewArchive,
-			&p.OldRelease, &p.NewRelease, &oldExplicit, &newExplicit, &p.OldHeld); err != nil {
+			&p.OldRelease, &p.NewRelease, &oldExplicit, &newExplicit, &p.OldHeld, &p.OldManifestSHA256); err != nil {
 			return err
 		}
 		p.OldExplicit, p.NewExplicit = oldExplicit == 1, newExplicit == 1

@@ -286,6 +286,21 @@ CREATE TABLE files_new (
 	PRIMARY KEY (package, dir, name)
 ) STRICT, WITHOUT ROWID;
 `, convert: convertPaths},
+	// 8: a package records the sha256 of its archive's .MANIFEST entry,
+	// which Open computes anyway and which names every entry's content, in
+	// place of the sha256 of the whole archive file, which cost a second
+	// read of the archive on every install and which nothing read. The
+	// history keeps the old version's manifest hash beside its archive, so
+	// that undo can tell the build it replaced from another build of the
+	// same release in the package cache. Records and history written
+	// before this step have no manifest hash ('') and are not checked;
+	// their archive hashes go, as they could not serve undo (the history
+	// never kept them) and nothing else ever read them.
+	{sql: `
+ALTER TABLE packages ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE packages DROP COLUMN archive_sha256;
+ALTER TABLE tx_packages ADD COLUMN old_manifest_sha256 TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // pathTables is the rest of step 7 once convertPaths filled files_new: it

@@ -53,7 +53,7 @@ var txStatements = map[string]string{
 		` ON CONFLICT (name) DO UPDATE SET version = excluded.version, release = excluded.release,
 		description = excluded.description, license = excluded.license, homepage = excluded.homepage,
 		explicit = excluded.explicit, held = excluded.held, install_time = excluded.install_time,
-		build_date = excluded.build_date, archive_sha256 = excluded.archive_sha256,
+		build_date = excluded.build_date, manifest_sha256 = excluded.manifest_sha256,
 		archive_path = excluded.archive_path, size = excluded.size, semver = excluded.semver, adopted_from = excluded.adopted_from`,
 	"deleteDeps":      "DELETE FROM deps WHERE package = ?",
 	"deleteProvides":  "DELETE FROM provides WHERE package = ?",
@@ -180,7 +180,7 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 		have[existing[i].Path] = &existing[i]
 	}
 	_, err = tx.exec("upsertPackage", p.Name, p.Version, p.Release, p.Description, p.License, p.Homepage,
-		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ArchiveSHA256, p.ArchivePath, p.Size, p.SemVer, p.AdoptedFrom)
+		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ManifestSHA256, p.ArchivePath, p.Size, p.SemVer, p.AdoptedFrom)
 	if err != nil {
 		return err
 	}

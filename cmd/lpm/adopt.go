@@ -266,11 +266,8 @@ func (e *env) adoptSource(b *builder.Builder, p *ports.Port, from string, mayBui
 	if from == "auto" || from == "archive" {
 		file := b.ArchivePath(p)
 		if _, err := os.Stat(file); err == nil {
-			m, err := archive.ReadManifest(file)
-			if err != nil {
-				return installer.AdoptSource{}, false, err
-			}
-			return installer.AdoptSource{Manifest: m, Archive: file, From: "archive " + file}, true, nil
+			src, err := archiveSource(file, "archive "+file)
+			return src, err == nil, err
 		}
 	}
 	if from == "auto" || from == "footprint" {
@@ -287,13 +284,21 @@ func (e *env) adoptSource(b *builder.Builder, p *ports.Port, from string, mayBui
 		if err != nil {
 			return installer.AdoptSource{}, false, buildFailure(err)
 		}
-		m, err := archive.ReadManifest(file)
-		if err != nil {
-			return installer.AdoptSource{}, false, err
-		}
-		return installer.AdoptSource{Manifest: m, Archive: file, From: "build " + file}, true, nil
+		src, err := archiveSource(file, "build "+file)
+		return src, err == nil, err
 	}
 	return installer.AdoptSource{}, false, nil
+}
+
+// archiveSource is the file list of the archive at file, with the hash
+// of its manifest for the record.
+func archiveSource(file, from string) (installer.AdoptSource, error) {
+	r, err := archive.Open(file)
+	if err != nil {
+		return installer.AdoptSource{}, err
+	}
+	r.Close()
+	return installer.AdoptSource{Manifest: r.Manifest(), Archive: file, ManifestSHA256: r.ManifestSHA256(), From: from}, nil
 }
 
 // showAdoptions prints the summary per package (JSON with --json): long

@@ -251,7 +251,7 @@ func adoptedRecords(t *testing.T, r *testRoot) string {
 	}
 	var lines []string
 	for _, p := range pkgs {
-		p.InstallTime, p.AdoptedFrom, p.ArchivePath, p.ArchiveSHA256, p.Explicit = time.Time{}, "", "", "", false
+		p.InstallTime, p.AdoptedFrom, p.ArchivePath, p.ManifestSHA256, p.Explicit = time.Time{}, "", "", "", false
 		lines = append(lines, fmt.Sprintf("%+v", p))
 		files, err := db.Files(p.Name)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -249,6 +250,113 @@ func TestInstallRebuildReinstallsTheSameRelease(t *testing.T) {
 		t.Errorf("install --rebuild did not reinstall: %q", got)
 	}
 	r.ok("verify")
+}
+
+// A rebuild of the same version and release replaces the archive in the
+// package cache. Undo and repair put back the build the record names, or
+// nothing: the cache's build is another package, whatever its name says.
+func TestUndoRefusesAnArchiveThatIsAnotherBuild(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	r.ok("install", "data")
+	dataPort(t, tree, 2, "two")
+	r.ok("upgrade", "data")
+	dataPort(t, tree, 1, "uno")
+	r.ok("build", "--rebuild", "data")
+	cached := r.path("var/cache/lpm/packages/data-1.0-1.lpm")
+	before := r.state()
+	r.fails([]string{"undo", cached, "another build of data 1.0-1", "lpm install --file " + cached}, "undo")
+	r.unchanged(before)
+
+	// A history written before lpm recorded manifest hashes cannot tell
+	// builds apart: undo takes the cached archive, as it always did.
+	sqlExec(t, r, "UPDATE tx_packages SET old_manifest_sha256 = ''")
+	r.ok("undo")
+	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "uno\n" {
+		t.Errorf("undo of a history without manifest hashes put back %q, want the cached build's uno", got)
+	}
+	r.ok("verify")
+}
+
+func TestRepairRefusesAnArchiveThatIsAnotherBuild(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	r.ok("install", "data")
+	dataPort(t, tree, 1, "uno")
+	r.ok("build", "--rebuild", "data")
+	cached := r.path("var/cache/lpm/packages/data-1.0-1.lpm")
+	before := r.state()
+	r.fails([]string{"repair data", cached, "another build of data 1.0-1", "lpm install --file " + cached}, "repair", "data")
+	r.unchanged(before)
+
+	// A record written before lpm recorded manifest hashes: repair
+	// rewrites from the cached archive, as it always did.
+	sqlExec(t, r, "UPDATE packages SET manifest_sha256 = ''")
+	r.ok("repair", "data")
+	if got, _ := os.ReadFile(r.path("usr/share/data/word")); string(got) != "uno\n" {
+		t.Errorf("repair of a record without a manifest hash wrote %q, want the cached build's uno", got)
+	}
+}
+
+// Each way lpm records a package from an archive records the build it
+// came from: install, rebuild-db and adopt from the package cache.
+func TestRecordsNameTheBuildOfTheirArchive(t *testing.T) {
+	tree := t.TempDir()
+	dataPort(t, tree, 1, "one")
+	r := newRoot(t, tree)
+	names := func(r *testRoot, how string) {
+		t.Helper()
+		db, err := pkgdb.OpenReadOnly(r.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p, err := db.Package("data")
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		a, err := archive.Open(p.ArchivePath)
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		defer a.Close()
+		if p.ManifestSHA256 != a.ManifestSHA256() {
+			t.Errorf("%s recorded manifest hash %q, its archive %s has %s", how, p.ManifestSHA256, p.ArchivePath, a.ManifestSHA256())
+		}
+	}
+	r.ok("install", "data")
+	names(r, "install")
+	r.ok("rebuild-db", "--force")
+	names(r, "rebuild-db")
+
+	adopted := newRoot(t, tree)
+	for _, p := range []string{"usr/share/data/word", "var/cache/lpm/packages/data-1.0-1.lpm"} {
+		data, err := os.ReadFile(r.path(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(adopted.path(p)), 0o755)
+		if err := os.WriteFile(adopted.path(p), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adopted.ok("adopt", "--from", "archive", "data")
+	names(adopted, "adopt")
+}
+
+// sqlExec changes the root's database behind lpm, as an older lpm left it.
+func sqlExec(t *testing.T, r *testRoot, query string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
 }
 
 // helloTree is libgreetTree plus a hello 1.1.0 that builds against any

@@ -14,7 +14,9 @@ func newRepairCmd() *cobra.Command {
 		Use:   "repair PORT...",
 		Short: "Reinstall packages from their cached archives, rewriting every file",
 		Long: `repair reinstalls packages from the archives they were installed from,
-rewriting every file whatever the database says, as one transaction. It runs
+rewriting every file whatever the database says, as one transaction (an
+archive rebuilt since at the same version and release is another build,
+and is refused). It runs
 no program from the root (lpm is static, and no hook runs), so it works when
 the root's dynamic loader or C library is gone: repair glibc on a root where
 nothing else runs any more.`,
@@ -40,7 +42,12 @@ func runRepair(cmd *cobra.Command, args []string) error {
 		if p.ArchivePath == "" {
 			return fmt.Errorf("repair %s: no archive is recorded for it", name)
 		}
-		changes = append(changes, installer.Change{Archive: p.ArchivePath, Explicit: p.Explicit})
+		r, err := openRecordedBuild(p.ArchivePath, p.ManifestSHA256, fmt.Sprintf("%s %s-%d", name, p.Version, p.Release), "installed")
+		if err != nil {
+			return fmt.Errorf("repair %s: %w", name, err)
+		}
+		defer r.Close()
+		changes = append(changes, installer.Change{Archive: p.ArchivePath, Reader: r, Explicit: p.Explicit})
 	}
 	if !e.confirm(fmt.Sprintf("Repair %s (rewrite every file from its archive)?", strings.Join(args, ", "))) {
 		return fmt.Errorf("repair: cancelled; nothing was changed")

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,8 @@ func newUndoCmd() *cobra.Command {
 		Long: `undo puts the packages a command changed back as they were before it, all
 of them in one transaction: what it installed is removed, what it upgraded
 or removed is reinstalled from the archive the old version came from
-(which must still be in the package cache), explicit or a dependency as
+(which must still be in the package cache, and be the same build: one
+rebuilt since at the same version and release is refused), explicit or a dependency as
 it was, held if it was; a config file you had edited, kept as .lpmsave
 when its package was removed, goes back in place. ID is an entry of lpm history (or any of its
 transactions). The reversal is itself a command, and can be undone.`,
@@ -37,6 +39,8 @@ transactions). The reversal is itself a command, and can be undone.`,
 type before struct {
 	installed        bool
 	version, archive string
+	release          int
+	manifestSHA256   string // the build it was; "" in a history older than schema 8
 	// explicit is the flag it had; flagsKnown is false for transactions
 	// recorded before lpm kept flags, whose undo keeps today's flag.
 	explicit, flagsKnown bool
@@ -84,6 +88,7 @@ func runUndo(cmd *cobra.Command, args []string) error {
 			}
 			if was[p.Name] == nil {
 				was[p.Name] = &before{installed: p.OldVersion != "", version: p.OldVersion, archive: p.OldArchive,
+					release: p.OldRelease, manifestSHA256: p.OldManifestSHA256,
 					explicit: p.OldExplicit, flagsKnown: p.FlagsKnown, held: p.OldHeld}
 				names = append(names, p.Name)
 			}
@@ -106,7 +111,12 @@ func runUndo(cmd *cobra.Command, args []string) error {
 			if _, err := os.Stat(b.archive); err != nil {
 				return fmt.Errorf("undo %d: the archive of %s %s is gone from the package cache (%s); rebuild it with lpm build %s@%s", target.ID, n, b.version, b.archive, n, b.version)
 			}
-			changes = append(changes, installer.Change{Archive: b.archive, Explicit: b.explicit, ExactExplicit: b.flagsKnown, Held: b.held})
+			r, err := openRecordedBuild(b.archive, b.manifestSHA256, fmt.Sprintf("%s %s-%d", n, b.version, b.release), fmt.Sprintf("undo %d would put back", target.ID))
+			if err != nil {
+				return fmt.Errorf("undo %d: %w", target.ID, err)
+			}
+			defer r.Close()
+			changes = append(changes, installer.Change{Archive: b.archive, Reader: r, Explicit: b.explicit, ExactExplicit: b.flagsKnown, Held: b.held})
 		}
 	}
 	if len(changes) == 0 {
@@ -152,6 +162,27 @@ func runUndo(cmd *cobra.Command, args []string) error {
 		return nil // put back as it was, needed or not
 	}
 	return e.releasePreserved(in)
+}
+
+// openRecordedBuild opens the cached archive a record names and checks
+// that it is the build recorded (want, its manifest hash): a rebuild of
+// the same version and release writes the same path, and installing that
+// in the recorded one's place would put back another package under the
+// same name. The open archive is what the caller installs, so a rebuild
+// that lands meanwhile changes nothing. A record older than manifest
+// hashes (want "") cannot tell builds apart; its archive is taken as it
+// is, as lpm always did.
+func openRecordedBuild(file, want, pkg, which string) (*archive.Reader, error) {
+	r, err := archive.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	if want == "" || r.ManifestSHA256() == want {
+		return r, nil
+	}
+	r.Close()
+	return nil, fmt.Errorf("the package cache's %s is another build of %s than the one %s (this one was built %s: a build of the same release replaced it); nothing was changed; lpm install --file %s installs this build instead",
+		file, pkg, which, r.Manifest().BuildDate.Format(time.RFC3339), file)
 }
 
 // undoTarget picks the entry named by args (its id or one of its
