@@ -66,6 +66,11 @@ var ErrNotInstalled = errors.New("not installed")
 // database yet. Query commands can treat it as "nothing installed".
 var ErrNoDatabase = errors.New("nothing installed yet")
 
+// ErrOldSchema is wrapped by OpenReadOnly's error when the database's
+// schema is older than this lpm's: a writer's Open migrates it, which is
+// what the error tells the user.
+var ErrOldSchema = errors.New("run an lpm command that changes the root (as a user who may write the database) to upgrade it")
+
 // ErrSharedPath is wrapped by Tx.Commit's error when the transaction
 // would leave a path with several owners and not all of them record it
 // as a directory.
@@ -258,7 +263,7 @@ func OpenReadOnly(root string) (*DB, error) {
 		}
 	}
 	if err == nil && version < len(migrations) {
-		err = fmt.Errorf("database %s has schema %d, this lpm needs %d: run an lpm command that changes the root (as a user who may write the database) to upgrade it", file, version, len(migrations))
+		err = fmt.Errorf("database %s has schema %d, this lpm needs %d: %w", file, version, len(migrations), ErrOldSchema)
 	}
 	if err != nil {
 		db.sql.Close()

@@ -491,3 +491,38 @@ func TestARootOnAReadOnlyFilesystemIsRefusedInOneLine(t *testing.T) {
 		t.Errorf("list on a read-only root: %q", out)
 	}
 }
+
+// A query started while another lpm holds the root, on a database an
+// lpm upgrade left at an older schema, migrates it (SQLite's lock keeps
+// two migrations apart) instead of saying the schema is old: two
+// commands run together right after upgrading lpm both answer.
+func TestAQueryBesideAnotherLpmMigratesAnOldSchema(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	// Step 8 undone by hand: the database an lpm of schema 7 left.
+	db, err := sql.Open("sqlite3", "file:"+pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"ALTER TABLE packages ADD COLUMN archive_sha256 TEXT NOT NULL DEFAULT ''",
+		"ALTER TABLE packages DROP COLUMN manifest_sha256",
+		"ALTER TABLE tx_packages DROP COLUMN old_manifest_sha256",
+		"PRAGMA user_version = 7",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	lock, err := installer.AcquireLock(r.dir, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	out, errOut, code := r.lpm("list")
+	if code != 0 || !strings.Contains(out, "mkbanner") {
+		t.Errorf("lpm list beside a lock holder on schema 7: exit %d\n%s%s", code, out, errOut)
+	}
+}

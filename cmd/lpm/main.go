@@ -373,6 +373,14 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 			wdb.Close()
 		}
 		lock.Release()
+	} else if errors.Is(err, pkgdb.ErrOldSchema) {
+		// Another lpm holds the root: it migrated the schema as it
+		// opened the database, or is migrating it now. Opening for
+		// writing waits for SQLite's lock and migrates what is left;
+		// recovering stays the lock holder's.
+		if wdb, werr := pkgdb.Open(e.cfg.Root); werr == nil {
+			wdb.Close()
+		}
 	}
 	db, err = pkgdb.OpenReadOnly(e.cfg.Root)
 	if err != nil {
