@@ -28,18 +28,7 @@ func TestInstallingAllocatesFarLessThanThePackageHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pkg := filepath.Join(dir, "big-1.0.lpm")
-	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "big", Version: "1.0", Release: 1}); err != nil {
-		t.Fatal(err)
-	}
-	in, root := newTestInstaller(t)
-
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
+	root, before, after := installMeasured(t, stage, "big")
 
 	if fi, err := os.Stat(filepath.Join(root, "usr/share/big/d19/f0999")); err != nil || fi.Size() != size {
 		t.Fatalf("the last file was not installed whole: %v, %v", fi, err)
@@ -66,18 +55,7 @@ func TestInstallingASmallPackageForcesNoCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pkg := filepath.Join(dir, "small-1.0.lpm")
-	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "small", Version: "1.0", Release: 1}); err != nil {
-		t.Fatal(err)
-	}
-	in, root := newTestInstaller(t)
-
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
+	root, before, after := installMeasured(t, stage, "small")
 
 	if _, err := os.Stat(filepath.Join(root, "usr/share/small/f49")); err != nil {
 		t.Fatalf("the package was not installed: %v", err)
@@ -85,4 +63,22 @@ func TestInstallingASmallPackageForcesNoCollection(t *testing.T) {
 	if forced := after.NumForcedGC - before.NumForcedGC; forced != 0 {
 		t.Errorf("installing a package of 50 files forced %d collections; want none", forced)
 	}
+}
+
+// installMeasured packs stage as package name 1.0, installs it onto a new
+// root and returns the root with the memory statistics from just before
+// and just after the install.
+func installMeasured(t *testing.T, stage, name string) (root string, before, after runtime.MemStats) {
+	t.Helper()
+	pkg := filepath.Join(t.TempDir(), name+"-1.0.lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: name, Version: "1.0", Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	in, root := newTestInstaller(t)
+	runtime.ReadMemStats(&before)
+	if _, err := in.Apply([]Change{{Archive: pkg, Explicit: true}}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	return root, before, after
 }
