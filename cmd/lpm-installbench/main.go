@@ -987,11 +987,10 @@ func ownersInProcess(root string, paths []string) (open, resolve, query time.Dur
 	defer db.Close()
 	open = time.Since(start)
 	start = time.Now()
-	rels := make([]string, len(paths))
-	for i, p := range paths {
-		if rels[i], err = installer.ResolvePath(root, p); err != nil {
-			return 0, 0, 0, err
-		}
+	// As lpm owns does: directories resolved once for all the paths.
+	rels, err := installer.ResolvePaths(root, paths)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	resolve = time.Since(start)
 	start = time.Now()
