@@ -11,8 +11,10 @@ import (
 // of 20,000 files: the staging walk's zstd window (its archive's: lpm
 // writes 4 MiB windows, older archives have 8) and, besides it, its
 // buffers with room for the garbage between collections; per manifest
-// entry, once the archives are open, the plan and its ops (about 450
-// bytes), and once planned, the commit's sorted file list (about 200).
+// entry, once the archives are open, the plan and its ops (about 200
+// bytes: the plan keeps where each entry lands, not a record of it), and
+// once planned, room for the commit's records, which are made one at a
+// time as they are written.
 // With 8 MiB besides a 4 MiB window an install of L peaked at 46 MiB and
 // collected 31 times (12 MiB besides: 48.6 MiB, 20 times); an archive of
 // 8 MiB windows gets the 16 MiB every archive had before (12 in all made
