@@ -714,6 +714,32 @@ func TestCommitRefusesPathsSharedByNonDirectories(t *testing.T) {
 	}
 }
 
+// The commit asks about a big package's paths a few thousand at a time:
+// a path shared with another package is found in any of those parts.
+func TestCommitFindsASharedPathAmongThousands(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/var"), file("usr/var/x")})
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range 2*sharedPathsChunk + 10 {
+		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+	}
+	files = append(files, dir("usr/var"), file("usr/var/x")) // sorts last: in the last part
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("b", "1"), slices.Values(files)); err != nil {
+		t.Fatalf("PutPackage: %v", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrSharedPath) || !strings.Contains(err.Error(), "usr/var/x: a (file), b (file)") {
+		t.Fatalf("Commit = %v, want ErrSharedPath naming usr/var/x", err)
+	}
+	if _, err := db.Package("b"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("b is recorded after a refused commit: %v", err)
+	}
+}
+
 func TestAFileMayMoveBetweenPackagesInEitherOrder(t *testing.T) {
 	for _, order := range []string{"new owner first", "old owner first"} {
 		t.Run(order, func(t *testing.T) {

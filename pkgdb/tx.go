@@ -413,6 +413,9 @@ func (tx *Tx) dropDirs() error {
 	return nil
 }
 
+// sharedPathsChunk is how many paths checkSharedPaths asks about at once.
+const sharedPathsChunk = 2000
+
 // checkSharedPaths finds touched paths whose owners are not all "dir"
 // entries. It runs at commit, not per insert, so that moving a file from
 // one package to another works in either PutPackage order. Paths are
@@ -431,7 +434,14 @@ func (tx *Tx) checkSharedPaths() error {
 	fail := func(err error) error {
 		return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
 	}
-	for _, chunk := range tableChunks(paths, func(p storedPath) string { return p.path }) {
+	// A few thousand paths a query: in one, the 20,000 paths of a big
+	// package were a JSON text SQLite took apart into 2.7 MiB of its own
+	// memory, at the commit point, when the process is at its largest.
+	var chunks [][]storedPath
+	for part := range slices.Chunk(paths, sharedPathsChunk) {
+		chunks = append(chunks, tableChunks(part, func(p storedPath) string { return p.path })...)
+	}
+	for _, chunk := range chunks {
 		table, args := pairTable(chunk, func(p storedPath) (any, string) { return p.dir, p.name() })
 		rows, err := tx.conn.QueryContext(ctx, `WITH t (dir, name) AS (`+table+`)
 			SELECT d.path || f.name FROM t CROSS JOIN files f CROSS JOIN dirs d
