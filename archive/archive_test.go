@@ -626,3 +626,22 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Find looks an entry up in the format's order, in which "/" sorts before
+// every other byte: a/b comes before a-b and a.c.
+func TestFindLooksUpEntriesInTheFormatsOrder(t *testing.T) {
+	m := baseManifest(dir("a"), dir("a/b"), file("a/b/c", "c"), dir("a-b"), file("a.c", "x"), dir("b"))
+	if err := validateManifest(&m); err != nil {
+		t.Fatalf("the manifest is not in the format's order: %v", err)
+	}
+	for i, e := range m.Entries {
+		if got, ok := m.Find(e.Path); !ok || got != i {
+			t.Errorf("Find(%q) = %d, %v; want %d, true", e.Path, got, ok, i)
+		}
+	}
+	for _, p := range []string{"", "a/", "a/b/d", "a-", "c", "0"} {
+		if got, ok := m.Find(p); ok {
+			t.Errorf("Find(%q) = %d, true; want not found", p, got)
+		}
+	}
+}

@@ -2,12 +2,14 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -204,11 +206,32 @@ func decodeEntries(dec *json.Decoder) ([]Entry, error) {
 	return slices.Clip(slices.Clone(entries)), err
 }
 
-// pathKey maps a path to a string whose bytewise order is the format's
-// entry order: "/" sorts before every other byte. NUL is forbidden in
-// paths, so it can stand in for "/".
-func pathKey(p string) string {
-	return strings.ReplaceAll(p, "/", "\x00")
+// comparePaths orders two paths as the format orders entries: bytewise,
+// but with "/" before every other byte (so a directory's entries come
+// right after it): -1, 0 or +1.
+func comparePaths(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		// NUL is forbidden in paths, so it can stand in for "/".
+		if ca == '/' {
+			ca = 0
+		}
+		if cb == '/' {
+			cb = 0
+		}
+		return cmp.Compare(ca, cb)
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// Find returns the index in Entries of the entry for path p: the entries
+// are in the format's order, so a lookup needs no map of them.
+func (m *Manifest) Find(p string) (int, bool) {
+	i := sort.Search(len(m.Entries), func(i int) bool { return comparePaths(m.Entries[i].Path, p) >= 0 })
+	return i, i < len(m.Entries) && m.Entries[i].Path == p
 }
 
 // validateManifest enforces every rule of the format on m. It is used on
@@ -241,17 +264,14 @@ func validateManifest(m *Manifest) error {
 	}
 
 	seen := make(map[string]*Entry, len(m.Entries))
-	prevKey := ""
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		if err := validateEntry(e, seen); err != nil {
 			return err
 		}
-		key := pathKey(e.Path)
-		if i > 0 && key <= prevKey {
+		if i > 0 && comparePaths(e.Path, m.Entries[i-1].Path) <= 0 {
 			return problem(e.Path, "is out of order (it must sort after %q)", m.Entries[i-1].Path)
 		}
-		prevKey = key
 		seen[e.Path] = e
 	}
 

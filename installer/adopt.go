@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -392,7 +393,7 @@ func (in *Installer) recordAdoptions(id int64, plans []*Adoption) error {
 		}
 		files := append([]pkgdb.File{}, a.files...)
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-		if err := dbtx.PutPackage(rec, files); err != nil {
+		if err := dbtx.PutPackage(rec, slices.Values(files)); err != nil {
 			return err
 		}
 	}

@@ -85,7 +85,7 @@ func (t *tx) decideOps() error {
 		}
 		for i := range pc.manifest.Entries {
 			e := &pc.manifest.Entries[i]
-			p := pc.entryPath[e.Path]
+			p := pc.newPaths[i]
 			staged, below := t.stagedBelow(p)
 			switch e.Type {
 			case "dir":
@@ -167,17 +167,13 @@ func (t *tx) decideOps() error {
 // remove once empty (deepest first; never one lpm did not create).
 func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) {
 	leaving := map[string]bool{}
-	claimed := map[string]bool{}
 	for _, pc := range t.changes {
 		leaving[pc.name] = true
-		for p := range pc.newFiles {
-			claimed[p] = true
-		}
 	}
 	saved = map[string]bool{}
 	for _, pc := range t.changes {
 		for p, f := range pc.oldFiles {
-			if claimed[p] {
+			if t.installs(p) {
 				continue
 			}
 			if f.Type == "dir" {
@@ -237,6 +233,16 @@ func (t *tx) obsolete() (gone, dirs []string, saved map[string]bool, err error) 
 		return di > dj || (di == dj && dirs[i] > dirs[j])
 	})
 	return gone, dirs, saved, nil
+}
+
+// installs reports whether a package the transaction installs has path p.
+func (t *tx) installs(p string) bool {
+	for _, pc := range t.changes {
+		if pc.installs(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // summary names the transaction for messages and the history.
@@ -588,7 +594,7 @@ func (t *tx) apply() error {
 				moved = true
 			}
 			if o.entry.Type == "hardlink" {
-				target := o.pc.entryPath[o.entry.Link]
+				target := o.pc.entryPath(o.entry.Link)
 				if err := os.Link(t.abs(target), t.abs(o.Temp)); err != nil {
 					return fmt.Errorf("linking /%s: %w", o.Path, err)
 				}
@@ -714,7 +720,7 @@ func (t *tx) record(dbtx *pkgdb.Tx) error {
 		if pc.manifest == nil {
 			err = dbtx.DeletePackage(pc.name)
 		} else {
-			err = dbtx.PutPackage(pc.record(now), pc.fileList())
+			err = dbtx.PutPackage(pc.record(now), pc.fileRecords())
 		}
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -112,10 +113,10 @@ func (t *tx) libUsers(s string, needers []pkgdb.LibRef, leaving map[string]bool)
 		if pc.manifest == nil {
 			continue
 		}
-		for _, e := range pc.manifest.Entries {
+		for i, e := range pc.manifest.Entries {
 			for _, n := range e.Needed {
 				if n == s {
-					users = append(users, fmt.Sprintf("/%s (%s %s)", pc.entryPath[e.Path], pc.name, pc.manifest.Version))
+					users = append(users, fmt.Sprintf("/%s (%s %s)", pc.newPaths[i], pc.name, pc.manifest.Version))
 				}
 			}
 		}
@@ -204,7 +205,7 @@ func (t *tx) recordPreserved(dbtx *pkgdb.Tx) error {
 	return dbtx.PutPackage(pkgdb.Package{
 		Name: PreservedName, Version: "1", Release: 1, InstallTime: time.Now().UTC(), ArchivePath: archivePath, ManifestSHA256: packed.ManifestSHA256(), Size: size,
 		Description: "shared libraries kept by --preserve-libs until what needs them is rebuilt",
-	}, files)
+	}, slices.Values(files))
 }
 
 // changing reports whether the transaction installs or removes name.

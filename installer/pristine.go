@@ -59,10 +59,10 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 		if o.pc == nil || o.Op != opReplace || o.entry.Type != "file" || strings.HasSuffix(o.Path, ".lpmnew") {
 			continue
 		}
-		live := o.pc.entryPath[o.entry.Path]
-		if !o.pc.newFiles[live].Backup {
+		if !o.pc.backup[o.entry.Path] {
 			continue
 		}
+		live := o.pc.entryPath(o.entry.Path)
 		rel := pristineRel(o.pc.name, live)
 		mkdirAll(path.Dir(rel))
 		c := op{JournalEntry: pkgdb.JournalEntry{Op: opReplace, Path: rel}, entry: o.entry}
@@ -76,7 +76,7 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 		kept[c.Path] = true
 	}
 	for _, pc := range t.changes {
-		for p, f := range pc.newFiles {
+		for p, f := range pc.newFiles() {
 			if f.Backup {
 				kept[pristineRel(pc.name, p)] = true
 			}

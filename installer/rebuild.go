@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func RebuildDB(root string, db *pkgdb.DB, sources []string) (*RebuildReport, err
 		rec := packageRecord(name, best.m, now)
 		rec.Explicit = true
 		rec.ArchivePath, rec.ManifestSHA256 = best.archive, best.manifestSHA256
-		if err := dbtx.PutPackage(rec, best.files); err != nil {
+		if err := dbtx.PutPackage(rec, slices.Values(best.files)); err != nil {
 			return nil, fmt.Errorf("registering %s: %w", name, err)
 		}
 		for _, f := range best.files {

@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -261,23 +262,20 @@ func (t *tx) fail(err error) error {
 
 // touched lists the paths the transaction wrote or removed, sorted.
 func (t *tx) touched() []string {
-	seen := map[string]bool{}
+	var paths []string
 	for _, pc := range t.changes {
-		for p, f := range pc.newFiles {
-			if f.Type != "dir" && !pc.skip[p] {
-				seen[p] = true
+		for i, p := range pc.newPaths {
+			if pc.manifest.Entries[i].Type != "dir" && !pc.skip[p] {
+				paths = append(paths, p)
 			}
 		}
 		for p, f := range pc.oldFiles {
-			if _, kept := pc.newFiles[p]; !kept && f.Type != "dir" {
-				seen[p] = true
+			if !pc.installs(p) && f.Type != "dir" {
+				paths = append(paths, p)
 			}
 		}
 	}
-	paths := make([]string, 0, len(seen))
-	for p := range seen {
-		paths = append(paths, p)
-	}
+	// A path may be one package's old file and another's new one.
 	sort.Strings(paths)
-	return paths
+	return slices.Compact(paths)
 }

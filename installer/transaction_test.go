@@ -340,3 +340,35 @@ func TestOverwriteNeverReplacesADirectoryOrALinkToOne(t *testing.T) {
 		t.Errorf("taking over lib -> usr/lib as it is: %v", err)
 	}
 }
+
+// A package with both lib/x and usr/lib/x, on a root whose lib is a link
+// to usr/lib, would write one file twice: it is refused before anything
+// is written, naming both entries. Two directories landing at one path
+// (lib and usr/lib themselves) are fine.
+func TestAnInstallRefusesTwoFilesLandingAtOnePathThroughALink(t *testing.T) {
+	in, root := newTestInstaller(t)
+	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+	os.Symlink("usr/lib", filepath.Join(root, "lib"))
+	before := listing(t, root)
+	_, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, "lib/libz.so.1", "usr/lib/libz.so.1"), "twice", "1.0"), Explicit: true}})
+	if err == nil || !strings.Contains(err.Error(), "/lib/libz.so.1 and /usr/lib/libz.so.1") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("Apply: %v; want a refusal naming /lib/libz.so.1 and /usr/lib/libz.so.1", err)
+	}
+	if after := listing(t, root); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the root changed:\n%v\nwas\n%v", after, before)
+	}
+	if _, err := in.Apply([]Change{{Archive: pack(t, stageTree(t, "lib/libz.so.1", "usr/lib/libzstd.so.1"), "both", "1.0"), Explicit: true}}); err != nil {
+		t.Fatalf("installing lib/ and usr/lib/ with different files: %v", err)
+	}
+	files, err := in.DB.Files("both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	if got, want := strings.Join(paths, " "), "usr usr/lib usr/lib/libz.so.1 usr/lib/libzstd.so.1"; got != want {
+		t.Errorf("recorded %s; want %s", got, want)
+	}
+}

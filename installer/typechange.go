@@ -210,17 +210,13 @@ func (t *tx) stagedBelow(p string) (string, bool) {
 func (t *tx) checkFromDir(pc *pkgChange, p string, owners []string, leaving map[string]bool) []string {
 	for _, o := range owners {
 		if !leaving[o] {
-			return []string{fmt.Sprintf("/%s (a directory of %s, which stays; it cannot become a %s of %s)", p, o, pc.newFiles[p].Type, pc.name)}
+			return []string{fmt.Sprintf("/%s (a directory of %s, which stays; it cannot become a %s of %s)", p, o, pc.newFile(p).Type, pc.name)}
 		}
 	}
 	old := map[string]pkgdb.File{}
-	claimed := map[string]bool{}
 	for _, c := range t.changes {
 		for q, f := range c.oldFiles {
 			old[q] = f
-		}
-		for q := range c.newFiles {
-			claimed[q] = true
 		}
 	}
 	var inside []string
@@ -244,7 +240,7 @@ func (t *tx) checkFromDir(pc *pkgChange, p string, owners []string, leaving map[
 		f, had := old[q]
 		why := ""
 		switch {
-		case claimed[q]:
+		case t.installs(q):
 			why = "a path this transaction installs"
 		case !had:
 			why = "owned by no package leaving"
@@ -259,7 +255,7 @@ func (t *tx) checkFromDir(pc *pkgChange, p string, owners []string, leaving map[
 			}
 		}
 		if why != "" {
-			return []string{fmt.Sprintf("/%s (a directory that becomes a %s in %s, but /%s in it stays: %s; move it away first)", p, pc.newFiles[p].Type, pc.name, q, why)}
+			return []string{fmt.Sprintf("/%s (a directory that becomes a %s in %s, but /%s in it stays: %s; move it away first)", p, pc.newFile(p).Type, pc.name, q, why)}
 		}
 	}
 	return nil

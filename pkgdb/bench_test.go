@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -40,7 +41,7 @@ func BenchmarkPutPackage20000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.PutPackage(p, files); err != nil {
+		if err := tx.PutPackage(p, slices.Values(files)); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -65,7 +66,7 @@ func BenchmarkOwners1000(b *testing.B) {
 	for i := range 300 {
 		name := fmt.Sprintf("p%03d", i)
 		files := append([]File{dir("usr"), dir("usr/share")}, benchFiles("usr/share/"+name, 65)...)
-		if err := tx.PutPackage(pkg(name, "1"), files); err != nil {
+		if err := tx.PutPackage(pkg(name, "1"), slices.Values(files)); err != nil {
 			b.Fatal(err)
 		}
 	}

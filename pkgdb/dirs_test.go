@@ -222,7 +222,7 @@ func TestInterningPathsKeepsEveryAnswerOfASchema6Database(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := tx.PutPackage(pkg("zlib", "1"), files); err != nil {
+	if err := tx.PutPackage(pkg("zlib", "1"), slices.Values(files)); err != nil {
 		t.Fatal(err)
 	}
 	if len(tx.touched) != 0 {
@@ -440,10 +440,10 @@ func TestADirectoryIsForgottenWithTheLastRecordUnderIt(t *testing.T) {
 	}
 	defer tx.Rollback()
 	bad := []File{dir("opt"), dir("opt/c"), file("opt/c/x"), file("opt/c/x")}
-	if err := tx.PutPackage(pkg("c", "1"), bad); err == nil {
+	if err := tx.PutPackage(pkg("c", "1"), slices.Values(bad)); err == nil {
 		t.Fatal("PutPackage took a path listed twice")
 	}
-	if err := tx.PutPackage(pkg("c", "1"), bad[:3]); err != nil {
+	if err := tx.PutPackage(pkg("c", "1"), slices.Values(bad[:3])); err != nil {
 		t.Fatalf("PutPackage after a failed one: %v", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -35,7 +35,7 @@ func put(t *testing.T, db *DB, p Package, files []File) {
 		t.Fatalf("Begin: %v", err)
 	}
 	defer tx.Rollback()
-	if err := tx.PutPackage(p, files); err != nil {
+	if err := tx.PutPackage(p, slices.Values(files)); err != nil {
 		t.Fatalf("PutPackage(%s): %v", p.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -549,7 +549,7 @@ func TestRollbackDiscardsTheTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.PutPackage(pkg("new", "1"), []File{file("new")}); err != nil {
+	if err := tx.PutPackage(pkg("new", "1"), slices.Values([]File{file("new")})); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.DeletePackage("keep"); err != nil {
@@ -600,11 +600,11 @@ func TestPutPackageRejectsBadRecordsAndLeavesTheTransactionUsable(t *testing.T) 
 				t.Fatal(err)
 			}
 			defer tx.Rollback()
-			err = tx.PutPackage(tc.p, tc.files)
+			err = tx.PutPackage(tc.p, slices.Values(tc.files))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("PutPackage error = %v, want one containing %q", err, tc.want)
 			}
-			if err := tx.PutPackage(pkg("good", "1"), []File{file("good")}); err != nil {
+			if err := tx.PutPackage(pkg("good", "1"), slices.Values([]File{file("good")})); err != nil {
 				t.Fatalf("PutPackage after a rejected one: %v", err)
 			}
 			if err := tx.Commit(); err != nil {
@@ -697,7 +697,7 @@ func TestCommitRefusesPathsSharedByNonDirectories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tx.PutPackage(pkg("b", "1"), []File{dir("usr"), dir("usr/lib"), tc.second}); err != nil {
+			if err := tx.PutPackage(pkg("b", "1"), slices.Values([]File{dir("usr"), dir("usr/lib"), tc.second})); err != nil {
 				t.Fatalf("PutPackage: %v", err)
 			}
 			err = tx.Commit()
@@ -714,6 +714,32 @@ func TestCommitRefusesPathsSharedByNonDirectories(t *testing.T) {
 	}
 }
 
+// The commit asks about a big package's paths a few thousand at a time:
+// a path shared with another package is found in any of those parts.
+func TestCommitFindsASharedPathAmongThousands(t *testing.T) {
+	db, _ := openRoot(t)
+	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/var"), file("usr/var/x")})
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range 2*sharedPathsChunk + 10 {
+		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+	}
+	files = append(files, dir("usr/var"), file("usr/var/x")) // sorts last: in the last part
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutPackage(pkg("b", "1"), slices.Values(files)); err != nil {
+		t.Fatalf("PutPackage: %v", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrSharedPath) || !strings.Contains(err.Error(), "usr/var/x: a (file), b (file)") {
+		t.Fatalf("Commit = %v, want ErrSharedPath naming usr/var/x", err)
+	}
+	if _, err := db.Package("b"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("b is recorded after a refused commit: %v", err)
+	}
+}
+
 func TestAFileMayMoveBetweenPackagesInEitherOrder(t *testing.T) {
 	for _, order := range []string{"new owner first", "old owner first"} {
 		t.Run(order, func(t *testing.T) {
@@ -727,8 +753,10 @@ func TestAFileMayMoveBetweenPackagesInEitherOrder(t *testing.T) {
 			}
 			defer tx.Rollback()
 			steps := []func() error{
-				func() error { return tx.PutPackage(pkg("new", "2"), []File{dir("usr"), file("usr/moved")}) },
-				func() error { return tx.PutPackage(pkg("old", "2"), []File{dir("usr")}) },
+				func() error {
+					return tx.PutPackage(pkg("new", "2"), slices.Values([]File{dir("usr"), file("usr/moved")}))
+				},
+				func() error { return tx.PutPackage(pkg("old", "2"), slices.Values([]File{dir("usr")})) },
 			}
 			if order == "old owner first" {
 				slices.Reverse(steps)
@@ -925,7 +953,7 @@ func TestReadersSeeCommittedStateWhileAWriterHoldsATransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := tx.PutPackage(pkg("pending", "1"), []File{dir("usr"), file("usr/pending")}); err != nil {
+	if err := tx.PutPackage(pkg("pending", "1"), slices.Values([]File{dir("usr"), file("usr/pending")})); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.DeletePackage("base"); err != nil {
@@ -1060,7 +1088,7 @@ func TestADatabaseWithDamagedPagesIsReportedAsDamaged(t *testing.T) {
 	tx, _ := db.Begin()
 	for i := 0; i < 200; i++ {
 		p := Package{Name: fmt.Sprintf("p%03d", i), Version: "1.0", Release: 1, InstallTime: time.Now(), BuildDate: time.Now()}
-		if err := tx.PutPackage(p, []File{{Path: fmt.Sprintf("usr/share/p%03d", i), Type: "file", Mode: 0o644, SHA256: strings.Repeat("a", 64)}}); err != nil {
+		if err := tx.PutPackage(p, slices.Values([]File{{Path: fmt.Sprintf("usr/share/p%03d", i), Type: "file", Mode: 0o644, SHA256: strings.Repeat("a", 64)}})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1276,7 +1304,7 @@ func TestHashesMoveToTheirBytesAndEveryFileRecordIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := tx.PutPackage(pkg("zlib", "1.3.1"), files); err != nil {
+	if err := tx.PutPackage(pkg("zlib", "1.3.1"), slices.Values(files)); err != nil {
 		t.Fatal(err)
 	}
 	if len(tx.touched) != 0 {
@@ -1412,7 +1440,7 @@ func TestFileRecordsKeepEveryFieldWhetherOrNotTheirPathsAreUTF8(t *testing.T) {
 				changed[i].SHA256 = strings.Repeat("02", 32)
 			}
 		}
-		if err := tx.PutPackage(pkg("odd", "2"), changed[:len(changed)-1]); err != nil {
+		if err := tx.PutPackage(pkg("odd", "2"), slices.Values(changed[:len(changed)-1])); err != nil {
 			t.Fatal(err)
 		}
 		if len(tx.touched) != 1 || tx.touched[0].path != odd {
@@ -1452,7 +1480,7 @@ func TestCommitBesideManyPackagesSharingDirectoriesReadsEachRowFewTimes(t *testi
 	}
 	for i := range packages {
 		name := fmt.Sprintf("p%03d", i)
-		if err := tx.PutPackage(pkg(name, "1"), files(name)); err != nil {
+		if err := tx.PutPackage(pkg(name, "1"), slices.Values(files(name))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1465,7 +1493,7 @@ func TestCommitBesideManyPackagesSharingDirectoriesReadsEachRowFewTimes(t *testi
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := tx.PutPackage(pkg("last", "1"), files("last")); err != nil {
+	if err := tx.PutPackage(pkg("last", "1"), slices.Values(files("last"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.conn.ExecContext(context.Background(), "PRAGMA cache_size = 8"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -142,11 +143,18 @@ func (tx *Tx) exec(name string, args ...any) (sql.Result, error) {
 
 // PutPackage records p and its files, replacing every earlier record of
 // p.Name (package row, files, deps, provides, conflicts, needed). Files
-// must have Package empty or equal to p.Name. If PutPackage fails, the
-// transaction is as it was before the call.
-func (tx *Tx) PutPackage(p Package, files []File) error {
+// must have Package empty or equal to p.Name; nil is none. They are
+// yielded, not handed over as a slice, so that a caller with 20,000 of
+// them makes each as it is written rather than holding a copy of all
+// (slices.Values passes a slice); files is run twice, to check every
+// record before writing any. If PutPackage fails, the transaction is as
+// it was before the call.
+func (tx *Tx) PutPackage(p Package, files iter.Seq[File]) error {
 	if tx.done {
 		return errors.New("pkgdb: PutPackage on a finished transaction")
+	}
+	if files == nil {
+		files = func(func(File) bool) {}
 	}
 	if err := checkPackage(p, files); err != nil {
 		return fmt.Errorf("package %q: %w", p.Name, err)
@@ -168,7 +176,7 @@ func (tx *Tx) PutPackage(p Package, files []File) error {
 	return nil
 }
 
-func (tx *Tx) putPackage(p Package, files []File) error {
+func (tx *Tx) putPackage(p Package, files iter.Seq[File]) error {
 	// An upgrade rewrites only the file rows that changed: an unchanged
 	// 20,000-file package costs a read, not 40,000 writes.
 	existing, err := queryFiles(connQuerier{tx.conn}, p.Name, false)
@@ -201,9 +209,9 @@ func (tx *Tx) putPackage(p Package, files []File) error {
 			}
 		}
 	}
-	seen := make(map[string]bool, len(files))
-	for i := range files {
-		f := &files[i]
+	seen := map[string]bool{}
+	for file := range files {
+		f := &file
 		if seen[f.Path] {
 			return fmt.Errorf("path %s is listed twice", f.Path)
 		}
@@ -301,7 +309,7 @@ var fileTypes = []string{"dir", "file", "symlink", "hardlink"}
 
 // checkPackage rejects records the database must never hold, with a
 // message naming the field, before anything is written.
-func checkPackage(p Package, files []File) error {
+func checkPackage(p Package, files iter.Seq[File]) error {
 	switch {
 	case p.Name == "":
 		return errors.New("empty package name")
@@ -310,8 +318,8 @@ func checkPackage(p Package, files []File) error {
 	case p.Release < 0:
 		return fmt.Errorf("negative release %d", p.Release)
 	}
-	for i := range files {
-		f := &files[i]
+	for file := range files {
+		f := &file
 		if err := checkPath(f.Path); err != nil {
 			return fmt.Errorf("file %q: %w", f.Path, err)
 		}
@@ -405,6 +413,9 @@ func (tx *Tx) dropDirs() error {
 	return nil
 }
 
+// sharedPathsChunk is how many paths checkSharedPaths asks about at once.
+const sharedPathsChunk = 2000
+
 // checkSharedPaths finds touched paths whose owners are not all "dir"
 // entries. It runs at commit, not per insert, so that moving a file from
 // one package to another works in either PutPackage order. Paths are
@@ -423,7 +434,14 @@ func (tx *Tx) checkSharedPaths() error {
 	fail := func(err error) error {
 		return fmt.Errorf("database %s: checking shared paths: %w", tx.db.path, err)
 	}
-	for _, chunk := range tableChunks(paths, func(p storedPath) string { return p.path }) {
+	// A few thousand paths a query: in one, the 20,000 paths of a big
+	// package were a JSON text SQLite took apart into 2.7 MiB of its own
+	// memory, at the commit point, when the process is at its largest.
+	var chunks [][]storedPath
+	for part := range slices.Chunk(paths, sharedPathsChunk) {
+		chunks = append(chunks, tableChunks(part, func(p storedPath) string { return p.path })...)
+	}
+	for _, chunk := range chunks {
 		table, args := pairTable(chunk, func(p storedPath) (any, string) { return p.dir, p.name() })
 		rows, err := tx.conn.QueryContext(ctx, `WITH t (dir, name) AS (`+table+`)
 			SELECT d.path || f.name FROM t CROSS JOIN files f CROSS JOIN dirs d
