@@ -803,54 +803,138 @@ func (db *DB) ListFiles(name string, fn func(f *File) error) error {
 	})
 }
 
-// FileList returns the listing lpm files prints for package name: one
-// path a line, "/usr/bin/foo", a directory with a trailing slash, a
+// FileList writes to w the listing lpm files prints for package name:
+// one path a line, "/usr/bin/foo", a directory with a trailing slash, a
 // symlink as "/usr/lib/libz.so -> libz.so.1", sorted by path (bytewise),
-// each line ending in a newline. SQLite builds the lines in one query, so
-// a 20,000-file package costs a few allocations and one write instead of
-// a Go value per row. An error wraps ErrNotInstalled when the package is
-// not installed.
-func (db *DB) FileList(name string) ([]byte, error) {
-	var records string
+// each line ending in a newline. SQLite gives the records in one row as
+// they are stored, and each of their directories once, so a 20,000-file
+// package costs a few allocations and no copy of the whole listing: the
+// lines go out in 64 KiB pieces as they are put together. Nothing is
+// written before every record is read. An error wraps ErrNotInstalled
+// when the package is not installed.
+func (db *DB) FileList(name string, w io.Writer) error {
+	var n int
+	var dirIDs, entries, dirs string
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
 		if err := requireInstalled(tx, name); err != nil {
 			return err
 		}
-		// In the order the records are stored, which pathOrder sorts:
-		// each line as "/path", NUL, the rest of the line, NUL. No path
-		// or link holds a NUL, so they split where SQLite joined them.
-		return tx.QueryRow(`SELECT coalesce(group_concat('/' || d.path || f.name || char(0) ||
-			CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END || char(10, 0), ''), '')
-			FROM files f JOIN dirs d ON d.id = f.dir WHERE f.package = ?`, name).Scan(&records)
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Where each line's path, the path's directory and the rest of the
-	// line end. The paths keep their leading slash: all under the one
-	// directory "/", they sort as they would without it.
-	type line struct{ start, dir, path, end int32 }
-	lines := make([]line, 0, strings.Count(records, "\x00")/2)
-	for at := 0; at < len(records); {
-		p := at + strings.IndexByte(records[at:], 0)
-		end := p + 1 + strings.IndexByte(records[p+1:], 0)
-		if p < at || end <= p {
-			return nil, fmt.Errorf("database %s: listing files of %s: a line without its two NULs", db.path, name)
+		// In the order the records are stored: their directories' ids,
+		// then each record's base name and the rest of its line, a NUL
+		// after each (no path or link holds one).
+		err := tx.QueryRow(`SELECT count(*), coalesce(group_concat(f.dir), ''),
+			coalesce(group_concat(f.name || char(0) || CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END, char(0)), '')
+			FROM files f WHERE f.package = ?`, name).Scan(&n, &dirIDs, &entries)
+		if err != nil || n == 0 {
+			return err
 		}
-		dir := at + strings.LastIndexByte(records[at:p], '/') + 1
-		lines = append(lines, line{int32(at), int32(dir), int32(p), int32(end)})
-		at = end + 1
+		return tx.QueryRow(`SELECT coalesce(group_concat(d.id || char(0) || d.path, char(0)), '')
+			FROM json_each(?) j JOIN dirs d ON d.id = j.value`, "["+distinctIDs(dirIDs)+"]").Scan(&dirs)
+	})
+	if err != nil || n == 0 {
+		return err
 	}
-	list := make([]byte, 0, len(records)-len(lines))
-	for _, i := range pathOrder(len(lines), func(i int) (string, string) {
-		l := lines[i]
-		return records[l.start:l.dir], records[l.dir:l.path]
-	}) {
-		l := lines[i]
-		list = append(list, records[l.start:l.path]...)
-		list = append(list, records[l.path+1:l.end]...)
+	damaged := fmt.Errorf("database %s: listing files of %s: its records do not line up (a damaged database?): run lpm rebuild-db", db.path, name)
+
+	pathOf := make(map[string]string)
+	for rest, more := dirs, true; more; {
+		var id, path string
+		id, rest, _ = strings.Cut(rest, "\x00")
+		path, rest, more = strings.Cut(rest, "\x00")
+		pathOf[id] = path
 	}
-	return list, nil
+
+	// Entry i's base name is entries[at[2i]:at[2i+1]-1] and the rest of
+	// its line entries[at[2i+1]:at[2i+2]-1].
+	at := make([]int32, 1, 2*n+1)
+	for i := 0; ; {
+		nul := strings.IndexByte(entries[i:], 0)
+		if nul < 0 {
+			break
+		}
+		i += nul + 1
+		at = append(at, int32(i))
+	}
+	at = append(at, int32(len(entries)+1))
+	if len(at) != 2*n+1 {
+		return damaged
+	}
+	baseName := func(i int) string { return entries[at[2*i] : at[2*i+1]-1] }
+	rest := func(i int) string { return entries[at[2*i+1] : at[2*i+2]-1] }
+
+	// Each directory's entries as stored, checked to be sorted by name.
+	var groups []dirGroup
+	asStored := true
+	ids, last := dirIDs, ""
+	for i := 0; i < n; i++ {
+		var id string
+		var more bool
+		id, ids, more = strings.Cut(ids, ",")
+		if more != (i < n-1) {
+			return damaged
+		}
+		if i > 0 && id == last {
+			groups[len(groups)-1].end = i + 1
+			asStored = asStored && baseName(i-1) < baseName(i)
+			continue
+		}
+		dir, ok := pathOf[id]
+		if !ok {
+			return damaged
+		}
+		groups = append(groups, dirGroup{dir, i, i + 1})
+		last = id
+	}
+
+	var werr error
+	buf := make([]byte, 0, 64<<10)
+	write := func(dir string, first, end int) {
+		for i := first; i < end && werr == nil; i++ {
+			buf = append(buf, '/')
+			buf = append(buf, dir...)
+			buf = append(buf, baseName(i)...)
+			buf = append(buf, rest(i)...)
+			buf = append(buf, '\n')
+			if len(buf) >= 60<<10 {
+				_, werr = w.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	if !asStored || !inPathOrder(groups, baseName, write) {
+		// Not in the order records are stored after all: sort them.
+		dirOf := make([]string, n)
+		for _, g := range groups {
+			for i := g.first; i < g.end; i++ {
+				dirOf[i] = g.dir
+			}
+		}
+		for _, i := range sortedOrder(n, func(i int) (string, string) { return dirOf[i], baseName(i) }) {
+			write(dirOf[i], i, i+1)
+		}
+	}
+	if werr == nil && len(buf) > 0 {
+		_, werr = w.Write(buf)
+	}
+	return werr
+}
+
+// distinctIDs is a list of ids as group_concat gives it ("1,1,1,5,5,7")
+// without its repeats ("1,5,7"), the ids of a package's directories: its
+// records come grouped by directory.
+func distinctIDs(list string) string {
+	var out []byte
+	last := ""
+	for id := range strings.SplitSeq(list, ",") {
+		if id != last {
+			if out != nil {
+				out = append(out, ',')
+			}
+			out = append(out, id...)
+			last = id
+		}
+	}
+	return string(out)
 }
 
 // querier is what queryFiles reads through: a read transaction, or the

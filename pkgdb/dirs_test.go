@@ -141,11 +141,11 @@ func dbAnswers(t *testing.T, db *DB) answers {
 		for _, f := range files {
 			a.files[pkg] = append(a.files[pkg], strings.Join([]string{f.Path, f.Type, f.Link, f.Soname, strings.Join(f.Needed, ",")}, " "))
 		}
-		list, err := db.FileList(pkg)
-		if err != nil {
+		var list strings.Builder
+		if err := db.FileList(pkg, &list); err != nil {
 			t.Fatal(err)
 		}
-		a.list[pkg] = string(list)
+		a.list[pkg] = list.String()
 	}
 	var err error
 	if a.owners, err = db.Owners(askedPaths); err != nil {
