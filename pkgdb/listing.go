@@ -44,14 +44,15 @@ func listingLine(b []byte, path, typ, link string) []byte {
 	return append(b, '\n')
 }
 
-// packListing compresses the listing of files, the whole of a package.
-func packListing(files []File) ([]byte, error) {
+// listingText is the listing of files, the whole of a package.
+func listingText(files []File) []byte {
 	order := make([]int, len(files))
 	for i := range order {
 		order[i] = i
 	}
-	if !slices.IsSortedFunc(order, func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) }) {
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) })
+	byPath := func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) }
+	if !slices.IsSortedFunc(order, byPath) {
+		slices.SortFunc(order, byPath)
 	}
 	size := 0
 	for i := range files {
@@ -61,18 +62,24 @@ func packListing(files []File) ([]byte, error) {
 	for _, i := range order {
 		text = listingLine(text, files[i].Path, files[i].Type, files[i].Link)
 	}
+	return text
+}
+
+// packListing is the listing of files compressed, as the listings table
+// keeps it.
+func packListing(files []File) ([]byte, error) {
 	enc, err := listingEncoder()
 	if err != nil {
 		return nil, err
 	}
-	return enc.EncodeAll(text, nil), nil
+	return enc.EncodeAll(listingText(files), nil), nil
 }
 
 // FileList writes to w the listing of package name (see the top of this
 // file). An error wraps ErrNotInstalled when the package is not installed.
 func (db *DB) FileList(name string, w io.Writer) error {
 	var packed []byte
-	var records bytes.Buffer
+	var records []File
 	err := db.read("listing files of "+name, func(tx *sql.Tx) error {
 		err := tx.QueryRow(`SELECT l.listing FROM packages p LEFT JOIN listings l ON l.package = p.name WHERE p.name = ?`, name).Scan(&packed)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -81,7 +88,7 @@ func (db *DB) FileList(name string, w io.Writer) error {
 		if err == nil && packed == nil {
 			// No listing, which PutPackage always writes: the records
 			// have it all the same.
-			return listFromRecords(tx, name, &records)
+			records, err = queryFiles(tx, name, false)
 		}
 		return err
 	})
@@ -89,7 +96,7 @@ func (db *DB) FileList(name string, w io.Writer) error {
 		return err
 	}
 	if packed == nil {
-		_, err := w.Write(records.Bytes())
+		_, err := w.Write(listingText(records))
 		return err
 	}
 	// Decoded as it is written out: a window of the listing in memory,
@@ -124,139 +131,8 @@ func (e *writeErr) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rowQuerier is what listFromRecords reads through: a read transaction,
-// or the connection a migration runs on.
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// listFromRecords writes the listing of package name from its records:
-// what a migration stores for a package recorded before listings were.
-// SQLite gives the records in one row as they are stored, and each of
-// their directories once, and inPathOrder merges them into path order.
-func listFromRecords(q rowQuerier, name string, w io.Writer) error {
-	ctx := context.Background()
-	// In the order the records are stored: their directories' ids, then
-	// each record's base name and the rest of its line, a NUL after each
-	// (no path or link holds one).
-	var n int
-	var dirIDs, entries, dirs string
-	err := q.QueryRowContext(ctx, `SELECT count(*), coalesce(group_concat(f.dir), ''),
-		coalesce(group_concat(f.name || char(0) || CASE f.type WHEN 'dir' THEN '/' WHEN 'symlink' THEN ' -> ' || f.link ELSE '' END, char(0)), '')
-		FROM files f WHERE f.package = ?`, name).Scan(&n, &dirIDs, &entries)
-	if err != nil || n == 0 {
-		return err
-	}
-	err = q.QueryRowContext(ctx, `SELECT coalesce(group_concat(d.id || char(0) || d.path, char(0)), '')
-		FROM json_each(?) j JOIN dirs d ON d.id = j.value`, "["+distinctIDs(dirIDs)+"]").Scan(&dirs)
-	if err != nil {
-		return err
-	}
-	damaged := fmt.Errorf("listing files of %s: its records do not line up (a damaged database?): run lpm rebuild-db", name)
-
-	pathOf := make(map[string]string)
-	for rest, more := dirs, true; more; {
-		var id, path string
-		id, rest, _ = strings.Cut(rest, "\x00")
-		path, rest, more = strings.Cut(rest, "\x00")
-		pathOf[id] = path
-	}
-
-	// Entry i's base name is entries[at[2i]:at[2i+1]-1] and the rest of
-	// its line entries[at[2i+1]:at[2i+2]-1].
-	at := make([]int32, 1, 2*n+1)
-	for i := 0; ; {
-		nul := strings.IndexByte(entries[i:], 0)
-		if nul < 0 {
-			break
-		}
-		i += nul + 1
-		at = append(at, int32(i))
-	}
-	at = append(at, int32(len(entries)+1))
-	if len(at) != 2*n+1 {
-		return damaged
-	}
-	baseName := func(i int) string { return entries[at[2*i] : at[2*i+1]-1] }
-	rest := func(i int) string { return entries[at[2*i+1] : at[2*i+2]-1] }
-
-	// Each directory's entries as stored, checked to be sorted by name.
-	var groups []dirGroup
-	asStored := true
-	ids, last := dirIDs, ""
-	for i := 0; i < n; i++ {
-		var id string
-		var more bool
-		id, ids, more = strings.Cut(ids, ",")
-		if more != (i < n-1) {
-			return damaged
-		}
-		if i > 0 && id == last {
-			groups[len(groups)-1].end = i + 1
-			asStored = asStored && baseName(i-1) < baseName(i)
-			continue
-		}
-		dir, ok := pathOf[id]
-		if !ok {
-			return damaged
-		}
-		groups = append(groups, dirGroup{dir, i, i + 1})
-		last = id
-	}
-
-	var werr error
-	buf := make([]byte, 0, 64<<10)
-	write := func(dir string, first, end int) {
-		for i := first; i < end && werr == nil; i++ {
-			buf = append(buf, '/')
-			buf = append(buf, dir...)
-			buf = append(buf, baseName(i)...)
-			buf = append(buf, rest(i)...)
-			buf = append(buf, '\n')
-			if len(buf) >= 60<<10 {
-				_, werr = w.Write(buf)
-				buf = buf[:0]
-			}
-		}
-	}
-	if !asStored || !inPathOrder(groups, baseName, write) {
-		// Not in the order records are stored after all: sort them.
-		dirOf := make([]string, n)
-		for _, g := range groups {
-			for i := g.first; i < g.end; i++ {
-				dirOf[i] = g.dir
-			}
-		}
-		for _, i := range sortedOrder(n, func(i int) (string, string) { return dirOf[i], baseName(i) }) {
-			write(dirOf[i], i, i+1)
-		}
-	}
-	if werr == nil && len(buf) > 0 {
-		_, werr = w.Write(buf)
-	}
-	return werr
-}
-
-// distinctIDs is a list of ids as group_concat gives it ("1,1,1,5,5,7")
-// without its repeats ("1,5,7"), the ids of a package's directories: its
-// records come grouped by directory.
-func distinctIDs(list string) string {
-	var out []byte
-	last := ""
-	for id := range strings.SplitSeq(list, ",") {
-		if id != last {
-			if out != nil {
-				out = append(out, ',')
-			}
-			out = append(out, id...)
-			last = id
-		}
-	}
-	return string(out)
-}
-
 // convertListings is step 9's conversion: the listing of every package,
-// from its records.
+// from its records (a Go value per record, as this runs once).
 func convertListings(ctx context.Context, conn *sql.Conn) error {
 	rows, err := conn.QueryContext(ctx, "SELECT name FROM packages ORDER BY name")
 	if err != nil {
@@ -275,16 +151,16 @@ func convertListings(ctx context.Context, conn *sql.Conn) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	enc, err := listingEncoder()
-	if err != nil {
-		return err
-	}
 	for _, name := range names {
-		var list bytes.Buffer
-		if err := listFromRecords(conn, name, &list); err != nil {
+		files, err := queryFiles(connQuerier{conn}, name, false)
+		if err != nil {
 			return fmt.Errorf("package %s: %w", name, err)
 		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO listings (package, listing) VALUES (?, ?)", name, enc.EncodeAll(list.Bytes(), nil)); err != nil {
+		listing, err := packListing(files)
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "INSERT INTO listings (package, listing) VALUES (?, ?)", name, listing)
+		}
+		if err != nil {
 			return fmt.Errorf("the listing of package %s: %w", name, err)
 		}
 	}

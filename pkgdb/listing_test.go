@@ -10,16 +10,11 @@ import (
 // fromRecords is the listing of package name as its records give it.
 func fromRecords(t *testing.T, db *DB, name string) string {
 	t.Helper()
-	var list strings.Builder
-	conn, err := db.sql.Conn(t.Context())
+	files, err := db.Files(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if err := listFromRecords(conn, name, &list); err != nil {
-		t.Fatal(err)
-	}
-	return list.String()
+	return string(listingText(files))
 }
 
 func stored(t *testing.T, db *DB, name string) string {

@@ -24,7 +24,7 @@ type dirGroup struct {
 // parent's names by binary search, so it compares a few names per
 // directory, not per entry. It reports false, without calling run, when a
 // directory has two groups: the entries are not as stored.
-func inPathOrder(groups []dirGroup, name func(i int) string, run func(dir string, first, end int)) bool {
+func inPathOrder(groups []dirGroup, name func(i int) string, run func(first, end int)) bool {
 	type node struct {
 		dirGroup
 		children []*node
@@ -70,13 +70,13 @@ func inPathOrder(groups []dirGroup, name func(i int) string, run func(dir string
 			key := c.dir[len(n.dir):]
 			j := i + sort.Search(n.end-i, func(k int) bool { return name(i+k) > key })
 			if j > i {
-				run(n.dir, i, j)
+				run(i, j)
 			}
 			i = j
 			walk(c)
 		}
 		if i < n.end {
-			run(n.dir, i, n.end)
+			run(i, n.end)
 		}
 	}
 	walk(root)
@@ -107,7 +107,7 @@ func pathOrder(n int, path func(i int) (dir, name string)) []int {
 	}
 	order := make([]int, 0, n)
 	name := func(i int) string { _, name := path(i); return name }
-	ok := inPathOrder(groups, name, func(_ string, first, end int) {
+	ok := inPathOrder(groups, name, func(first, end int) {
 		for i := first; i < end; i++ {
 			order = append(order, i)
 		}
