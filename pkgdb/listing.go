@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -23,56 +24,73 @@ import (
 // (as dpkg -L reads one .list file); the records stay the truth for every
 // other question. A package's listing is one zstd frame with its checksum.
 
-// listingEncoder compresses listings: fast, as it runs on every install
-// and upgrade, and a window of 128 KiB bounds what reading one takes.
-var listingEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+// listingEncoders compress listings as they are written, so that the
+// listing of a big package is never in memory whole: fast, as it runs on
+// every install and upgrade, and a window of 128 KiB bounds what reading
+// one takes. An encoder is reused, one writer at a time.
+var listingEncoders = sync.Pool{New: func() any {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(128<<10), zstd.WithLowerEncoderMem(true))
-})
+	if err != nil {
+		return err
+	}
+	return enc
+}}
 
-// listingLine appends the line of one record to b.
-func listingLine(b []byte, path, typ, link string) []byte {
-	b = append(b, '/')
-	b = append(b, path...)
-	switch typ {
-	case "dir":
-		b = append(b, '/')
-	case "symlink":
-		b = append(b, " -> "...)
-		b = append(b, link...)
+// writeListing writes the listing of files, the whole of a package, to w.
+func writeListing(w io.Writer, files []File) error {
+	var order []int // nil when files are in path order already
+	if !slices.IsSortedFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) }) {
+		order = make([]int, len(files))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) })
 	}
-	return append(b, '\n')
-}
-
-// listingText is the listing of files, the whole of a package.
-func listingText(files []File) []byte {
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
-	byPath := func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) }
-	if !slices.IsSortedFunc(order, byPath) {
-		slices.SortFunc(order, byPath)
-	}
-	size := 0
+	line := make([]byte, 0, 4096)
 	for i := range files {
-		size += len(files[i].Path) + len(files[i].Link) + 6
+		f := &files[i]
+		if len(order) > 0 {
+			f = &files[order[i]]
+		}
+		line = append(line[:0], '/')
+		line = append(line, f.Path...)
+		switch f.Type {
+		case "dir":
+			line = append(line, '/')
+		case "symlink":
+			line = append(line, " -> "...)
+			line = append(line, f.Link...)
+		}
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
 	}
-	text := make([]byte, 0, size)
-	for _, i := range order {
-		text = listingLine(text, files[i].Path, files[i].Type, files[i].Link)
-	}
-	return text
+	return nil
 }
 
 // packListing is the listing of files compressed, as the listings table
 // keeps it.
 func packListing(files []File) ([]byte, error) {
-	enc, err := listingEncoder()
-	if err != nil {
-		return nil, err
+	got := listingEncoders.Get()
+	enc, ok := got.(*zstd.Encoder)
+	if !ok {
+		return nil, got.(error)
 	}
-	return enc.EncodeAll(listingText(files), nil), nil
+	defer listingEncoders.Put(enc)
+	var packed bytes.Buffer
+	enc.Reset(&packed)
+	// Lines reach the encoder in 64 KiB pieces, not one at a time.
+	buf := bufio.NewWriterSize(enc, 64<<10)
+	err := writeListing(buf, files)
+	if err == nil {
+		err = buf.Flush()
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	return packed.Bytes(), err
 }
 
 // FileList writes to w the listing of package name (see the top of this
@@ -96,8 +114,11 @@ func (db *DB) FileList(name string, w io.Writer) error {
 		return err
 	}
 	if packed == nil {
-		_, err := w.Write(listingText(records))
-		return err
+		buf := bufio.NewWriterSize(w, 64<<10)
+		if err := writeListing(buf, records); err != nil {
+			return err
+		}
+		return buf.Flush()
 	}
 	// Decoded as it is written out: a window of the listing in memory,
 	// not all of it. A damaged listing fails its checksum, at the end.

@@ -14,7 +14,11 @@ func fromRecords(t *testing.T, db *DB, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(listingText(files))
+	var list strings.Builder
+	if err := writeListing(&list, files); err != nil {
+		t.Fatal(err)
+	}
+	return list.String()
 }
 
 func stored(t *testing.T, db *DB, name string) string {
