@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -37,33 +38,65 @@ var listingEncoders = sync.Pool{New: func() any {
 	return enc
 }}
 
-// writeListing writes the listing of files, the whole of a package, to w.
-func writeListing(w io.Writer, files []File) error {
-	var order []int // nil when files are in path order already
-	if !slices.IsSortedFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) }) {
-		order = make([]int, len(files))
-		for i := range order {
-			order[i] = i
+// A listItem is what a listing's line needs of a record.
+type listItem struct {
+	path, link string // link only for a symlink
+	dir        bool
+}
+
+// writeListing writes the listing of files, the whole of a package, to
+// w. Files in path order (a caller's sorted slice, the records) go
+// straight out; in any other order (an archive's, where "a/b" comes
+// before "a-b") what each line needs is kept and sorted first: 40 bytes a
+// record, the strings shared with the caller's.
+func writeListing(w io.Writer, files iter.Seq[File]) error {
+	sorted, n, last := true, 0, ""
+	for f := range files {
+		if n > 0 && f.Path <= last {
+			sorted = false
+			break
 		}
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) })
+		n, last = n+1, f.Path
+	}
+	var items []listItem
+	if !sorted {
+		for f := range files {
+			it := listItem{path: f.Path, dir: f.Type == "dir"}
+			if f.Type == "symlink" {
+				it.link = f.Link
+			}
+			items = append(items, it)
+		}
+		slices.SortFunc(items, func(a, b listItem) int { return strings.Compare(a.path, b.path) })
 	}
 	line := make([]byte, 0, 4096)
-	for i := range files {
-		f := &files[i]
-		if len(order) > 0 {
-			f = &files[order[i]]
-		}
+	write := func(it listItem) error {
 		line = append(line[:0], '/')
-		line = append(line, f.Path...)
-		switch f.Type {
-		case "dir":
+		line = append(line, it.path...)
+		if it.dir {
 			line = append(line, '/')
-		case "symlink":
+		} else if it.link != "" {
 			line = append(line, " -> "...)
-			line = append(line, f.Link...)
+			line = append(line, it.link...)
 		}
 		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
+		_, err := w.Write(line)
+		return err
+	}
+	if !sorted {
+		for _, it := range items {
+			if err := write(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for f := range files {
+		it := listItem{path: f.Path, dir: f.Type == "dir"}
+		if f.Type == "symlink" {
+			it.link = f.Link
+		}
+		if err := write(it); err != nil {
 			return err
 		}
 	}
@@ -72,7 +105,7 @@ func writeListing(w io.Writer, files []File) error {
 
 // packListing is the listing of files compressed, as the listings table
 // keeps it.
-func packListing(files []File) ([]byte, error) {
+func packListing(files iter.Seq[File]) ([]byte, error) {
 	got := listingEncoders.Get()
 	enc, ok := got.(*zstd.Encoder)
 	if !ok {
@@ -115,7 +148,7 @@ func (db *DB) FileList(name string, w io.Writer) error {
 	}
 	if packed == nil {
 		buf := bufio.NewWriterSize(w, 64<<10)
-		if err := writeListing(buf, records); err != nil {
+		if err := writeListing(buf, slices.Values(records)); err != nil {
 			return err
 		}
 		return buf.Flush()
@@ -177,7 +210,7 @@ func convertListings(ctx context.Context, conn *sql.Conn) error {
 		if err != nil {
 			return fmt.Errorf("package %s: %w", name, err)
 		}
-		listing, err := packListing(files)
+		listing, err := packListing(slices.Values(files))
 		if err == nil {
 			_, err = conn.ExecContext(ctx, "INSERT INTO listings (package, listing) VALUES (?, ?)", name, listing)
 		}

@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func fromRecords(t *testing.T, db *DB, name string) string {
 		t.Fatal(err)
 	}
 	var list strings.Builder
-	if err := writeListing(&list, files); err != nil {
+	if err := writeListing(&list, slices.Values(files)); err != nil {
 		t.Fatal(err)
 	}
 	return list.String()

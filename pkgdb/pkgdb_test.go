@@ -1315,7 +1315,7 @@ func TestOwnersOfManyPathsComeInOneRowNotOneAnAnswer(t *testing.T) {
 		for j := range 20 {
 			files = append(files, file(fmt.Sprintf("usr/share/%s/f%02d", name, j)))
 		}
-		if err := tx.PutPackage(pkg(name, "1"), files); err != nil {
+		if err := tx.PutPackage(pkg(name, "1"), slices.Values(files)); err != nil {
 			t.Fatal(err)
 		}
 		query = append(query, files[3].Path, files[4].Path, files[5].Path)
