@@ -229,9 +229,17 @@ func CheckStatePath(root, p string) error {
 // database files or the pristine copies of config files are reached
 // through a symlink.
 func CheckStateDirs(root string) error {
-	for _, rel := range []string{"var/lib/lpm/pristine", "var/lib/lpm/lock", "var/lib/lpm/lpm.db", "var/lib/lpm/lpm.db-wal", "var/lib/lpm/lpm.db-shm"} {
-		if err := CheckStatePath(root, filepath.Join(root, rel)); err != nil {
-			return err
+	// The walk to pristine checks var, lib and lpm on the way; the files
+	// beside it need only their own name checked, not the walk again
+	// (every query starts here).
+	if err := CheckStatePath(root, filepath.Join(root, "var/lib/lpm/pristine")); err != nil {
+		return err
+	}
+	for _, name := range []string{"lock", "lpm.db", "lpm.db-wal", "lpm.db-shm"} {
+		p := filepath.Join(root, "var/lib/lpm", name)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			return &StateSymlinkError{Path: p, Target: target}
 		}
 	}
 	return nil

@@ -77,3 +77,30 @@ func TestAnEntryLedIntoLpmsStateByARootSymlinkIsRefused(t *testing.T) {
 		t.Error("the package wrote into lpm's state")
 	}
 }
+
+func TestCheckStateDirsRefusesEachStateFileThatIsASymlink(t *testing.T) {
+	for _, name := range []string{"pristine", "lock", "lpm.db", "lpm.db-wal", "lpm.db-shm"} {
+		root, host := t.TempDir(), t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "var/lib/lpm"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckStateDirs(root); err != nil {
+			t.Fatalf("no state files yet: %v", err)
+		}
+		p := filepath.Join(root, "var/lib/lpm", name)
+		if err := os.Symlink(filepath.Join(host, name), p); err != nil {
+			t.Fatal(err)
+		}
+		var link *StateSymlinkError
+		if err := CheckStateDirs(root); !errors.As(err, &link) || link.Path != p {
+			t.Errorf("%s a symlink: CheckStateDirs = %v", name, err)
+		}
+	}
+	root, host := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var"), 0o755)
+	os.Symlink(host, filepath.Join(root, "var/lib"))
+	var link *StateSymlinkError
+	if err := CheckStateDirs(root); !errors.As(err, &link) || link.Path != filepath.Join(root, "var/lib") {
+		t.Errorf("var/lib a symlink: CheckStateDirs = %v", err)
+	}
+}

@@ -141,11 +141,11 @@ func dbAnswers(t *testing.T, db *DB) answers {
 		for _, f := range files {
 			a.files[pkg] = append(a.files[pkg], strings.Join([]string{f.Path, f.Type, f.Link, f.Soname, strings.Join(f.Needed, ",")}, " "))
 		}
-		list, err := db.FileList(pkg)
-		if err != nil {
+		var list strings.Builder
+		if err := db.FileList(pkg, &list); err != nil {
 			t.Fatal(err)
 		}
-		a.list[pkg] = string(list)
+		a.list[pkg] = list.String()
 	}
 	var err error
 	if a.owners, err = db.Owners(askedPaths); err != nil {
@@ -311,7 +311,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestAMigrationKilledMidwayLeavesSchema6OrAComplete7(t *testing.T) {
+func TestAMigrationKilledMidwayLeavesAnOlderSchemaOrACompleteNewerOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a migration of 60,000 records several times")
 	}
@@ -364,13 +364,20 @@ func TestAMigrationKilledMidwayLeavesSchema6OrAComplete7(t *testing.T) {
 			t.Fatalf("trial %d: reading the killed migration's database: %v", trial, err)
 		}
 		var records int
-		// Step 8 (manifest hashes) keeps step 7's tables.
-		table := map[int]string{6: "files", 7: "files f JOIN dirs d ON d.id = f.dir", 8: "files f JOIN dirs d ON d.id = f.dir"}[version]
+		// Steps 8 (manifest hashes) and 9 (listings) keep step 7's tables.
+		interned := "files f JOIN dirs d ON d.id = f.dir"
+		table := map[int]string{6: "files", 7: interned, 8: interned, 9: interned}[version]
 		if table == "" {
-			t.Fatalf("trial %d: schema %d after the kill, want 6, 7 or 8", trial, version)
+			t.Fatalf("trial %d: schema %d after the kill, want 6 to 9", trial, version)
 		}
 		if err := raw.QueryRow("SELECT count(*) FROM " + table).Scan(&records); err != nil || records != extra+15 {
 			t.Errorf("trial %d: schema %d with %d file records (%v), want %d", trial, version, records, err, extra+15)
+		}
+		if version == 9 {
+			var unlisted int
+			if err := raw.QueryRow("SELECT count(*) FROM packages WHERE name NOT IN (SELECT package FROM listings)").Scan(&unlisted); err != nil || unlisted != 0 {
+				t.Errorf("trial %d: schema 9 with %d packages without a listing (%v)", trial, unlisted, err)
+			}
 		}
 		raw.Close()
 		seen[version]++
@@ -386,7 +393,7 @@ func TestAMigrationKilledMidwayLeavesSchema6OrAComplete7(t *testing.T) {
 			t.Errorf("trial %d: %d owned paths after the kill (%v), want %d", trial, len(owned), err, extra+13)
 		}
 	}
-	t.Logf("a migration took %v; killed at sixths of it, it left schema 6 %d times, 7 %d times and 8 %d times", took, seen[6], seen[7], seen[8])
+	t.Logf("a migration took %v; killed at sixths of it, it left schema 6 %d times, 7 %d times, 8 %d times and 9 %d times", took, seen[6], seen[7], seen[8], seen[9])
 }
 
 func TestADirectoryIsForgottenWithTheLastRecordUnderIt(t *testing.T) {

@@ -23,6 +23,11 @@
 // directory's row in dirs ("usr/bin/") and its base name ("foo"); every
 // query puts them back together, so callers only ever see whole paths.
 //
+// Each package also keeps its listing (schema 9, listing.go): what lpm
+// files prints, zstd-compressed, which PutPackage writes with the records
+// in the same transaction. Only lpm files reads it; every other question
+// is answered from the records.
+//
 // A path has several owners only when every owner records it as a "dir".
 // Tx.Commit enforces this for every path the transaction wrote, so the
 // order of PutPackage calls within one transaction does not matter when a

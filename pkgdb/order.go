@@ -2,36 +2,44 @@ package pkgdb
 
 import (
 	"slices"
+	"sort"
 	"strings"
 )
 
-// pathOrder returns the order in which to read n paths to have them
-// sorted bytewise. path(i) is the i-th path as splitPath splits it, and
-// the paths come in the order a package's records are stored: grouped by
-// directory ("usr/bin/" and its entries together), each group sorted by
-// base name. Bytewise order is not that order: "a/b" comes after "a-b"
-// but before "a/c", so a directory's entries take turns with its
-// subdirectories' trees. pathOrder merges them, walking the tree of
-// directories once: sorting compared each path with twenty others (a
-// third of lpm files of a 20,000-file package), this compares each base
-// name with a few others. Paths in any other order are sorted.
-func pathOrder(n int, path func(i int) (dir, name string)) []int {
+// A dirGroup is one directory's entries among a package's records, first
+// to end-1: records are stored grouped by directory ("usr/bin/" and its
+// entries together), each group sorted by base name.
+type dirGroup struct {
+	dir        string // as splitPath gives it: "usr/bin/", "" for the root
+	first, end int
+}
+
+// inPathOrder calls run with ranges of entries that, in the order of the
+// calls, take every entry in bytewise path order. groups are a package's
+// records as stored, each sorted by base name, and name(i) is entry i's.
+// Bytewise order is not the stored order: "a/b" comes after "a-b" but
+// before "a/c", so a directory's entries take turns with its
+// subdirectories' trees. inPathOrder merges them, walking the tree of
+// directories once and finding where each subdirectory goes among its
+// parent's names by binary search, so it compares a few names per
+// directory, not per entry. It reports false, without calling run, when a
+// directory has two groups: the entries are not as stored.
+func inPathOrder(groups []dirGroup, name func(i int) string, run func(first, end int)) bool {
 	type node struct {
-		dir        string
-		first, end int // the group's entries are first to end-1
-		children   []*node
+		dirGroup
+		children []*node
 	}
-	nodes := make(map[string]*node, n/8)
-	var slab []node // nodes, allocated together
+	nodes := make(map[string]*node, len(groups))
+	slab := make([]node, 0, len(groups)) // nodes, allocated together
 	var get func(dir string) *node
 	get = func(dir string) *node {
 		if n := nodes[dir]; n != nil {
 			return n
 		}
 		if len(slab) == cap(slab) {
-			slab = make([]node, 0, 64+cap(slab))
+			slab = make([]node, 0, 64) // directories with no entries of their own
 		}
-		slab = append(slab, node{dir: dir})
+		slab = append(slab, node{dirGroup: dirGroup{dir: dir}})
 		n := &slab[len(slab)-1]
 		nodes[dir] = n
 		if dir != "" {
@@ -43,6 +51,44 @@ func pathOrder(n int, path func(i int) (dir, name string)) []int {
 		return n
 	}
 	root := get("")
+	for _, g := range groups {
+		n := get(g.dir)
+		if n.end > n.first {
+			return false // a directory in two places
+		}
+		n.first, n.end = g.first, g.end
+	}
+
+	var walk func(n *node)
+	walk = func(n *node) {
+		slices.SortFunc(n.children, func(a, b *node) int { return strings.Compare(a.dir, b.dir) })
+		i := n.first
+		for _, c := range n.children {
+			// A base name has no slash and a child's key ("lib/") ends
+			// in one, so comparing the two puts the name before or after
+			// every path of the child's tree.
+			key := c.dir[len(n.dir):]
+			j := i + sort.Search(n.end-i, func(k int) bool { return name(i+k) > key })
+			if j > i {
+				run(i, j)
+			}
+			i = j
+			walk(c)
+		}
+		if i < n.end {
+			run(i, n.end)
+		}
+	}
+	walk(root)
+	return true
+}
+
+// pathOrder returns the order in which to read n paths to have them
+// sorted bytewise. path(i) is the i-th path as splitPath splits it, and
+// the paths come in the order a package's records are stored (see
+// inPathOrder). Paths in any other order are sorted.
+func pathOrder(n int, path func(i int) (dir, name string)) []int {
+	var groups []dirGroup
 	for i := 0; i < n; {
 		dir, name := path(i)
 		j := i + 1
@@ -56,39 +102,19 @@ func pathOrder(n int, path func(i int) (dir, name string)) []int {
 			}
 			name = next
 		}
-		g := get(dir)
-		if g.end > g.first {
-			return sortedOrder(n, path) // a directory in two places
-		}
-		g.first, g.end = i, j
+		groups = append(groups, dirGroup{dir, i, j})
 		i = j
 	}
-	for _, n := range nodes {
-		slices.SortFunc(n.children, func(a, b *node) int { return strings.Compare(a.dir, b.dir) })
-	}
-
 	order := make([]int, 0, n)
-	var walk func(n *node)
-	walk = func(n *node) {
-		// A base name has no slash and a child's key ("lib/") ends in
-		// one, so comparing the two puts the name before or after every
-		// path of the child's tree.
-		i, c := n.first, 0
-		before := func(i int, child *node) bool {
-			_, name := path(i)
-			return name < child.dir[len(n.dir):]
-		}
-		for i < n.end || c < len(n.children) {
-			if c < len(n.children) && (i == n.end || !before(i, n.children[c])) {
-				walk(n.children[c])
-				c++
-				continue
-			}
+	name := func(i int) string { _, name := path(i); return name }
+	ok := inPathOrder(groups, name, func(first, end int) {
+		for i := first; i < end; i++ {
 			order = append(order, i)
-			i++
 		}
+	})
+	if !ok {
+		return sortedOrder(n, path)
 	}
-	walk(root)
 	return order
 }
 

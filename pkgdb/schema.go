@@ -301,6 +301,18 @@ ALTER TABLE packages ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE packages DROP COLUMN archive_sha256;
 ALTER TABLE tx_packages ADD COLUMN old_manifest_sha256 TEXT NOT NULL DEFAULT '';
 `},
+	// 9: each package keeps its listing, what lpm files prints for it,
+	// zstd-compressed (listing.go): lpm files of a 20,000-file package
+	// reads one row instead of every record, as dpkg -L reads one .list
+	// file. PutPackage writes it with the records, in one transaction;
+	// the records stay the truth for every other question.
+	// convertListings writes every package's from its records.
+	{sql: `
+CREATE TABLE listings (
+	package TEXT PRIMARY KEY REFERENCES packages(name) ON DELETE CASCADE,
+	listing BLOB NOT NULL
+) STRICT;
+`, convert: convertListings},
 }
 
 // pathTables is the rest of step 7 once convertPaths filled files_new: it

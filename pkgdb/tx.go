@@ -67,6 +67,7 @@ var txStatements = map[string]string{
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	"insertNeeded":  "INSERT INTO needed (package, dir, name, seq, soname) VALUES (?,?,?,?,?)",
 	"insertForeign": "INSERT OR IGNORE INTO foreign_dirs (path) VALUES (?)",
+	"putListing":    "INSERT INTO listings (package, listing) VALUES (?, ?) ON CONFLICT (package) DO UPDATE SET listing = excluded.listing",
 	"selectDir":     "SELECT id FROM dirs WHERE path = ?",
 	"insertDir":     "INSERT INTO dirs (path) VALUES (?)",
 	"packageDirs":   "SELECT DISTINCT dir FROM files WHERE package = ?",
@@ -256,6 +257,13 @@ func (tx *Tx) putPackage(p Package, files iter.Seq[File]) error {
 			return fmt.Errorf("path %s: %w", path, err)
 		}
 		tx.dropped = append(tx.dropped, dir)
+	}
+	listing, err := packListing(files)
+	if err == nil {
+		_, err = tx.exec("putListing", p.Name, listing)
+	}
+	if err != nil {
+		return fmt.Errorf("the listing of its files: %w", err)
 	}
 	return nil
 }

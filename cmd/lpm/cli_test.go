@@ -499,12 +499,13 @@ func TestARootOnAReadOnlyFilesystemIsRefusedInOneLine(t *testing.T) {
 func TestAQueryBesideAnotherLpmMigratesAnOldSchema(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "mkbanner")
-	// Step 8 undone by hand: the database an lpm of schema 7 left.
+	// Steps 9 and 8 undone by hand: the database an lpm of schema 7 left.
 	db, err := sql.Open("sqlite3", "file:"+pkgdb.Path(r.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
+		"DROP TABLE listings",
 		"ALTER TABLE packages ADD COLUMN archive_sha256 TEXT NOT NULL DEFAULT ''",
 		"ALTER TABLE packages DROP COLUMN manifest_sha256",
 		"ALTER TABLE tx_packages DROP COLUMN old_manifest_sha256",

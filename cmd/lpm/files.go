@@ -48,10 +48,5 @@ func runFiles(cmd *cobra.Command, args []string) error {
 		}
 		return printJSON(results)
 	}
-	list, err := db.FileList(name)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(list)
-	return err
+	return db.FileList(name, os.Stdout)
 }
