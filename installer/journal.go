@@ -296,6 +296,11 @@ func (t *tx) stage() error {
 	for range cap(free) {
 		free <- nil
 	}
+	// The backups are hard links to live paths, which nothing changes
+	// before apply: they are made beside the walk (2,000 links for L's
+	// upgrade, which the walk made after it).
+	backups := make(chan error, 1)
+	go func() { backups <- t.linkBackups() }()
 	made := &creator{dirs: map[string]dirOwner{}}
 	for _, pc := range t.changes {
 		if pc.manifest == nil {
@@ -387,15 +392,12 @@ func (t *tx) stage() error {
 		}
 		bar.Finish(err)
 		if err != nil {
+			<-backups // rollback undoes them
 			return fmt.Errorf("installing %s: %w", pc.name, err)
 		}
 	}
-	for _, o := range t.ops {
-		if o.Op == opReplace && o.Backup != "" {
-			if err := os.Link(t.abs(o.Path), t.abs(o.Backup)); err != nil {
-				return fmt.Errorf("keeping the old /%s: %w", o.Path, err)
-			}
-		}
+	if err := <-backups; err != nil {
+		return err
 	}
 	// The records go into the database while the disk catches up: the
 	// sync is the disk's work, the inserts (20,000 rows for L) are the
@@ -406,6 +408,18 @@ func (t *tx) stage() error {
 	}
 	t.in.syncs++
 	return syncRoot(t.in.Root)
+}
+
+// linkBackups links each path about to be replaced to its backup name.
+func (t *tx) linkBackups() error {
+	for _, o := range t.ops {
+		if o.Op == opReplace && o.Backup != "" {
+			if err := os.Link(t.abs(o.Path), t.abs(o.Backup)); err != nil {
+				return fmt.Errorf("keeping the old /%s: %w", o.Path, err)
+			}
+		}
+	}
+	return nil
 }
 
 // maxBuffered is the largest file stage reads into memory to hand to a
