@@ -792,6 +792,20 @@ func rollback(root string, entries []pkgdb.JournalEntry) {
 func finish(root string, entries []pkgdb.JournalEntry) {
 	abs := func(p string) string { return filepath.Join(root, p) }
 	belowSwap := swapped(entries)
+	// The backups, names of their own that no other entry touches, are
+	// unlinked beside the rest: freeing an inode is most of an unlink's
+	// cost, and an upgrade of L frees 2,000 backups' and 1,000 removed
+	// files'.
+	backups := make(chan struct{})
+	go func() {
+		defer close(backups)
+		for _, e := range entries {
+			if e.Op == opReplace && e.Backup != "" && !belowSwap(e.Path) {
+				unix.Unlink(abs(e.Backup))
+			}
+		}
+	}()
+	defer func() { <-backups }()
 	for _, e := range entries {
 		if belowSwap(e.Path) {
 			continue // in place with its directory, or gone with it
@@ -805,9 +819,6 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 			// gone already (renamed over the path before the commit).
 			if e.Temp != "" {
 				unix.Unlink(abs(e.Temp))
-			}
-			if e.Backup != "" {
-				unix.Unlink(abs(e.Backup))
 			}
 		case opRemove:
 			// A file or a link: os.Remove's first call, and its second,
