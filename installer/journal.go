@@ -734,7 +734,9 @@ func (t *tx) record(dbtx *pkgdb.Tx) error {
 		if pc.manifest == nil {
 			err = dbtx.DeletePackage(pc.name)
 		} else {
-			err = dbtx.PutPackage(pc.record(now), pc.fileRecords())
+			// The old version's records, read by the plan under the
+			// writer lock this transaction holds, are not read again.
+			err = dbtx.PutUpgrade(pc.record(now), pc.fileRecords(), pc.oldFiles)
 		}
 		if err != nil {
 			return err
