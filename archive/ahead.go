@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 
@@ -38,6 +39,7 @@ type frameStream struct {
 	done  chan struct{}
 	cur   chunk // the chunk Read reads
 	off   int   // how much of cur it has read
+	pos   int64 // how much of the frame Read and Seek have taken
 }
 
 // A chunk is up to aheadChunk bytes of a frame's tar stream. The last
@@ -150,7 +152,38 @@ func (s *frameStream) Read(p []byte) (int, error) {
 	}
 	n := copy(p, s.cur.b[s.off:])
 	s.off += n
+	s.pos += int64(n)
 	return n, nil
+}
+
+// errNoSeek: a stream that is not decompressed ahead cannot skip, and
+// archive/tar then reads what it skips.
+var errNoSeek = errors.New("the stream cannot seek")
+
+// Seek skips forward in the current frame (io.SeekCurrent only), up to
+// its end: archive/tar skips the content a walk does not want so, and
+// what was decompressed ahead is dropped rather than copied out (for
+// L's upgrade, 85% of 276 MiB). It returns how much of the frame has
+// been taken.
+func (s *frameStream) Seek(offset int64, whence int) (int64, error) {
+	if !s.ahead || whence != io.SeekCurrent || offset < 0 || s.err != nil {
+		return -1, errNoSeek
+	}
+	for offset > 0 {
+		if s.off == len(s.cur.b) {
+			if s.cur.err != nil {
+				break // the frame's end, which Read reports
+			}
+			s.recycle()
+			s.cur = <-s.out
+			continue
+		}
+		n := min(offset, int64(len(s.cur.b)-s.off))
+		s.off += int(n)
+		s.pos += n
+		offset -= n
+	}
+	return s.pos, nil
 }
 
 // recycle gives the current chunk's buffer back to the decoding.
@@ -177,6 +210,7 @@ func (s *frameStream) next() {
 		s.err = s.cur.err // the decoding stopped there
 	}
 	s.recycle()
+	s.pos = 0
 }
 
 // close stops the decoding and waits for it, so that nothing reads the

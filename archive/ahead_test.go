@@ -1,10 +1,12 @@
 package archive
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -114,5 +116,44 @@ func TestADamagedFrameReadAheadIsAnErrorNamingTheArchive(t *testing.T) {
 	}
 	if !waitUntil(func() bool { return !decodingAhead() }) {
 		t.Error("a goroutine still decompresses after the walks returned")
+	}
+}
+
+// Decompressed ahead, a frame's stream skips forward without copying what
+// it passes (archive/tar skips unwanted content so), stops at the frame's
+// end, and reads on from where it stopped; the bytes are those a plain
+// read gives.
+func TestAStreamDecompressedAheadSkipsForwardWithinAFrame(t *testing.T) {
+	saved := frameTarget
+	frameTarget = 600 << 10 // frames of a file each, of 3 chunks
+	t.Cleanup(func() { frameTarget = saved })
+	path := filepath.Join(t.TempDir(), "big-1.0-1.lpm")
+	_, err := Create(path, framedStaging(t, 3), Manifest{Name: "big", Version: "1.0", Release: 1})
+	mustDo(t, err)
+	r, err := Open(path)
+	mustDo(t, err)
+	defer r.Close()
+	k := 1 // a frame holding one file
+	plain := r.streamFrames([]int{k}, false)
+	whole, err := io.ReadAll(plain)
+	plain.close()
+	mustDo(t, err)
+	if _, err := plain.Seek(0, io.SeekCurrent); err == nil {
+		t.Error("a stream read as it decompresses can seek")
+	}
+
+	s := r.streamFrames([]int{k}, true)
+	defer s.close()
+	const skip = aheadChunk + 1000 // past the first chunk
+	if pos, err := s.Seek(skip, io.SeekCurrent); err != nil || pos != skip {
+		t.Fatalf("Seek(%d) = %d, %v", skip, pos, err)
+	}
+	rest, err := io.ReadAll(s)
+	mustDo(t, err)
+	if !bytes.Equal(rest, whole[skip:]) {
+		t.Errorf("after skipping %d bytes the stream gave %d bytes, not the %d that follow", skip, len(rest), len(whole)-skip)
+	}
+	if pos, err := s.Seek(1, io.SeekCurrent); err != nil || pos != int64(len(whole)) {
+		t.Errorf("a skip past the frame's end went to %d (%v), want its end at %d", pos, err, len(whole))
 	}
 }

@@ -408,6 +408,25 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Seek passes a skip forward on, and counts it, when what c reads can
+// make one (frameStream); archive/tar skips content so.
+func (c *countingReader) Seek(offset int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok {
+		return -1, errNoSeek
+	}
+	from, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1, err
+	}
+	to, err := s.Seek(offset, whence)
+	if err != nil {
+		return -1, err
+	}
+	c.n += to - from
+	return c.n, nil
+}
+
 // checkHeader insists the tar header says exactly what the manifest says.
 func checkHeader(hdr *tar.Header, e *Entry) error {
 	want := e.Path
