@@ -462,13 +462,11 @@ func (t *tx) check() error {
 // needs to know. So an upgrade asks about what is new to it, and about a
 // directory that becomes a non-directory, whose other owners matter.
 func (t *tx) owners(pc *pkgChange) (map[string][]string, error) {
-	known := func(p string, f pkgdb.File) bool {
-		old, had := pc.oldFiles[p]
-		return had && (old.Type != "dir" || f.Type == "dir") && !t.fromDir[p]
-	}
-	var ask []string
+	var ask, known []string
 	for p, f := range pc.newFiles() {
-		if !known(p, f) {
+		if old, had := pc.oldFiles[p]; had && (old.Type != "dir" || f.Type == "dir") && !t.fromDir[p] {
+			known = append(known, p)
+		} else {
 			ask = append(ask, p)
 		}
 	}
@@ -479,10 +477,8 @@ func (t *tx) owners(pc *pkgChange) (map[string][]string, error) {
 		return nil, err
 	}
 	self := []string{pc.name}
-	for p, f := range pc.newFiles() {
-		if known(p, f) {
-			owners[p] = self
-		}
+	for _, p := range known {
+		owners[p] = self
 	}
 	return owners, nil
 }
