@@ -20,8 +20,9 @@ import (
 // changes are spread over every frame, took 190 ms of CPU, 110 of them in
 // zstd. The decoder itself stays synchronous (zstd's own concurrency,
 // which decodes blocks in goroutines, made that walk a third slower). A
-// walk that writes every entry (an install) keeps the cores busy with its
-// writers' system calls; it decompresses as it reads and holds no chunks.
+// walk that writes every entry (an install) waits for its writers' system
+// calls more than for zstd; it decompresses as it reads, as before, and
+// holds no chunks.
 type frameStream struct {
 	r      *Reader
 	frames []int // the frames to read, in order
