@@ -229,34 +229,27 @@ func (r *Reader) WalkOnly(want []bool, fn func(e Entry, content io.Reader) error
 // its own and must hold exactly the members the table says, which is what
 // makes a lying table an error rather than a wrong file.
 func (r *Reader) walkFrames(want []bool, fn func(e Entry, content io.Reader) error) error {
-	var dec *zstd.Decoder
-	defer func() {
-		if dec != nil {
-			releaseDecoder(dec)
-		}
-	}()
-	br := bufio.NewReaderSize(nil, 32<<10)
+	var frames []int // the frames to read
 	for k, fr := range r.frames {
+		if want == nil || slices.Contains(want[max(fr.first-1, 0):r.frameEnd(k)-1], true) {
+			frames = append(frames, k)
+		}
+	}
+	wanted := len(r.m.Entries)
+	if want != nil {
+		wanted = countTrue(want)
+	}
+	s := r.streamFrames(frames, 2*wanted < len(r.m.Entries))
+	defer s.close()
+	for i, k := range frames {
+		if i > 0 {
+			s.next()
+		}
+		fr := r.frames[k]
 		last := k == len(r.frames)-1
-		next := len(r.m.Entries) + 1 // the member after the frame's last
-		if !last {
-			next = r.frames[k+1].first
-		}
-		if want != nil && !slices.Contains(want[max(fr.first-1, 0):next-1], true) {
-			continue
-		}
-		br.Reset(io.NewSectionReader(r.f, fr.offset, fr.size))
-		if dec == nil {
-			var err error
-			if dec, err = newDecoder(br, r.path); err != nil {
-				return err
-			}
-		} else if err := dec.Reset(br); err != nil {
-			return fmt.Errorf("read package %s: %w", r.path, err)
-		}
-		cr := &countingReader{r: dec}
+		cr := &countingReader{r: s}
 		tr := tar.NewReader(cr)
-		for m := fr.first; m < next; m++ {
+		for m := fr.first; m < r.frameEnd(k); m++ {
 			var err error
 			if m == 0 {
 				err = r.checkManifestMember(tr)
@@ -280,6 +273,24 @@ func (r *Reader) walkFrames(want []bool, fn func(e Entry, content io.Reader) err
 		}
 	}
 	return nil
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// frameEnd is the tar member after frame k's last.
+func (r *Reader) frameEnd(k int) int {
+	if k == len(r.frames)-1 {
+		return len(r.m.Entries) + 1
+	}
+	return r.frames[k+1].first
 }
 
 // endOfFrame checks that a frame ends where its last member does: the
@@ -395,6 +406,25 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// Seek passes a skip forward on, and counts it, when what c reads can
+// make one (frameStream); archive/tar skips content so.
+func (c *countingReader) Seek(offset int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok {
+		return -1, errNoSeek
+	}
+	from, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1, err
+	}
+	to, err := s.Seek(offset, whence)
+	if err != nil {
+		return -1, err
+	}
+	c.n += to - from
+	return c.n, nil
 }
 
 // checkHeader insists the tar header says exactly what the manifest says.

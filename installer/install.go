@@ -49,6 +49,9 @@ type Installer struct {
 	// and a test holds it to that.
 	diskLooks int
 	syncs     int // syncfs calls of transactions, counted for tests
+	// ownerLookups counts the paths planning asked the database the
+	// owners of: an upgrade asks only about what is new to the package.
+	ownerLookups int
 }
 
 // A Change installs (Archive set) or removes (Remove set) one package.
@@ -363,15 +366,15 @@ func (t *tx) check() error {
 		if pc.manifest == nil {
 			continue
 		}
-		var paths []string
+		owners, err := t.owners(pc)
+		if err != nil {
+			return err
+		}
+		paths := make([]string, 0, len(pc.newAt))
 		for p := range pc.newFiles() {
 			paths = append(paths, p)
 		}
 		sort.Strings(paths)
-		owners, err := t.in.DB.Owners(paths)
-		if err != nil {
-			return err
-		}
 		var conflicts []string
 		for _, p := range paths {
 			f := pc.newFile(p)
@@ -449,6 +452,35 @@ func (t *tx) check() error {
 		}
 	}
 	return t.checkDeclaredConflicts(leaving)
+}
+
+// owners returns the owners of the paths pc installs. The database is
+// asked only about those its old version does not record: a path that
+// version records as a non-directory has no other owner, since the
+// commit refuses a non-directory with two (pkgdb's checkSharedPaths),
+// and one it records as a directory is owned, which is all a directory
+// needs to know. So an upgrade asks about what is new to it, and about a
+// directory that becomes a non-directory, whose other owners matter.
+func (t *tx) owners(pc *pkgChange) (map[string][]string, error) {
+	var ask, known []string
+	for p, f := range pc.newFiles() {
+		if old, had := pc.oldFiles[p]; had && (old.Type != "dir" || f.Type == "dir") && !t.fromDir[p] {
+			known = append(known, p)
+		} else {
+			ask = append(ask, p)
+		}
+	}
+	sort.Strings(ask)
+	t.in.ownerLookups += len(ask)
+	owners, err := t.in.DB.Owners(ask)
+	if err != nil {
+		return nil, err
+	}
+	self := []string{pc.name}
+	for _, p := range known {
+		owners[p] = self
+	}
+	return owners, nil
 }
 
 // dirOnDisk says what p is when it is a directory on disk or a link to

@@ -85,8 +85,11 @@ func (t *tx) pristineOps(beside func(kind, p string) string) {
 	var gone, dirs []op
 	for _, pc := range t.changes {
 		for p, f := range pc.oldFiles {
+			if !f.Backup {
+				continue // only config files have copies; naming one for each of L's 20,000 files was most of pristineOps' time
+			}
 			rel := pristineRel(pc.name, p)
-			if !f.Backup || kept[rel] {
+			if kept[rel] {
 				continue
 			}
 			if _, err := t.lstat(rel); err == nil {

@@ -200,7 +200,16 @@ func (t *tx) smokeTest() error {
 // finish completes the committed transaction on disk and closes its
 // journal.
 func (t *tx) finish() error {
-	finish(t.in.Root, t.entries())
+	// apply renamed every temp of a replaced path over it, so finish
+	// need not unlink them, as it must after a crash (2,000 unlinks that
+	// failed for L's upgrade).
+	entries := t.entries()
+	for i, o := range t.ops {
+		if o.Op == opReplace && !o.carried {
+			entries[i].Temp = ""
+		}
+	}
+	finish(t.in.Root, entries)
 	for _, o := range t.ops {
 		if o.Op == opSave {
 			t.in.Out.Printf("kept your edited /%s as /%s", o.Path, o.Backup)

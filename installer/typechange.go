@@ -35,6 +35,9 @@ import (
 // between directory and non-directory, where the old one belongs to a
 // package the transaction replaces or removes.
 func (t *tx) findTypeChanges() {
+	if !t.mayChangeType() {
+		return
+	}
 	leavingDir, leavingOther := map[string]bool{}, map[string]bool{}
 	for _, pc := range t.changes {
 		for p, f := range pc.oldFiles {
@@ -96,6 +99,32 @@ func (t *tx) findTypeChanges() {
 			}
 		}
 	}
+}
+
+// mayChangeType reports whether some entry is at a path a leaving
+// package records with the other type, which findTypeChanges then looks
+// into. Most upgrades change no type, and this look builds none of its
+// four maps of every path (20,000 each for L). Until a path becomes a
+// directory, paths resolve as they do here, so with no such entry
+// findTypeChanges would find nothing.
+func (t *tx) mayChangeType() bool {
+	for _, pc := range t.changes {
+		if pc.manifest == nil {
+			continue
+		}
+		for _, e := range pc.manifest.Entries {
+			p, err := t.paths.resolve(e.Path)
+			if err != nil {
+				continue
+			}
+			for _, old := range t.changes {
+				if f, had := old.oldFiles[p]; had && (f.Type == "dir") != (e.Type == "dir") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // toDirAbove returns the path at or above p that becomes a directory, if

@@ -1615,3 +1615,48 @@ func readCalls(t *testing.T) int {
 	t.Fatalf("/proc/self/io has no syscr: %s", data)
 	return 0
 }
+
+// An upgrade's records, put over the old version's as its plan read them,
+// end as PutPackage's would; records that no longer match in number are
+// read again.
+func TestPutUpgradeOverTheRecordsReadBeforeEndsAsPutPackage(t *testing.T) {
+	for _, stale := range []bool{false, true} {
+		db, _ := openRoot(t)
+		v1 := []File{dir("usr"), dir("usr/bin"), file("usr/bin/a"), file("usr/bin/b"), file("usr/bin/gone")}
+		put(t, db, pkg("foo", "1.0"), v1)
+		files, err := db.Files("foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := map[string]File{}
+		for _, f := range files {
+			old[f.Path] = f
+		}
+		if stale {
+			delete(old, "usr/bin/gone") // as if read before a record was added
+		}
+		changed := file("usr/bin/a")
+		changed.SHA256 = strings.Repeat("b", 64)
+		v2 := []File{dir("usr"), dir("usr/bin"), changed, file("usr/bin/b"), file("usr/bin/new")}
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.PutUpgrade(pkg("foo", "2.0"), slices.Values(v2), old); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Files("foo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"usr", "usr/bin", "usr/bin/a", "usr/bin/b", "usr/bin/new"}; !slices.Equal(paths(got), want) {
+			t.Errorf("stale %v: files = %v, want %v", stale, paths(got), want)
+		}
+		if got[2].SHA256 != changed.SHA256 {
+			t.Errorf("stale %v: usr/bin/a has sha256 %s after the upgrade", stale, got[2].SHA256)
+		}
+	}
+}

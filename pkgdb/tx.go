@@ -151,6 +151,15 @@ func (tx *Tx) exec(name string, args ...any) (sql.Result, error) {
 // record before writing any. If PutPackage fails, the transaction is as
 // it was before the call.
 func (tx *Tx) PutPackage(p Package, files iter.Seq[File]) error {
+	return tx.PutUpgrade(p, files, nil)
+}
+
+// PutUpgrade is PutPackage for a caller that has read the package's
+// current records by path, under the writer lock it still holds (an
+// upgrade's plan): they are not read again, which for L was 20,000 rows.
+// Should the database hold a different number of them, it reads them
+// after all. With old nil it is PutPackage.
+func (tx *Tx) PutUpgrade(p Package, files iter.Seq[File], old map[string]File) error {
 	if tx.done {
 		return errors.New("pkgdb: PutPackage on a finished transaction")
 	}
@@ -165,7 +174,7 @@ func (tx *Tx) PutPackage(p Package, files iter.Seq[File]) error {
 	if _, err := tx.conn.ExecContext(ctx, "SAVEPOINT put_package"); err != nil {
 		return fmt.Errorf("database %s: %w", tx.db.path, err)
 	}
-	if err := tx.putPackage(p, files); err != nil {
+	if err := tx.putPackage(p, files, old); err != nil {
 		tx.conn.ExecContext(ctx, "ROLLBACK TO put_package")
 		tx.conn.ExecContext(ctx, "RELEASE put_package")
 		clear(tx.dirs) // dirs rows it made are gone again
@@ -177,16 +186,12 @@ func (tx *Tx) PutPackage(p Package, files iter.Seq[File]) error {
 	return nil
 }
 
-func (tx *Tx) putPackage(p Package, files iter.Seq[File]) error {
+func (tx *Tx) putPackage(p Package, files iter.Seq[File], known map[string]File) error {
 	// An upgrade rewrites only the file rows that changed: an unchanged
 	// 20,000-file package costs a read, not 40,000 writes.
-	existing, err := queryFiles(connQuerier{tx.conn}, p.Name, false)
+	have, err := tx.recorded(p.Name, known)
 	if err != nil {
 		return err
-	}
-	have := make(map[string]*File, len(existing))
-	for i := range existing {
-		have[existing[i].Path] = &existing[i]
 	}
 	_, err = tx.exec("upsertPackage", p.Name, p.Version, p.Release, p.Description, p.License, p.Homepage,
 		p.Explicit, p.Held, formatTime(p.InstallTime), formatTime(p.BuildDate), p.ManifestSHA256, p.ArchivePath, p.Size, p.SemVer, p.AdoptedFrom)
@@ -218,7 +223,7 @@ func (tx *Tx) putPackage(p Package, files iter.Seq[File]) error {
 		}
 		seen[f.Path] = true
 		old, ok := have[f.Path]
-		if ok && sameFile(old, f) {
+		if ok && sameFile(&old, f) {
 			continue
 		}
 		dirPath, name := splitPath(f.Path)
@@ -266,6 +271,30 @@ func (tx *Tx) putPackage(p Package, files iter.Seq[File]) error {
 		return fmt.Errorf("the listing of its files: %w", err)
 	}
 	return nil
+}
+
+// recorded returns the file records of the package name by path: known,
+// when the database holds as many, else what it holds.
+func (tx *Tx) recorded(name string, known map[string]File) (map[string]File, error) {
+	if known != nil {
+		var n int
+		err := tx.conn.QueryRowContext(context.Background(), "SELECT count(*) FROM files WHERE package = ?", name).Scan(&n)
+		if err != nil {
+			return nil, err
+		}
+		if n == len(known) {
+			return known, nil
+		}
+	}
+	files, err := queryFiles(connQuerier{tx.conn}, name, false)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]File, len(files))
+	for _, f := range files {
+		have[f.Path] = f
+	}
+	return have, nil
 }
 
 // dirID returns the id of the dirs row of dir (splitPath's form), making

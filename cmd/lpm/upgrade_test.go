@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lfs-lpm/lpm/archive"
+)
+
+// An upgrade unlinks what it removes and the backups of what it replaced,
+// once each, and nothing else: the temps it renamed over the old files
+// are gone already, and looking for them again cost L's upgrade 2,000
+// failed unlinks.
+func TestAnUpgradeUnlinksOnlyWhatItRemovesAndItsBackups(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace is not installed")
+	}
+	const files, changed, removed, added = 40, 10, 10, 5
+	pack := func(version string, names []string, content func(string) string) string {
+		stage := filepath.Join(t.TempDir(), "stage")
+		for _, n := range names {
+			p := filepath.Join(stage, "usr/share/up", n)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content(n)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pkg := filepath.Join(t.TempDir(), "up-"+version+".lpm")
+		if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "up", Version: version, Release: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return pkg
+	}
+	var v1, v2 []string
+	for i := range files {
+		v1 = append(v1, fmt.Sprintf("f%03d", i))
+		if i < files-removed {
+			v2 = append(v2, fmt.Sprintf("f%03d", i))
+		}
+	}
+	for i := range added {
+		v2 = append(v2, fmt.Sprintf("g%03d", i))
+	}
+	r := newRoot(t)
+	r.ok("install", "--file", pack("1.0", v1, func(n string) string { return n + " 1.0\n" }))
+	upgrade := pack("2.0", v2, func(n string) string {
+		if n < fmt.Sprintf("f%03d", changed) {
+			return n + " 2.0\n"
+		}
+		return n + " 1.0\n"
+	})
+
+	counts := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command("strace", "-f", "-c", "-o", counts, "-e", "trace=unlink,unlinkat,rmdir",
+		lpmBin, "--root", r.dir, "--yes", "-q", "install", "--file", upgrade)
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lpm install --file under strace: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(r.path("usr/share/up/f000")); string(got) != "f000 2.0\n" {
+		t.Fatalf("usr/share/up/f000 holds %q after the upgrade", got)
+	}
+	if _, err := os.Lstat(r.path(fmt.Sprintf("usr/share/up/f%03d", files-1))); !os.IsNotExist(err) {
+		t.Fatalf("a file gone from 2.0 is still there (%v)", err)
+	}
+	data, err := os.ReadFile(counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && (f[len(f)-1] == "unlinkat" || f[len(f)-1] == "unlink" || f[len(f)-1] == "rmdir") {
+			var n int
+			fmt.Sscan(f[3], &n)
+			calls += n
+		}
+	}
+	if calls != changed+removed {
+		t.Errorf("upgrading %d changed and %d removed files made %d unlink and rmdir calls, want %d:\n%s", changed, removed, calls, changed+removed, data)
+	}
+	r.ok("verify")
+}
