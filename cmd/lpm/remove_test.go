@@ -38,20 +38,36 @@ func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "--file", pkg)
 
-	counts := filepath.Join(t.TempDir(), "strace")
-	cmd := exec.Command("strace", "-f", "-c", "-o", counts, "-e", "trace=unlink,unlinkat,rmdir",
-		lpmBin, "--root", r.dir, "--yes", "-q", "remove", "many")
-	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("lpm remove under strace: %v\n%s", err, out)
-	}
+	calls := unlinkCalls(t, r, "remove", "many")
 	if _, err := os.Stat(r.path("usr/share/many")); !os.IsNotExist(err) {
 		t.Fatalf("usr/share/many is still there after the removal (%v)", err)
+	}
+	// The files, their directories, usr/share/many and usr/share (the
+	// install made it; usr was there before).
+	paths := dirs*perDir + dirs + 2
+	if calls != paths {
+		t.Errorf("removing %d paths made %d unlink and rmdir calls", paths, calls)
+	}
+}
+
+// unlinkCalls runs lpm with args on r under strace and returns how many
+// unlink, unlinkat and rmdir calls it made; strace's table goes into the
+// test's log.
+func unlinkCalls(t *testing.T, r *testRoot, args ...string) int {
+	t.Helper()
+	counts := filepath.Join(t.TempDir(), "strace")
+	argv := append([]string{"-f", "-c", "-o", counts, "-e", "trace=unlink,unlinkat,rmdir",
+		lpmBin, "--root", r.dir, "--yes", "-q"}, args...)
+	cmd := exec.Command("strace", argv...)
+	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lpm %s under strace: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	data, err := os.ReadFile(counts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("strace -c of lpm %s:\n%s", strings.Join(args, " "), data)
 	calls := 0
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
@@ -61,10 +77,5 @@ func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
 			calls += n
 		}
 	}
-	// The files, their directories, usr/share/many and usr/share (the
-	// install made it; usr was there before).
-	paths := dirs*perDir + dirs + 2
-	if calls != paths {
-		t.Errorf("removing %d paths made %d unlink and rmdir calls:\n%s", paths, calls, data)
-	}
+	return calls
 }
