@@ -12,7 +12,7 @@ import (
 // finish unlinks a long run of removes with several workers. Whatever
 // order they take the paths in, an edited config file in the middle of
 // the run is still kept as .lpmsave, the directories go once emptied,
-// and a directory that took a removed file's place goes once the
+// deepest first, and a directory that took a removed file's place goes once the
 // removed paths below it have gone (one by one, in journal order, its
 // rmdir came before them, and it stayed).
 func TestFinishRemovesALongRunOfPathsAroundTheOtherOps(t *testing.T) {
@@ -46,8 +46,17 @@ func TestFinishRemovesALongRunOfPathsAroundTheOtherOps(t *testing.T) {
 	entries = append(entries,
 		pkgdb.JournalEntry{Op: opRemove, Path: "usr/share/pkg/was-a-file"},
 		pkgdb.JournalEntry{Op: opRemove, Path: "usr/share/pkg/was-a-file/zz"})
+	// Directories deepest first, as obsolete sorts them.
+	write("usr/share/pkg/deep/a/b/f")
+	entries = append(entries, pkgdb.JournalEntry{Op: opRemove, Path: "usr/share/pkg/deep/a/b/f"})
+	for _, d := range []string{"usr/share/pkg/deep/a/b", "usr/share/pkg/deep/a"} {
+		entries = append(entries, pkgdb.JournalEntry{Op: opRmdir, Path: d})
+	}
 	for i := 299; i >= 0; i-- {
 		entries = append(entries, pkgdb.JournalEntry{Op: opRmdir, Path: fmt.Sprintf("usr/share/pkg/d%03d", i)})
+		if i == 150 {
+			entries = append(entries, pkgdb.JournalEntry{Op: opRmdir, Path: "usr/share/pkg/deep"})
+		}
 	}
 
 	finish(root, entries)
