@@ -900,10 +900,12 @@ func unlinkAll(paths []string) {
 
 // unlinkWorkers is how many goroutines unlink a run of removes, and
 // unlinkChunk how many consecutive paths (neighbours in the same
-// directories, as the journal is sorted) one takes at a time.
+// directories, as the journal is sorted) one takes at a time. A run of
+// fewer than two chunks is unlinked one by one; the removal of the crash
+// test (cmd/lpm, 410 paths) is long enough for two workers.
 const (
 	unlinkWorkers = 2
-	unlinkChunk   = 256
+	unlinkChunk   = 128
 )
 
 // NeedsRecovery reports whether a crash left something for Recover: an
