@@ -856,7 +856,7 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 // unlink is the kernel freeing the inode and its blocks, which ext4 does
 // for files of two directories at once: on a loop-mounted ext4 (2 cores,
 // load 4 to 6 from other work), unlinking the bench's L package (20,000
-// files) took a median 619 ms one by one and 503 ms with two workers,
+// files) took a median 619 ms one by one and 500 ms with two workers,
 // less in each of 8 alternating pairs, for the same CPU time; four
 // workers were no faster than two.
 func unlinkAll(paths []string) {
