@@ -101,8 +101,22 @@ func Load(root string) ([]Hook, error) {
 
 // Triggered reports whether any changed path matches the hook.
 func (h Hook) Triggered(changed []string) bool {
+	// What a pattern has before its first special character must begin
+	// a path it matches: checked first, it spares path.Match nearly every
+	// path of a big package (the built-in and shipped hooks have 23
+	// patterns: 460,000 calls for the 20,000 paths of a removal).
+	literal := make([]string, len(h.Paths))
+	for i, pat := range h.Paths {
+		if j := strings.IndexAny(pat, `*?[\`); j >= 0 {
+			pat = pat[:j]
+		}
+		literal[i] = pat
+	}
 	for _, p := range changed {
-		for _, pat := range h.Paths {
+		for i, pat := range h.Paths {
+			if !strings.HasPrefix(p, literal[i]) {
+				continue
+			}
 			if ok, _ := path.Match(pat, p); ok {
 				return true
 			}

@@ -183,3 +183,30 @@ host_exec = ["/bin/sh", "-c", "touch {root}/ran"]
 		t.Errorf("the hook after the failed one did not run: %v", err)
 	}
 }
+
+// Triggered skips path.Match for a path that lacks a pattern's literal
+// start; a pattern whose special characters come early, or escape one,
+// still matches what path.Match matches.
+func TestTriggeredMatchesAsPathMatchDoes(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"usr/lib/lib*.so*", "usr/lib/libz.so.1", true},
+		{"usr/lib/lib*.so*", "usr/share/libz.so.1", false},
+		{"usr/lib/lib*.so*", "usr/lib", false},
+		{"*/lib/x", "usr/lib/x", true},
+		{"usr/[lm]ib/x", "usr/mib/x", true},
+		{"usr/[lm]ib/x", "usr/nib/x", false},
+		{`etc/a\*b`, "etc/a*b", true},
+		{`etc/a\*b`, "etc/axb", false},
+		{"etc/exact", "etc/exact", true},
+		{"etc/exact", "etc/exactly", false},
+		{"usr/[", "usr/[", false}, // a bad pattern matches nothing
+	}
+	for _, tt := range tests {
+		if got := (Hook{Paths: []string{tt.pattern}}).Triggered([]string{"other/path", tt.path}); got != tt.want {
+			t.Errorf("pattern %q, path %q: Triggered = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -808,10 +810,23 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 		}
 	}()
 	defer func() { <-backups }()
+	// A run of removes is unlinked by several workers at once (unlinkAll);
+	// every other op waits for the removes before it, as it did when
+	// they were unlinked one by one.
+	var removes []string
+	flush := func() {
+		unlinkAll(removes)
+		removes = removes[:0]
+	}
 	for _, e := range entries {
 		if belowSwap(e.Path) {
 			continue // in place with its directory, or gone with it
 		}
+		if e.Op == opRemove {
+			removes = append(removes, abs(e.Path))
+			continue
+		}
+		flush()
 		switch e.Op {
 		case opToDir, opFromDir:
 			finishSwap(root, e)
@@ -822,13 +837,6 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 			if e.Temp != "" {
 				unix.Unlink(abs(e.Temp))
 			}
-		case opRemove:
-			// A file or a link: os.Remove's first call, and its second,
-			// rmdir, only for a directory that took the path's place.
-			if unix.Unlink(abs(e.Path)) == unix.EISDIR {
-				unix.Rmdir(abs(e.Path)) // fails, rightly, unless empty
-			}
-			crashPoint("unlink")
 		case opSave:
 			os.Rename(abs(e.Path), abs(e.Backup))
 		case opRmdir:
@@ -839,7 +847,66 @@ func finish(root string, entries []pkgdb.JournalEntry) {
 			}
 		}
 	}
+	flush()
 }
+
+// unlinkAll removes the files and links of a run of remove ops, in any
+// order: no path of the run is below another but where a directory took
+// a file's place, and those are removed after the rest. Most of an
+// unlink is the kernel freeing the inode and its blocks, which ext4 does
+// for files of two directories at once: on a loop-mounted ext4 (2 cores,
+// load 4 to 6 from other work), unlinking the bench's L package (20,000
+// files) took a median 619 ms one by one and 500 ms with two workers,
+// less in each of 8 alternating pairs, for the same CPU time; four
+// workers were no faster than two.
+func unlinkAll(paths []string) {
+	workers := unlinkWorkers
+	if len(paths) < 2*unlinkChunk {
+		workers = 1
+	}
+	var next atomic.Int64 // the next chunk a worker takes
+	var mu sync.Mutex
+	var dirs []string // paths a directory took the place of
+	work := func() {
+		for {
+			start := int(next.Add(1)-1) * unlinkChunk
+			if start >= len(paths) {
+				return
+			}
+			for _, p := range paths[start:min(start+unlinkChunk, len(paths))] {
+				// A file or a link: os.Remove's first call, and its
+				// second, rmdir, only for a directory in its place.
+				if unix.Unlink(p) == unix.EISDIR {
+					mu.Lock()
+					dirs = append(dirs, p)
+					mu.Unlock()
+				}
+				crashPoint("unlink")
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	// Deepest first: a directory in a file's place may hold another.
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	for _, d := range dirs {
+		unix.Rmdir(d) // fails, rightly, unless empty
+	}
+}
+
+// unlinkWorkers is how many goroutines unlink a run of removes, and
+// unlinkChunk how many consecutive paths (neighbours in the same
+// directories, as the journal is sorted) one takes at a time. A run of
+// fewer than two chunks is unlinked one by one; the removal of the crash
+// test (cmd/lpm, 410 paths) is long enough for two workers.
+const (
+	unlinkWorkers = 2
+	unlinkChunk   = 128
+)
 
 // NeedsRecovery reports whether a crash left something for Recover: an
 // open transaction, or the temps of a killed hook.
@@ -925,8 +992,8 @@ func crashPoint(name string) {
 	if spec.name != name {
 		return
 	}
-	crashSeen++
-	if crashSeen == spec.n {
+	// finish's unlink workers reach their point at once.
+	if crashSeen.Add(1) == int64(spec.n) {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 	}
 }
@@ -938,7 +1005,7 @@ type crashAt struct {
 
 var (
 	crashSpec = parseCrashSpec(os.Getenv("LPM_TEST_CRASH"))
-	crashSeen int
+	crashSeen atomic.Int64
 )
 
 func parseCrashSpec(s string) crashAt {
