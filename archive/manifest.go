@@ -161,6 +161,9 @@ func decodeManifestFrom(r io.Reader) (*Manifest, error) {
 			return nil, bad(err)
 		}
 		var key string
+		if len(raw) == 0 || raw[0] != '"' { // null would unmarshal as ""
+			return nil, bad(fmt.Errorf("an object key is %q, not a string", raw))
+		}
 		if err := json.Unmarshal(raw, &key); err != nil {
 			return nil, bad(fmt.Errorf("an object key: %v", err))
 		}

@@ -167,7 +167,7 @@ func TestManifestsDecodeAsEncodingJSONDecodesThem(t *testing.T) {
 			t.Errorf("%s:\n got %#v\nwant %#v", text, got, &want)
 		}
 	}
-	for _, text := range []string{"", "{", "[]", `"a"`, "nul", "{}", `{"format":1,}`, `{"format" 1}`, `{"format":1 "name":"a"}`, `{1:2}`, `{"format":1}{}`, `{"format":1} x`, `{"entries":[{"path":"a"}`} {
+	for _, text := range []string{"", "{", "[]", `"a"`, "nul", "{}", `{"format":1,}`, `{"format" 1}`, `{"format":1 "name":"a"}`, `{1:2}`, `{null:1}`, `{"format":1,"name":"a","version":"1","release":1,null:2}`, `{"format":1}{}`, `{"format":1} x`, `{"entries":[{"path":"a"}`} {
 		if _, err := decodeManifest([]byte(text)); err == nil {
 			t.Errorf("%q: no error", text)
 		}
