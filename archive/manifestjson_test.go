@@ -1,12 +1,14 @@
 package archive
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // decodeEntriesText runs the manifest reader's entries decoding on text,
@@ -171,5 +173,37 @@ func TestManifestsDecodeAsEncodingJSONDecodesThem(t *testing.T) {
 		if _, err := decodeManifest([]byte(text)); err == nil {
 			t.Errorf("%q: no error", text)
 		}
+	}
+}
+
+// However the text arrives (a byte at a time here, so every value and
+// string crosses the end of what was read), the manifest reads the same.
+func TestAManifestReadsTheSameHoweverItStreamsIn(t *testing.T) {
+	m := Manifest{Format: FormatVersion, Name: "a", Version: "1", Release: 1, Depends: []string{"b >=1"}}
+	m.Entries = append(m.Entries, Entry{Path: "usr", Type: TypeDir, Mode: 0o755})
+	for i := range 3000 {
+		name := fmt.Sprintf("usr/f%05d ü", i) // lpm's own form, decoded fast
+		if i%2 == 1 {
+			name += "\"\\" // escapes, for encoding/json
+		}
+		m.Entries = append(m.Entries, Entry{Path: name, Type: TypeFile, Mode: 0o644, Size: int64(i), SHA256: strings.Repeat("0a", 32), Needed: []string{"libc.so.6"}})
+	}
+	text, err := encodeManifest(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(text) < 4*64<<10 {
+		t.Fatalf("the manifest is %d bytes, want several of the reader's buffers", len(text))
+	}
+	whole, err := decodeManifest(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytewise, err := decodeManifestFrom(iotest.OneByteReader(bytes.NewReader(text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(whole, bytewise) || !reflect.DeepEqual(whole.Entries, m.Entries) {
+		t.Error("the manifest read a byte at a time differs from the one read whole, or from what was written")
 	}
 }
