@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -132,41 +131,77 @@ func decodeManifest(data []byte) (*Manifest, error) {
 // case-insensitively, unknown keys are ignored, a repeated key wins last.
 func decodeManifestFrom(r io.Reader) (*Manifest, error) {
 	bad := func(err error) error { return fmt.Errorf("%s is not valid JSON: %v", manifestName, err) }
-	dec := json.NewDecoder(r)
-	if tok, err := dec.Token(); err != nil {
-		return nil, bad(err)
-	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("%s is not a JSON object", manifestName)
-	}
-	var m Manifest
-	others := []byte{'{'}
-	for dec.More() {
-		tok, err := dec.Token()
+	s := newJSONStream(r)
+	if c, ok := s.peek(); !ok {
+		return nil, bad(s.readErr())
+	} else if c != '{' {
+		raw, err := s.value()
+		if err == nil {
+			err = json.Unmarshal(raw, new(any))
+		}
 		if err != nil {
 			return nil, bad(err)
 		}
-		key := tok.(string) // an object's keys are strings, or Token fails
-		if strings.EqualFold(key, "entries") {
-			if m.Entries, err = decodeEntries(dec); err != nil {
-				return nil, bad(err)
-			}
-			continue
+		return nil, fmt.Errorf("%s is not a JSON object", manifestName)
+	}
+	s.off++
+	var m Manifest
+	others := []byte{'{'}
+	for first := true; ; first = false {
+		c, ok := s.peek()
+		if !ok {
+			return nil, bad(s.readErr())
 		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
+		if c == '}' && first {
+			s.off++
+			break
+		}
+		raw, err := s.value()
+		if err != nil {
 			return nil, bad(err)
 		}
-		if len(others) > 1 {
-			others = append(others, ',')
+		var key string
+		if len(raw) == 0 || raw[0] != '"' { // null would unmarshal as ""
+			return nil, bad(fmt.Errorf("an object key is %q, not a string", raw))
 		}
-		quoted, _ := json.Marshal(key)
-		others = append(append(append(others, quoted...), ':'), value...)
+		if err := json.Unmarshal(raw, &key); err != nil {
+			return nil, bad(fmt.Errorf("an object key: %v", err))
+		}
+		if err := s.expect(':'); err != nil {
+			return nil, bad(err)
+		}
+		if strings.EqualFold(key, "entries") {
+			if m.Entries, err = decodeEntriesFast(s); err != nil {
+				return nil, bad(err)
+			}
+		} else {
+			value, err := s.value()
+			if err != nil {
+				return nil, bad(err)
+			}
+			if len(others) > 1 {
+				others = append(others, ',')
+			}
+			quoted, _ := json.Marshal(key)
+			others = append(append(append(others, quoted...), ':'), value...)
+		}
+		c, ok = s.peek()
+		if !ok {
+			return nil, bad(s.readErr())
+		}
+		s.off++
+		if c == '}' {
+			break
+		}
+		if c != ',' {
+			return nil, bad(syntaxError(c, ','))
+		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, bad(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, ok := s.peek(); ok {
 		return nil, fmt.Errorf("%s has data after the JSON object", manifestName)
+	}
+	if s.err != io.EOF {
+		return nil, bad(s.err)
 	}
 	entries := m.Entries
 	if err := json.Unmarshal(append(others, '}'), &m); err != nil {
@@ -178,32 +213,6 @@ func decodeManifestFrom(r io.Reader) (*Manifest, error) {
 		return nil, err
 	}
 	return &m, nil
-}
-
-// decodeEntries decodes the entries array (or null) element by element.
-func decodeEntries(dec *json.Decoder) ([]Entry, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if tok == nil {
-		return nil, nil
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, fmt.Errorf("entries is %v, not an array", tok)
-	}
-	var entries []Entry
-	for dec.More() {
-		var e Entry
-		if err := dec.Decode(&e); err != nil {
-			return nil, err
-		}
-		entries = append(entries, e)
-	}
-	_, err = dec.Token() // the closing ]
-	// Exactly as long as it is: grown by appending, it may have a
-	// quarter more room, for as long as the manifest lives.
-	return slices.Clip(slices.Clone(entries)), err
 }
 
 // comparePaths orders two paths as the format orders entries: bytewise,
@@ -379,7 +388,9 @@ func checkPath(p string) error {
 	case p == manifestName:
 		return errors.New("uses the reserved name " + manifestName)
 	}
-	for _, c := range strings.Split(p, "/") {
+	for rest, more := p, true; more; { // strings.Split made a list per entry
+		var c string
+		c, rest, more = strings.Cut(rest, "/")
 		if c == ".." {
 			return errors.New("escapes the root")
 		}
