@@ -207,3 +207,33 @@ func TestAManifestReadsTheSameHoweverItStreamsIn(t *testing.T) {
 		t.Error("the manifest read a byte at a time differs from the one read whole, or from what was written")
 	}
 }
+
+// FuzzEntryDecodesAsEncodingJSON: whatever text the fast path takes,
+// encoding/json takes too, with the same result. The fast path reads
+// archives an attacker may have written, so any text it accepts that
+// encoding/json reads differently is a hole.
+func FuzzEntryDecodesAsEncodingJSON(f *testing.F) {
+	sum := strings.Repeat("ab", 32)
+	for _, s := range []string{
+		`{"path":"usr","type":"dir","mode":493,"uid":0,"gid":0}`,
+		`{"path":"usr/bin/x","type":"file","mode":493,"uid":0,"gid":0,"size":12,"sha256":"` + sum + `","needed":["libc.so.6"]}`,
+		`{"path":"a","type":"hardlink","mode":420,"uid":1000,"gid":100,"link":"b","path":"c"}`,
+		`{"path":"\u00e9","mode":1e3,"uid":-1,"Path":"x","size":18446744073709551616}`,
+		`{"needed":null,"soname":"é","link":""}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var fast Entry
+		if !decodeEntryFast(raw, &fast) {
+			return
+		}
+		var slow Entry
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			t.Fatalf("the fast path took %q, encoding/json refuses it: %v", raw, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: the fast path read %+v, encoding/json %+v", raw, fast, slow)
+		}
+	})
+}
