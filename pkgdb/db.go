@@ -46,6 +46,9 @@ func init() {
 			if err := conn.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
 				return err
 			}
+			if err := noCheckpointOnClose(conn); err != nil {
+				return err
+			}
 			_, err := conn.Exec("PRAGMA journal_size_limit = 1048576", nil)
 			return err
 		},
