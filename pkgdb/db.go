@@ -411,6 +411,12 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int
 					}
 					rows.Close()
 				}
+				// Closing does not fold the WAL back (noCheckpointOnClose),
+				// but the version in the file's header should be the
+				// schema's: an older lpm reads it to refuse a newer
+				// database before SQLite opens it. A failure leaves the
+				// version in the WAL, where SQLite still reads it first.
+				conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 			}
 			return version, nil
 		}

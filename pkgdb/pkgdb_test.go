@@ -206,6 +206,48 @@ func TestCloseKeepsTheWALFilesAsReadableAsTheDatabase(t *testing.T) {
 	}
 }
 
+// Closing leaves a commit in the WAL, where it is durable, instead of
+// checkpointing it into the database file (an fsync of each): the next
+// Open, for writing or reading, sees it, and so does a reader who may
+// not write the database's directory. The database file's header still
+// tells its schema version.
+func TestCloseLeavesCommitsInTheWAL(t *testing.T) {
+	db, root := openRoot(t)
+	dbSize := func() int64 {
+		info, err := os.Stat(Path(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	before := dbSize()
+	put(t, db, pkg("a", "1"), []File{dir("usr"), file("usr/a")})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wal, err := os.Stat(Path(root) + "-wal")
+	if err != nil || wal.Size() == 0 {
+		t.Fatalf("the WAL after Close: %v, %d bytes; want the commit still in it", err, wal.Size())
+	}
+	if after := dbSize(); after != before {
+		t.Errorf("the database file went from %d to %d bytes at Close: it was checkpointed", before, after)
+	}
+	if v, _, err := headerVersion(Path(root)); err != nil || v != len(migrations) {
+		t.Errorf("header version = %d (%v), want %d", v, err, len(migrations))
+	}
+	for _, open := range []func(string) (*DB, error){Open, OpenReadOnly} {
+		db, err := open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := db.Files("a")
+		db.Close()
+		if err != nil || len(files) != 2 {
+			t.Errorf("files of a after reopening: %v, %v", files, err)
+		}
+	}
+}
+
 func TestOpenRefusesARootThatIsNotADirectory(t *testing.T) {
 	base := t.TempDir()
 	notDir := filepath.Join(base, "file")
