@@ -590,9 +590,24 @@ func newerError(file string, version, known int) error {
 	return fmt.Errorf("database %s has schema %d, this lpm knows up to %d: upgrade lpm", file, version, known)
 }
 
-// Close closes the database. With WAL, the last connection to close also
-// folds the WAL back into the main file.
+// bigWAL is the size past which Close checkpoints the WAL: SQLite's
+// automatic checkpoint runs at 1,000 pages of 4 KiB. A smaller WAL stays
+// for the next command to append to (noCheckpointOnClose).
+const bigWAL = 4 << 20
+
+// Close closes the database. A writer's Close leaves what it committed in
+// the WAL, unless the WAL grew past bigWAL: a big transaction's WAL,
+// which SQLite's automatic checkpoint has already folded into the main
+// file, is emptied then, or the next command would read all of it to
+// rebuild its index and, not knowing it was folded, fold it again.
 func (db *DB) Close() error {
+	if !db.readOnly {
+		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Size() > bigWAL {
+			// Best effort: a checkpoint that cannot finish leaves the WAL
+			// as it was, and nothing is less durable for it.
+			db.sql.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		}
+	}
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("database %s: closing: %w", db.path, err)
 	}

@@ -248,6 +248,36 @@ func TestCloseLeavesCommitsInTheWAL(t *testing.T) {
 	}
 }
 
+// A transaction that grew the WAL past SQLite's automatic checkpoint
+// leaves it emptied at Close: folded into the database file already, it
+// would only be read again by the next command.
+func TestCloseEmptiesABigWAL(t *testing.T) {
+	db, root := openRoot(t)
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range 60000 {
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
+	}
+	put(t, db, pkg("big", "1"), files)
+	wal, err := os.Stat(Path(root) + "-wal")
+	if err != nil || wal.Size() <= bigWAL {
+		t.Fatalf("the WAL before Close: %v, %d bytes; the test needs more than %d", err, wal.Size(), bigWAL)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if wal, err := os.Stat(Path(root) + "-wal"); err != nil || wal.Size() != 0 {
+		t.Errorf("the WAL after Close: %v, %d bytes; want it there and empty", err, wal.Size())
+	}
+	db, err = OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, err := db.Files("big"); err != nil || len(got) != len(files) {
+		t.Errorf("files of big after reopening: %d, %v; want %d", len(got), err, len(files))
+	}
+}
+
 func TestOpenRefusesARootThatIsNotADirectory(t *testing.T) {
 	base := t.TempDir()
 	notDir := filepath.Join(base, "file")
@@ -765,7 +795,7 @@ func TestCommitFindsASharedPathAmongThousands(t *testing.T) {
 	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/var"), file("usr/var/x")})
 	files := []File{dir("usr"), dir("usr/share")}
 	for i := range 2*sharedPathsChunk + 10 {
-		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
 	}
 	files = append(files, dir("usr/var"), file("usr/var/x")) // sorts last: in the last part
 	tx, err := db.Begin()
@@ -1290,7 +1320,7 @@ func TestListingTheFilesOfABigPackageDoesNotAllocatePerFile(t *testing.T) {
 	const n = 5000
 	files := []File{dir("usr"), dir("usr/share")}
 	for i := range n {
-		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
 	}
 	put(t, db, pkg("big", "1"), files)
 	var out lineCounter
