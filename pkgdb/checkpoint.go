@@ -31,7 +31,8 @@ import (
 // when it returns (synchronous=FULL), and SQLite's automatic checkpoint
 // (every 1,000 pages of WAL) still folds it into the database file. The
 // next process to open the database rebuilds its WAL index from the WAL,
-// which for 1,000 pages is a read of 4 MiB from the page cache.
+// a read from the page cache (lpm list with 743 pages of WAL took 0.4 ms
+// more CPU than with none); Close empties a WAL bigger than that.
 //
 // go-sqlite3 has no call for sqlite3_db_config, so this takes the handle
 // from its connection's unexported field: a version of go-sqlite3 without

@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -416,7 +417,7 @@ func migrate(ctx context.Context, sqldb *sql.DB, file string, steps []step) (int
 				// schema's: an older lpm reads it to refuse a newer
 				// database before SQLite opens it. A failure leaves the
 				// version in the WAL, where SQLite still reads it first.
-				conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+				checkpointNow(ctx, conn)
 			}
 			return version, nil
 		}
@@ -603,15 +604,33 @@ const bigWAL = 4 << 20
 func (db *DB) Close() error {
 	if !db.readOnly {
 		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Size() > bigWAL {
-			// Best effort: a checkpoint that cannot finish leaves the WAL
-			// as it was, and nothing is less durable for it.
-			db.sql.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			ctx := context.Background()
+			if conn, err := db.sql.Conn(ctx); err == nil {
+				checkpointNow(ctx, conn)
+				conn.Close()
+			}
 		}
 	}
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("database %s: closing: %w", db.path, err)
 	}
 	return nil
+}
+
+// checkpointNow folds the WAL into the database file and empties it, if
+// no reader is in the way: it does not wait for one (a user's lpm files
+// of a big package) as the busy timeout would let it, and a checkpoint
+// that cannot finish leaves the WAL as it was, no less durable. The
+// connection is left with the busy timeout of the DSN.
+func checkpointNow(ctx context.Context, conn *sql.Conn) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return
+	}
+	conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds())); err != nil {
+		// A connection that would not wait must not be used again.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // Check reads the whole database file (SQLite's quick_check) and returns
