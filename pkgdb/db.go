@@ -50,7 +50,7 @@ func init() {
 			if err := noCheckpointOnClose(conn); err != nil {
 				return err
 			}
-			_, err := conn.Exec("PRAGMA journal_size_limit = 1048576", nil)
+			_, err := conn.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", bigWAL), nil)
 			return err
 		},
 	})
@@ -591,16 +591,19 @@ func newerError(file string, version, known int) error {
 	return fmt.Errorf("database %s has schema %d, this lpm knows up to %d: upgrade lpm", file, version, known)
 }
 
-// bigWAL is the size past which Close checkpoints the WAL: SQLite's
-// automatic checkpoint runs at 1,000 pages of 4 KiB. A smaller WAL stays
-// for the next command to append to (noCheckpointOnClose).
-const bigWAL = 4 << 20
+// bigWAL is the size past which Close checkpoints the WAL, the writer's
+// journal_size_limit. A smaller WAL stays for the next command to append
+// to (noCheckpointOnClose): the commands of a few small packages.
+const bigWAL = 1 << 20
 
 // Close closes the database. A writer's Close leaves what it committed in
-// the WAL, unless the WAL grew past bigWAL: a big transaction's WAL,
-// which SQLite's automatic checkpoint has already folded into the main
-// file, is emptied then, or the next command would read all of it to
-// rebuild its index and, not knowing it was folded, fold it again.
+// the WAL, unless the WAL grew past bigWAL: then it is folded into the
+// main file and emptied, as every Close did before, so that the database
+// is not kept at the size of its last big transaction (the main file
+// shrinks, after the journal of 20,000 paths is deleted, only when that
+// is checkpointed: 4.9 MB in all after an install of 20,000 files with
+// the WAL kept, 2.3 MB without), and the next command does not read a
+// big WAL to rebuild its index.
 func (db *DB) Close() error {
 	if !db.readOnly {
 		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Size() > bigWAL {
