@@ -208,8 +208,9 @@ func (tx *Tx) RecordTxPackage(id int64, p TxPackage) error {
 //
 // Every state is durable when SetTxState returns but the closing ones,
 // done and rolled back, which are durable by the next write that is (the
-// WAL is one file, synced in order) or by the checkpoint when the
-// database closes: until then a crash leaves the transaction open, and
+// WAL is one file, synced in order: the next command's journal, as Close
+// checkpoints only a WAL past bigWAL) or by a checkpoint: until then a
+// power cut leaves the transaction open, and
 // Recover finishes or rolls it back again, which changes nothing twice.
 // That saves an fsync per transaction, and one for the vacuum after it.
 func (db *DB) SetTxState(id int64, state string) error {

@@ -206,6 +206,77 @@ func TestCloseKeepsTheWALFilesAsReadableAsTheDatabase(t *testing.T) {
 	}
 }
 
+// Closing leaves a commit in the WAL, where it is durable, instead of
+// checkpointing it into the database file (an fsync of each): the next
+// Open, for writing or reading, sees it, and so does a reader who may
+// not write the database's directory. The database file's header still
+// tells its schema version.
+func TestCloseLeavesCommitsInTheWAL(t *testing.T) {
+	db, root := openRoot(t)
+	dbSize := func() int64 {
+		info, err := os.Stat(Path(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	before := dbSize()
+	put(t, db, pkg("a", "1"), []File{dir("usr"), file("usr/a")})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wal, err := os.Stat(Path(root) + "-wal")
+	if err != nil || wal.Size() == 0 {
+		t.Fatalf("the WAL after Close: %v, %d bytes; want the commit still in it", err, wal.Size())
+	}
+	if after := dbSize(); after != before {
+		t.Errorf("the database file went from %d to %d bytes at Close: it was checkpointed", before, after)
+	}
+	if v, _, err := headerVersion(Path(root)); err != nil || v != len(migrations) {
+		t.Errorf("header version = %d (%v), want %d", v, err, len(migrations))
+	}
+	for _, open := range []func(string) (*DB, error){Open, OpenReadOnly} {
+		db, err := open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := db.Files("a")
+		db.Close()
+		if err != nil || len(files) != 2 {
+			t.Errorf("files of a after reopening: %v, %v", files, err)
+		}
+	}
+}
+
+// A transaction that grew the WAL past bigWAL leaves it emptied at Close,
+// folded into the database file.
+func TestCloseEmptiesABigWAL(t *testing.T) {
+	db, root := openRoot(t)
+	files := []File{dir("usr"), dir("usr/share")}
+	for i := range 20000 {
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
+	}
+	put(t, db, pkg("big", "1"), files)
+	wal, err := os.Stat(Path(root) + "-wal")
+	if err != nil || wal.Size() <= bigWAL {
+		t.Fatalf("the WAL before Close: %v, %d bytes; the test needs more than %d", err, wal.Size(), bigWAL)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if wal, err := os.Stat(Path(root) + "-wal"); err != nil || wal.Size() != 0 {
+		t.Errorf("the WAL after Close: %v, %d bytes; want it there and empty", err, wal.Size())
+	}
+	db, err = OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, err := db.Files("big"); err != nil || len(got) != len(files) {
+		t.Errorf("files of big after reopening: %d, %v; want %d", len(got), err, len(files))
+	}
+}
+
 func TestOpenRefusesARootThatIsNotADirectory(t *testing.T) {
 	base := t.TempDir()
 	notDir := filepath.Join(base, "file")
@@ -723,7 +794,7 @@ func TestCommitFindsASharedPathAmongThousands(t *testing.T) {
 	put(t, db, pkg("a", "1"), []File{dir("usr"), dir("usr/var"), file("usr/var/x")})
 	files := []File{dir("usr"), dir("usr/share")}
 	for i := range 2*sharedPathsChunk + 10 {
-		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
 	}
 	files = append(files, dir("usr/var"), file("usr/var/x")) // sorts last: in the last part
 	tx, err := db.Begin()
@@ -1248,7 +1319,7 @@ func TestListingTheFilesOfABigPackageDoesNotAllocatePerFile(t *testing.T) {
 	const n = 5000
 	files := []File{dir("usr"), dir("usr/share")}
 	for i := range n {
-		files = append(files, file(fmt.Sprintf("usr/share/f%05d", i)))
+		files = append(files, file(fmt.Sprintf("usr/share/f%06d", i)))
 	}
 	put(t, db, pkg("big", "1"), files)
 	var out lineCounter

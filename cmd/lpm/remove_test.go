@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,8 +56,16 @@ func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
 // test's log.
 func unlinkCalls(t *testing.T, r *testRoot, args ...string) int {
 	t.Helper()
+	return straceCalls(t, r, []string{"unlink", "unlinkat", "rmdir"}, args...)
+}
+
+// straceCalls runs lpm with args on r under strace and returns how many
+// calls of the system calls named it made; strace's table goes into the
+// test's log.
+func straceCalls(t *testing.T, r *testRoot, calls []string, args ...string) int {
+	t.Helper()
 	counts := filepath.Join(t.TempDir(), "strace")
-	argv := append([]string{"-f", "-c", "-o", counts, "-e", "trace=unlink,unlinkat,rmdir",
+	argv := append([]string{"-f", "-c", "-o", counts, "-e", "trace=" + strings.Join(calls, ","),
 		lpmBin, "--root", r.dir, "--yes", "-q"}, args...)
 	cmd := exec.Command("strace", argv...)
 	cmd.Env = append(os.Environ(), "LPM_CONFIG=")
@@ -68,14 +77,14 @@ func unlinkCalls(t *testing.T, r *testRoot, args ...string) int {
 		t.Fatal(err)
 	}
 	t.Logf("strace -c of lpm %s:\n%s", strings.Join(args, " "), data)
-	calls := 0
+	n := 0
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 5 && (f[len(f)-1] == "unlinkat" || f[len(f)-1] == "unlink" || f[len(f)-1] == "rmdir") {
-			var n int
-			fmt.Sscan(f[3], &n)
-			calls += n
+		if len(f) >= 5 && slices.Contains(calls, f[len(f)-1]) {
+			var c int
+			fmt.Sscan(f[3], &c)
+			n += c
 		}
 	}
-	return calls
+	return n
 }
