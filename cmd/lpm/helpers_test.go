@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/builder"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
@@ -237,6 +238,27 @@ func writePort(t *testing.T, tree, name, text string) {
 	if err := os.WriteFile(filepath.Join(dir, "port.toml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// packFiles writes an .lpm archive of package name at version holding
+// files (path relative to the root -> content) and returns its path.
+func packFiles(t *testing.T, name, version string, files map[string]string) string {
+	t.Helper()
+	stage := filepath.Join(t.TempDir(), "stage")
+	for rel, content := range files {
+		p := filepath.Join(stage, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkg := filepath.Join(t.TempDir(), name+"-"+version+".lpm")
+	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: name, Version: version, Release: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return pkg
 }
 
 // tarEntry is one entry of a test tarball.

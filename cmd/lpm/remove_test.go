@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/lfs-lpm/lpm/archive"
 )
 
 // Removing a package unlinks each of its paths once and removes each
@@ -20,22 +18,14 @@ func TestRemoveMakesOneSystemCallAPath(t *testing.T) {
 		t.Skip("strace is not installed")
 	}
 	const dirs, perDir = 12, 25
-	stage := filepath.Join(t.TempDir(), "stage")
+	files := map[string]string{}
 	for d := range dirs {
 		for i := range perDir {
-			p := filepath.Join(stage, fmt.Sprintf("usr/share/many/d%02d/f%03d", d, i))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p := fmt.Sprintf("usr/share/many/d%02d/f%03d", d, i)
+			files[p] = p
 		}
 	}
-	pkg := filepath.Join(t.TempDir(), "many-1.0.lpm")
-	if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "many", Version: "1.0", Release: 1}); err != nil {
-		t.Fatal(err)
-	}
+	pkg := packFiles(t, "many", "1.0", files)
 	r := newRoot(t)
 	r.ok("install", "--file", pkg)
 

@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/lfs-lpm/lpm/archive"
 )
 
 // A small install flushes what its transaction needs and nothing more:
@@ -23,21 +20,12 @@ func TestSmallInstallFlushesFourTimes(t *testing.T) {
 		t.Skip("strace is not installed")
 	}
 	pkg := func(name string) string {
-		stage := filepath.Join(t.TempDir(), "stage")
+		files := map[string]string{}
 		for i := range 10 {
-			p := filepath.Join(stage, fmt.Sprintf("usr/share/%s/f%02d", name, i))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p := fmt.Sprintf("usr/share/%s/f%02d", name, i)
+			files[p] = p
 		}
-		file := filepath.Join(t.TempDir(), name+"-1.0.lpm")
-		if _, err := archive.Create(file, stage, archive.Manifest{Name: name, Version: "1.0", Release: 1}); err != nil {
-			t.Fatal(err)
-		}
-		return file
+		return packFiles(t, name, "1.0", files)
 	}
 	r := newRoot(t)
 	// The second command of a root, as every install of a system but its

@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
-
-	"github.com/lfs-lpm/lpm/archive"
 )
 
 // An upgrade unlinks what it removes and the backups of what it replaced,
@@ -20,21 +17,11 @@ func TestAnUpgradeUnlinksOnlyWhatItRemovesAndItsBackups(t *testing.T) {
 	}
 	const files, changed, removed, added = 40, 10, 10, 5
 	pack := func(version string, names []string, content func(string) string) string {
-		stage := filepath.Join(t.TempDir(), "stage")
+		files := map[string]string{}
 		for _, n := range names {
-			p := filepath.Join(stage, "usr/share/up", n)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content(n)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			files["usr/share/up/"+n] = content(n)
 		}
-		pkg := filepath.Join(t.TempDir(), "up-"+version+".lpm")
-		if _, err := archive.Create(pkg, stage, archive.Manifest{Name: "up", Version: version, Release: 1}); err != nil {
-			t.Fatal(err)
-		}
-		return pkg
+		return packFiles(t, "up", version, files)
 	}
 	var v1, v2 []string
 	for i := range files {
