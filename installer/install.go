@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"math"
@@ -43,6 +44,16 @@ type Installer struct {
 	// Force rewrites every file, even those whose recorded hash says they
 	// are unchanged (repair).
 	Force bool
+	// Hold, when set, is called as a transaction's journal is written and
+	// its result released when Apply returns: the command defers Ctrl-C,
+	// SIGTERM and SIGHUP in between, so that a transaction it started
+	// ends committed or rolled back by this lpm, not by the next one's
+	// recovery (kill -9 is survived either way).
+	Hold func() (release func())
+	// Timings, when set, gets one line per transaction step with its wall
+	// time (the hidden --timings flag): where an install's time goes,
+	// without strace slowing every call.
+	Timings io.Writer
 
 	// diskLooks counts how often planning looked at the disk (lstat, stat,
 	// readlink): an upgrade must not pay for the paths it leaves alone,

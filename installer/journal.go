@@ -986,7 +986,8 @@ func syncRoot(root string) error {
 
 // crashPoint lets the crash test kill lpm at a named moment
 // (LPM_TEST_CRASH=NAME:N dies the Nth time NAME is reached). Random
-// SIGKILLs from outside cover the moments between.
+// SIGKILLs from outside cover the moments between. NAME:N:SIGNAL sends
+// that signal instead (INT, TERM, HUP), as a user's Ctrl-C would.
 func crashPoint(name string) {
 	spec := crashSpec
 	if spec.name != name {
@@ -994,13 +995,14 @@ func crashPoint(name string) {
 	}
 	// finish's unlink workers reach their point at once.
 	if crashSeen.Add(1) == int64(spec.n) {
-		unix.Kill(os.Getpid(), unix.SIGKILL)
+		unix.Kill(os.Getpid(), spec.sig)
 	}
 }
 
 type crashAt struct {
 	name string
 	n    int
+	sig  unix.Signal
 }
 
 var (
@@ -1013,7 +1015,19 @@ func parseCrashSpec(s string) crashAt {
 	if !ok {
 		return crashAt{}
 	}
-	var c crashAt
+	c := crashAt{sig: unix.SIGKILL}
+	n, sig, _ := strings.Cut(n, ":")
+	switch sig {
+	case "":
+	case "INT":
+		c.sig = unix.SIGINT
+	case "TERM":
+		c.sig = unix.SIGTERM
+	case "HUP":
+		c.sig = unix.SIGHUP
+	default:
+		return crashAt{}
+	}
 	if _, err := fmt.Sscan(n, &c.n); err != nil {
 		return crashAt{}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
@@ -72,6 +73,7 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	t.paths.looks = &in.diskLooks
 	defer t.closeArchives()
 	defer t.memory.restore()
+	step := in.stepTimer()
 
 	// 1. Decide and check; nothing is written.
 	if err := t.plan(changes); err != nil {
@@ -89,14 +91,19 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 	if err := t.checkSpace(); err != nil {
 		return nil, err
 	}
+	step("plan and check")
 	t.looked = nil // planning is done; its looks at the disk are not needed again
 	t.limitMemory(commitPerEntry)
 
 	// 2. The journal: from here on, a crash is rolled back or finished.
+	if in.Hold != nil {
+		defer in.Hold()()
+	}
 	if err := t.beginJournal(); err != nil {
 		return nil, err
 	}
 	crashPoint("journaled")
+	step("journal")
 
 	// 3-5. Stage, apply, smoke test; a failure rolls back.
 	// No state is recorded between stage and apply: a crash before the
@@ -106,10 +113,12 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 		return nil, t.fail(err)
 	}
 	crashPoint("staged")
+	step("stage")
 	if err := t.apply(); err != nil {
 		return nil, t.fail(err)
 	}
 	crashPoint("applied")
+	step("apply")
 	if err := t.smokeTest(); err != nil {
 		return nil, t.fail(err)
 	}
@@ -119,12 +128,29 @@ func (in *Installer) Apply(changes []Change) ([]string, error) {
 		return nil, t.fail(err)
 	}
 	crashPoint("committed")
+	step("smoke test and commit")
 
 	// 7. Finish; 8 (hooks) is the caller's, on what Apply returns.
 	if err := t.finish(); err != nil {
 		return nil, err
 	}
+	step("finish")
 	return t.touched(), nil
+}
+
+// stepTimer returns a function that writes, to Timings, the wall time
+// since its last call under the step's name; without Timings it does
+// nothing.
+func (in *Installer) stepTimer() func(name string) {
+	if in.Timings == nil {
+		return func(string) {}
+	}
+	last := time.Now()
+	return func(name string) {
+		now := time.Now()
+		fmt.Fprintf(in.Timings, "lpm: %-22s %7.1f ms\n", name, float64(now.Sub(last).Microseconds())/1000)
+		last = now
+	}
 }
 
 // entryCount is how many manifest entries the transaction installs.

@@ -15,7 +15,10 @@ import (
 // whatever the hook does, so lpm says so, gives the hook's own error and
 // how to run it again, and goes on (exit 0, the rest of a plan too).
 func (e *env) runHooks(changed []string) {
+	release := holdSignals()
 	err := hooks.Run(e.cfg.Root, changed, e.out)
+	release()
+	defer stopIfInterrupted()
 	if err == nil {
 		return
 	}

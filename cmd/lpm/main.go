@@ -29,8 +29,10 @@ import (
 
 func main() {
 	builder.SandboxMain()
+	watchSignals()
 	root := newRootCmd()
 	err := root.Execute()
+	stopIfInterrupted()
 	stopProfile()
 	if err == nil {
 		return
@@ -369,7 +371,9 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 	}
 	if lock, lerr := installer.AcquireLock(e.cfg.Root, false, nil); lerr == nil {
 		if wdb, werr := pkgdb.Open(e.cfg.Root); werr == nil {
+			release := holdSignals()
 			installer.Recover(e.cfg.Root, wdb, e.out)
+			release()
 			wdb.Close()
 		}
 		lock.Release()
@@ -428,7 +432,10 @@ func (e *env) writer() (*pkgdb.DB, func(), error) {
 		lock.Release()
 		return nil, nil, err
 	}
-	if err := installer.Recover(e.cfg.Root, db, e.out); err != nil {
+	release := holdSignals()
+	err = installer.Recover(e.cfg.Root, db, e.out)
+	release()
+	if err != nil {
 		db.Close()
 		lock.Release()
 		return nil, nil, fmt.Errorf("recovering an interrupted transaction: %w", err)
@@ -529,7 +536,11 @@ func addBuildFlags(cmd *cobra.Command) {
 // installer is the Installer for the root, with the command's flags.
 func (e *env) installer(db *pkgdb.DB) *installer.Installer {
 	preserve, _ := e.cmd.Flags().GetBool("preserve-libs")
-	return &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite, PreserveLibs: preserve, RunningKernel: runningKernel(e.cfg.Root)}
+	in := &installer.Installer{Root: e.cfg.Root, DB: db, Out: e.out, Overwrite: e.cfg.Overwrite, PreserveLibs: preserve, RunningKernel: runningKernel(e.cfg.Root), Hold: holdSignals}
+	if timings, _ := e.cmd.Flags().GetBool("timings"); timings {
+		in.Timings = os.Stderr
+	}
+	return in
 }
 
 // runningKernel is the release of the kernel running the root, when the

@@ -286,6 +286,9 @@ func (e *env) execute(ctx context.Context, tree *ports.Tree, db *pkgdb.DB, b *bu
 	running, next := 0, 0 // next: the first install not yet applied
 	var failures []error
 	for {
+		// A signal that came during the last transaction ends the plan
+		// here, before the next build or install.
+		stopIfInterrupted()
 		for i := range steps {
 			if len(failures) > 0 || running >= b.Cfg.Build.Parallel {
 				break

@@ -8,6 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// The hidden --timings prints each transaction step's wall time to
+// stderr (installer.Installer.Timings).
+//
 // The hidden --cpuprofile FILE writes a CPU profile of the whole command
 // (go tool pprof reads it): the fixed costs of one lpm run, which a test
 // of the installer alone does not show, are what it is for.
@@ -17,6 +20,8 @@ var profileOut *os.File
 func addProfileFlag(root *cobra.Command) {
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to FILE")
 	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().Bool("timings", false, "print each transaction step's wall time to stderr")
+	root.PersistentFlags().MarkHidden("timings")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		file, _ := cmd.Flags().GetString("cpuprofile")
 		if file == "" {
