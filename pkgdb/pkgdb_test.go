@@ -1240,7 +1240,14 @@ func TestFilesMoveToTheirKeysOrderAndKeepTheirNeededLibraries(t *testing.T) {
 		t.Errorf("files keeps %d automatic indexes of its key (%v), want 0", indexes, err)
 	}
 	// Removing the package still takes its needed rows along.
-	if _, err := db.sql.Exec("DELETE FROM packages WHERE name = 'zlib'"); err != nil {
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeletePackage("zlib"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	var left int
@@ -1685,6 +1692,107 @@ func readCalls(t *testing.T) int {
 	}
 	t.Fatalf("/proc/self/io has no syscr: %s", data)
 	return 0
+}
+
+// needed has no foreign key to cascade through (schema 10): an upgrade
+// that changes a library's needed list or drops the library, and a
+// removal, leave no needed row that no file record names.
+func TestNeededRowsGoWithTheirRecords(t *testing.T) {
+	db, _ := openRoot(t)
+	needing := func(p string, sonames ...string) File {
+		f := file(p)
+		f.Needed = sonames
+		return f
+	}
+	put(t, db, pkg("foo", "1.0"), []File{dir("usr"), dir("usr/lib"),
+		needing("usr/lib/liba.so.1", "libc.so.6", "libm.so.6"), needing("usr/lib/libgone.so.1", "libz.so.1")})
+	files, err := db.Files("foo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]File{}
+	for _, f := range files {
+		old[f.Path] = f
+	}
+	changed := needing("usr/lib/liba.so.1", "libc.so.6")
+	changed.SHA256 = strings.Repeat("c", 64)
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutUpgrade(pkg("foo", "2.0"), slices.Values([]File{dir("usr"), dir("usr/lib"), changed}), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() []string {
+		r, err := db.sql.Query("SELECT n.package || ' ' || n.name || ' ' || n.soname FROM needed n ORDER BY 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []string
+		for r.Next() {
+			var s string
+			r.Scan(&s)
+			out = append(out, s)
+		}
+		return out
+	}
+	if got, want := rows(), []string{"foo liba.so.1 libc.so.6"}; !slices.Equal(got, want) {
+		t.Errorf("needed rows after the upgrade: %q, want %q", got, want)
+	}
+	tx, err = db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeletePackage("foo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 0 {
+		t.Errorf("needed rows after removing foo: %q", got)
+	}
+}
+
+// Schema 10 drops needed's foreign key, and with it the rows of a
+// schema-9 database that no record names.
+func TestNeededLosesItsForeignKeyAndItsOrphans(t *testing.T) {
+	root := t.TempDir()
+	file := Path(root)
+	raw := rawDB(t, file+"?_foreign_keys=1")
+	if _, err := migrate(context.Background(), raw, file, migrations[:9]); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, raw,
+		`INSERT INTO packages (name, version, release, install_time, build_date) VALUES ('zlib', '1.3.1', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`,
+		`INSERT INTO dirs (id, path) VALUES (1, 'usr/lib/')`,
+		`INSERT INTO files (package, dir, name, type, mode, uid, gid) VALUES ('zlib', 1, 'libz.so.1', 'file', 493, 0, 0)`,
+		`INSERT INTO needed (package, dir, name, seq, soname) VALUES ('zlib', 1, 'libz.so.1', 0, 'libc.so.6')`,
+		`PRAGMA foreign_keys = OFF`,
+		`INSERT INTO needed (package, dir, name, seq, soname) VALUES ('zlib', 1, 'nosuch.so', 0, 'libc.so.6')`,
+	)
+	raw.Close()
+	db, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var keys int
+	if err := db.sql.QueryRow("SELECT count(*) FROM pragma_foreign_key_list('needed')").Scan(&keys); err != nil || keys != 0 {
+		t.Errorf("needed keeps %d foreign keys (%v), want none", keys, err)
+	}
+	files, err := db.Files("zlib")
+	if err != nil || len(files) != 1 || !slices.Equal(files[0].Needed, []string{"libc.so.6"}) {
+		t.Errorf("zlib's records after the migration: %+v, %v", files, err)
+	}
+	var n int
+	if err := db.sql.QueryRow("SELECT count(*) FROM needed").Scan(&n); err != nil || n != 1 {
+		t.Errorf("needed has %d rows (%v), want 1: the orphan goes", n, err)
+	}
 }
 
 // An upgrade's records, put over the old version's as its plan read them,

@@ -60,9 +60,13 @@ var txStatements = map[string]string{
 	"deleteProvides":  "DELETE FROM provides WHERE package = ?",
 	"deleteConflicts": "DELETE FROM conflicts WHERE package = ?",
 	"deleteFile":      "DELETE FROM files WHERE package = ? AND dir = ? AND name = ?",
-	"insertDep":       "INSERT INTO deps (package, seq, dep) VALUES (?,?,?)",
-	"insertProvide":   "INSERT INTO provides (package, seq, provide) VALUES (?,?,?)",
-	"insertConflict":  "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
+	// needed has no foreign key (schema step 10): a record's needed rows
+	// are deleted with it, by these two.
+	"deleteNeeded":        "DELETE FROM needed WHERE package = ? AND dir = ? AND name = ?",
+	"deletePackageNeeded": "DELETE FROM needed WHERE package = ?",
+	"insertDep":           "INSERT INTO deps (package, seq, dep) VALUES (?,?,?)",
+	"insertProvide":       "INSERT INTO provides (package, seq, provide) VALUES (?,?,?)",
+	"insertConflict":      "INSERT INTO conflicts (package, seq, conflict) VALUES (?,?,?)",
 	"insertFile": `INSERT INTO files (package, dir, name, type, mode, uid, gid, size, sha256, link, soname, backup, built_sha256)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	"insertNeeded":  "INSERT INTO needed (package, dir, name, seq, soname) VALUES (?,?,?,?,?)",
@@ -232,8 +236,7 @@ func (tx *Tx) putPackage(p Package, files iter.Seq[File], known map[string]File)
 			return fmt.Errorf("path %s: %w", f.Path, err)
 		}
 		if ok {
-			// Deleting the row cascades to its needed rows.
-			if _, err := tx.exec("deleteFile", p.Name, dir, name); err != nil {
+			if err := tx.deleteFile(p.Name, dir, name); err != nil {
 				return fmt.Errorf("path %s: %w", f.Path, err)
 			}
 		}
@@ -256,7 +259,7 @@ func (tx *Tx) putPackage(p Package, files iter.Seq[File], known map[string]File)
 		dirPath, name := splitPath(path)
 		dir, err := tx.dirID(dirPath)
 		if err == nil {
-			_, err = tx.exec("deleteFile", p.Name, dir, name)
+			err = tx.deleteFile(p.Name, dir, name)
 		}
 		if err != nil {
 			return fmt.Errorf("path %s: %w", path, err)
@@ -397,6 +400,9 @@ func (tx *Tx) DeletePackage(name string) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
 	}
+	if _, err := tx.exec("deletePackageNeeded", name); err != nil {
+		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
+	}
 	res, err := tx.exec("deletePackage", name)
 	if err != nil {
 		return fmt.Errorf("database %s: deleting package %s: %w", tx.db.path, name, err)
@@ -405,6 +411,15 @@ func (tx *Tx) DeletePackage(name string) error {
 		return fmt.Errorf("package %s: %w", name, ErrNotInstalled)
 	}
 	return nil
+}
+
+// deleteFile deletes one file record and its needed rows.
+func (tx *Tx) deleteFile(pkg string, dir int64, name string) error {
+	if _, err := tx.exec("deleteNeeded", pkg, dir, name); err != nil {
+		return err
+	}
+	_, err := tx.exec("deleteFile", pkg, dir, name)
+	return err
 }
 
 // Commit checks that no path the transaction wrote has several owners
