@@ -25,3 +25,24 @@ func TestCPUProfileFlagWritesAProfileOfTheCommand(t *testing.T) {
 		t.Errorf("--help lists the hidden --cpuprofile:\n%s", help)
 	}
 }
+
+// --timings prints one line per transaction step, in Apply's order, to
+// stderr, and stays out of --help.
+func TestTimingsFlagNamesEveryTransactionStep(t *testing.T) {
+	r := newRoot(t)
+	_, errOut, code := r.lpm("--timings", "install", "--file", packFiles(t, "t", "1.0", map[string]string{"usr/share/t/a": "a\n"}))
+	if code != 0 {
+		t.Fatalf("lpm --timings install: exit %d\n%s", code, errOut)
+	}
+	at := -1
+	for _, step := range []string{"plan and check", "journal", "stage", "apply", "smoke test and commit", "finish"} {
+		i := strings.Index(errOut, "lpm: "+step+" ")
+		if i <= at {
+			t.Errorf("step %q missing or out of order in:\n%s", step, errOut)
+		}
+		at = i
+	}
+	if help := r.ok("--help"); strings.Contains(help, "timings") {
+		t.Errorf("--help lists the hidden --timings:\n%s", help)
+	}
+}
