@@ -13,29 +13,35 @@ import (
 // to the next lpm's recovery, nor skip the hooks (ldconfig, grub.cfg) of
 // a transaction that committed. So, as pacman does in its commit phase:
 // while a transaction or its hooks run, SIGINT, SIGTERM and SIGHUP are
-// noted, and lpm stops once they are done (exit 128+signal); a closed
-// pipe is ignored from the first transaction on. Outside them, each acts as it always does.
+// noted, and lpm stops once they are done (exit 128+signal). Outside
+// them, each acts as it always does.
+//
+// A closed pipe on stdout or stderr ends a Go program by SIGPIPE, unless
+// it asks for SIGPIPE itself: lpm does from its first transaction on, so
+// that what follows it (its hooks, a plan's next steps) is not cut short
+// by a line it prints, and such writes just fail. Not before: until then
+// "lpm files big | head" ends as any Unix command does. (Asking for it,
+// rather than ignoring it, keeps it at its default in the programs lpm
+// runs: an ignored signal is inherited across exec, a caught one not.)
 
 var interrupt struct {
 	sync.Mutex
+	ch      chan os.Signal
 	held    int       // transactions and hook runs under way
 	pending os.Signal // the first signal that came while held
-	// transacted: a transaction began. A closed output pipe is ignored
-	// from then on, so that what follows it (its hooks, the plan's next
-	// steps) is not cut short by a line lpm prints between them.
-	transacted bool
+	pipe    bool      // SIGPIPE is asked for
 }
 
-// watchSignals takes over SIGINT, SIGTERM, SIGHUP and SIGPIPE for the
-// rest of the process.
+// watchSignals takes over SIGINT, SIGTERM and SIGHUP for the rest of the
+// process.
 func watchSignals() {
-	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	interrupt.ch = make(chan os.Signal, 8)
+	signal.Notify(interrupt.ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
-		for sig := range ch {
+		for sig := range interrupt.ch {
 			interrupt.Lock()
 			switch {
-			case sig == syscall.SIGPIPE && interrupt.transacted:
+			case sig == syscall.SIGPIPE:
 				// Output is gone; the transaction is not.
 			case interrupt.held == 0:
 				dieBy(sig.(syscall.Signal))
@@ -53,7 +59,10 @@ func watchSignals() {
 func holdSignals() (release func()) {
 	interrupt.Lock()
 	interrupt.held++
-	interrupt.transacted = true
+	if !interrupt.pipe && interrupt.ch != nil {
+		signal.Notify(interrupt.ch, syscall.SIGPIPE)
+		interrupt.pipe = true
+	}
 	interrupt.Unlock()
 	var once sync.Once
 	return func() {
