@@ -92,7 +92,8 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, done, err := e.writer()
+	// A dry run is a query: it needs no write access to the root.
+	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
 	}

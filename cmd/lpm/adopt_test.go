@@ -493,3 +493,23 @@ func TestAdoptWithoutAVersionTakesTheOneOnDisk(t *testing.T) {
 		t.Errorf("after adopt --all, lpm list says:\n%s\nwant mkbanner and no libgreet", list)
 	}
 }
+
+// A dry run of adopt changes nothing, so a user who may not write the
+// root may run it, as a dry run of install.
+func TestAdoptDryRunNeedsNoWriteAccess(t *testing.T) {
+	r := handBuiltRoot(t)
+	asNobody(t, r)
+	before := r.state()
+	for _, args := range [][]string{{"adopt", "--dry-run", "mkbanner"}, {"adopt", "--dry-run", "--all"}} {
+		out, errOut, code := r.lpmWith(run{uid: nobody}, args...)
+		if code != 0 || !strings.Contains(out, "mkbanner 0.3.0-1 (from footprint ") {
+			t.Errorf("lpm %s as nobody on a root it may not write: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	r.unchanged(before)
+	// Adopting for real still needs it.
+	if _, errOut, code := r.lpmWith(run{uid: nobody, yes: true}, "adopt", "mkbanner"); code != 1 || !strings.Contains(errOut, "not writable by you") {
+		t.Errorf("lpm adopt mkbanner as nobody: exit %d, want 1 and 'not writable by you'\n%s", code, errOut)
+	}
+	r.unchanged(before)
+}
