@@ -44,7 +44,8 @@ when none matches, or several match as well, name it as PORT@VERSION.
 
 --all adopts every port of the ports tree that has an archive or a
 footprint and whose files are on disk, each at the version that matches
-the disk; a port whose versions match it equally is left out and named. --provided NAME=VERSION records a package with no files that
+the disk; a port whose versions match it equally is left out and named.
+--provided NAME=VERSION records a package with no files that
 dependencies see as installed (see README for when to use lpm.toml's
 provided instead).`,
 		Example: `  lpm adopt --all --dry-run
