@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -270,5 +271,26 @@ func TestArchivesThatAreNotPackagesAreRejected(t *testing.T) {
 
 	if _, err := ReadManifest(filepath.Join(dirPath, "missing.lpm")); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Errorf("a missing file must be an I/O error, not ErrCorrupt: %v", err)
+	}
+}
+
+// Open refuses what is not a regular file at once: opening a named pipe
+// without O_NONBLOCK would wait for a writer that never comes (rebuild-db
+// opens every *.lpm of the package cache).
+func TestOpenRefusesAFileThatIsNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.lpm")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "null.lpm")
+	if err := os.Symlink("/dev/null", link); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{fifo: "a named pipe", link: "a symlink to /dev/null, a character device", dir: "a directory"} {
+		_, err := Open(path)
+		if err == nil || !strings.Contains(err.Error(), path+" is "+kind+", not a regular file") {
+			t.Errorf("Open(%s) = %v, want it refused as %s", path, err, kind)
+		}
 	}
 }

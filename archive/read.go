@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -118,9 +120,26 @@ type Reader struct {
 // Open opens the archive at path and validates its manifest and its seek
 // table.
 func Open(path string) (*Reader, error) {
-	f, err := os.Open(path)
+	// An archive is a regular file: a named pipe would block the open and
+	// every read until a writer came, and a device reads forever. Without
+	// O_NONBLOCK, opening a pipe waits for a writer before the check
+	// below can refuse it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open package %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open package %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		kind := fileKind(fi.Mode())
+		if target, err := os.Readlink(path); err == nil {
+			kind = "a symlink to " + target + ", " + kind
+		}
+		return nil, fmt.Errorf("package %s is %s, not a regular file: name the .lpm file itself", path, kind)
 	}
 	r := &Reader{path: path, f: f}
 	if err := r.open(); err != nil {
@@ -128,6 +147,23 @@ func Open(path string) (*Reader, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// fileKind names a kind of file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 func (r *Reader) open() error {

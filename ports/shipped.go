@@ -52,20 +52,57 @@ func ShippedName() string { return "lfs-" + shippedHash() }
 // directory and renamed into place, and reached only through real
 // directories: a symlink on the way is an error, not followed. When the
 // root cannot be written (a query by an ordinary user), the copy goes to the
-// user's cache directory instead.
+// user's cache directory instead, and for a user with no home it can write
+// (nobody's is /nonexistent) to a directory of its own in the temporary
+// directory: a query must not fail because the root is not the user's.
 func Shipped(root string) (string, error) {
 	dir, err := writeShipped(root, ShippedDir)
-	if err == nil || !(errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+	if err == nil || !notWritable(err) {
 		return dir, err
 	}
-	cache, cerr := os.UserCacheDir()
-	if cerr != nil || os.MkdirAll(cache, 0o700) != nil {
-		return "", err
+	tried := []string{filepath.Join(root, ShippedDir)}
+	if cache, cerr := os.UserCacheDir(); cerr == nil {
+		tried = append(tried, filepath.Join(cache, "lpm/ports"))
+		if os.MkdirAll(cache, 0o700) == nil {
+			if dir, cerr := writeShipped(cache, "lpm/ports"); cerr == nil {
+				return dir, nil
+			}
+		}
 	}
-	if dir, cerr := writeShipped(cache, "lpm/ports"); cerr == nil {
+	own := filepath.Join(os.TempDir(), fmt.Sprintf("lpm-%d", os.Geteuid()))
+	tried = append(tried, filepath.Join(own, "ports"))
+	if cerr := ownTempDir(own); cerr != nil {
+		return "", cerr
+	}
+	if dir, cerr := writeShipped(own, "ports"); cerr == nil {
 		return dir, nil
 	}
-	return "", err
+	return "", fmt.Errorf("shipped ports: no place to write their copy (tried %s): %v; run lpm once as root to write it into the root, or name a ports tree with --ports", strings.Join(tried, ", "), err)
+}
+
+// notWritable: the error is a write refused (permissions, a read-only
+// mount), so another place may do.
+func notWritable(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+}
+
+// ownTempDir makes dir, a directory in the shared temporary directory
+// for this user only, or checks that the one there is this user's: a
+// directory, not a symlink, owned by this user and writable by nobody
+// else, so that no other user can plant a ports tree in it.
+func ownTempDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("shipped ports: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("shipped ports: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("shipped ports: %s is not a directory of yours that only you may write; remove it (another user may have made it) and retry", dir)
+	}
+	return nil
 }
 
 // writeShipped writes the tree to base/rel/lfs-HASH unless it is there.

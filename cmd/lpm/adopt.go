@@ -38,9 +38,14 @@ those another package owns (a conflict: nothing is adopted). A package
 with missing paths stops the adoption unless --allow-partial (the book
 often deletes a static library or a .la file after make install).
 
+A port named without a version, of which the trees have several, is
+adopted at the version whose archive or footprint matches the disk best;
+when none matches, or several match as well, name it as PORT@VERSION.
+
 --all adopts every port of the ports tree that has an archive or a
 footprint and whose files are on disk, each at the version that matches
-the disk. --provided NAME=VERSION records a package with no files that
+the disk; a port whose versions match it equally is left out and named.
+--provided NAME=VERSION records a package with no files that
 dependencies see as installed (see README for when to use lpm.toml's
 provided instead).`,
 		Example: `  lpm adopt --all --dry-run
@@ -88,7 +93,8 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, done, err := e.writer()
+	// A dry run is a query: it needs no write access to the root.
+	db, done, err := e.planDB(dry)
 	if err != nil {
 		return err
 	}
@@ -141,9 +147,10 @@ func runAdopt(cmd *cobra.Command, args []string) error {
 	return e.warnUnmet(db)
 }
 
-// adoptPlans plans the named ports. A name without a version matches the
-// version on disk among the tree's versions that have an archive or a
-// footprint; else its newest version is built.
+// adoptPlans plans the named ports. A name that leaves several versions
+// takes the one on disk, told by the tree's versions that have an archive
+// or a footprint (versionOnDisk); a port of one version is built when it
+// has neither.
 func (e *env) adoptPlans(tree *ports.Tree, b *builder.Builder, in *installer.Installer, args []string, from string) ([]*installer.Adoption, error) {
 	var srcs []installer.AdoptSource
 	for _, a := range args {
@@ -167,16 +174,16 @@ func (e *env) adoptPlans(tree *ports.Tree, b *builder.Builder, in *installer.Ins
 		if len(candidates) == 0 {
 			return nil, fmt.Errorf("adopt %s: no version of port %s matches %s", a, req.Name, req.Constraint)
 		}
-		if from != "build" && len(candidates) > 1 {
-			src, ok, err := e.bestOnDisk(in, b, candidates, from)
+		if len(candidates) > 1 {
+			// The newest is not the one to take: a hand-built system has
+			// the version its user built. Only the disk can tell.
+			src, err := e.versionOnDisk(in, b, a, candidates, from)
 			if err != nil {
 				return nil, err
 			}
-			if ok {
-				src.Explicit = true
-				srcs = append(srcs, src)
-				continue
-			}
+			src.Explicit = true
+			srcs = append(srcs, src)
+			continue
 		}
 		p, err := tree.Lookup(req.Name, req.Constraint)
 		if err != nil {
@@ -202,62 +209,154 @@ func (e *env) adoptAllPlans(tree *ports.Tree, db *pkgdb.DB, b *builder.Builder, 
 		return nil, fmt.Errorf("adopt --all builds nothing; name the ports to build with lpm adopt --from build PORT")
 	}
 	var srcs []installer.AdoptSource
-	var without []string
+	var without, ambiguous []string
 	for _, name := range tree.Names() {
 		if _, err := db.Package(name); err == nil {
 			continue
 		}
-		src, ok, err := e.bestOnDisk(in, b, tree.All(name), from)
+		versions := tree.All(name)
+		matches, err := e.matchOnDisk(in, b, versions, from)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		best, tied := bestOnDisk(matches)
+		switch {
+		case len(tied) > 1:
+			ambiguous = append(ambiguous, fmt.Sprintf("%s (%s)", name, versionList(tied)))
+		case best != nil:
+			if len(versions) > 1 {
+				e.out.Printf("%s", chosenLine(name, best, matches, versions))
+			}
 			// Built and installed by the user's own hand: asked for.
-			src.Explicit = true
-			srcs = append(srcs, src)
-		} else if !e.anySource(b, tree.All(name), from) {
+			best.src.Explicit = true
+			srcs = append(srcs, best.src)
+		case len(matches) == 0:
 			without = append(without, name)
 		}
 	}
 	if len(without) > 0 {
 		e.out.Printf("no archive or footprint of %s: adopt them by name to build them", strings.Join(without, ", "))
 	}
+	if len(ambiguous) > 0 {
+		e.out.Printf("not adopted, as more than one version matches the disk equally: %s; adopt each by name as PORT@VERSION", strings.Join(ambiguous, ", "))
+	}
 	return in.PlanAdopt(srcs)
 }
 
-// bestOnDisk picks, among versions of one port, the one with an archive or
-// footprint whose files are on disk: fewest missing, then most present.
-// ok is false when no version has a file on disk. It reads no content:
-// adopt --all hashes each file once, in PlanAdopt.
-func (e *env) bestOnDisk(in *installer.Installer, b *builder.Builder, versions []*ports.Port, from string) (installer.AdoptSource, bool, error) {
-	var best installer.AdoptSource
-	found, bestPresent, bestMissing := false, 0, 0
+// A diskMatch is how well one version's file list (its archive or
+// footprint) matches the disk.
+type diskMatch struct {
+	port             *ports.Port
+	src              installer.AdoptSource
+	present, missing int
+}
+
+// matchOnDisk counts, for each version that has an archive or a
+// footprint, its non-directory paths on disk and missing, in the order of
+// versions. It reads no content: adopt --all hashes each file once, in
+// PlanAdopt.
+func (e *env) matchOnDisk(in *installer.Installer, b *builder.Builder, versions []*ports.Port, from string) ([]diskMatch, error) {
+	var matches []diskMatch
 	for _, p := range versions {
 		src, ok, err := e.adoptSource(b, p, from, false)
 		if err != nil {
-			return best, false, err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
 		present, missing := in.CountOnDisk(src.Manifest)
-		if present == 0 {
-			continue
-		}
-		if !found || missing < bestMissing || missing == bestMissing && present > bestPresent {
-			best, found, bestPresent, bestMissing = src, true, present, missing
-		}
+		matches = append(matches, diskMatch{port: p, src: src, present: present, missing: missing})
 	}
-	return best, found, nil
+	return matches, nil
 }
 
-func (e *env) anySource(b *builder.Builder, versions []*ports.Port, from string) bool {
-	for _, p := range versions {
-		if _, ok, err := e.adoptSource(b, p, from, false); ok || err != nil {
-			return true
+// bestOnDisk picks the version whose files are on disk: fewest missing,
+// then most present; none when no version has a file there. tied lists
+// every version that matches as well as the best when there are several:
+// then the disk does not tell which it is.
+func bestOnDisk(matches []diskMatch) (best *diskMatch, tied []diskMatch) {
+	for i := range matches {
+		m := &matches[i]
+		if m.present == 0 {
+			continue
+		}
+		if best == nil || m.missing < best.missing || m.missing == best.missing && m.present > best.present {
+			best = m
 		}
 	}
-	return false
+	if best == nil {
+		return nil, nil
+	}
+	for _, m := range matches {
+		if m.present == best.present && m.missing == best.missing {
+			tied = append(tied, m)
+		}
+	}
+	if len(tied) < 2 {
+		tied = nil
+	}
+	return best, tied
+}
+
+// versionOnDisk decides which of several versions of a port, none named,
+// is the one on disk, and says which and why in one line. When the disk
+// does not tell them apart, it refuses and asks for the version: adopting
+// the newest would record files and a version the system does not have.
+func (e *env) versionOnDisk(in *installer.Installer, b *builder.Builder, arg string, versions []*ports.Port, from string) (installer.AdoptSource, error) {
+	name := versions[0].Name
+	var all []string
+	for _, p := range versions {
+		all = append(all, p.Version)
+	}
+	ask := fmt.Sprintf("name the one on disk as %s@VERSION, e.g. %s@%s", name, name, versions[0].Version)
+	if from == "build" {
+		return installer.AdoptSource{}, fmt.Errorf("adopt %s: the ports trees have %d versions of %s (%s) and --from build would build one blind: %s", arg, len(versions), name, strings.Join(all, ", "), ask)
+	}
+	matches, err := e.matchOnDisk(in, b, versions, from)
+	if err != nil {
+		return installer.AdoptSource{}, err
+	}
+	best, tied := bestOnDisk(matches)
+	switch {
+	case len(tied) > 1:
+		return installer.AdoptSource{}, fmt.Errorf("adopt %s: versions %s of %s match the disk equally (%d of %d paths each), so it does not tell which is installed: %s; nothing was adopted", arg, versionList(tied), name, best.present, best.present+best.missing, ask)
+	case best == nil:
+		return installer.AdoptSource{}, fmt.Errorf("adopt %s: the ports trees have %d versions of %s (%s) and none has an archive or footprint with a file on disk to tell which is installed: %s (lpm then builds it to learn its files); nothing was adopted", arg, len(versions), name, strings.Join(all, ", "), ask)
+	}
+	e.out.Printf("%s", chosenLine(name, best, matches, versions))
+	return best.src, nil
+}
+
+// chosenLine says which version was taken for the one on disk and why.
+func chosenLine(name string, best *diskMatch, matches []diskMatch, versions []*ports.Port) string {
+	var others []string
+	for _, p := range versions {
+		if p == best.port {
+			continue
+		}
+		other := p.Version + ": no archive or footprint to compare"
+		for _, m := range matches {
+			if m.port == p {
+				other = fmt.Sprintf("%s: %d of %d", p.Version, m.present, m.present+m.missing)
+			}
+		}
+		others = append(others, other)
+	}
+	return fmt.Sprintf("%s: taking %s as the version on disk: %d of the %d paths of its %s are there (%s)",
+		name, best.port.Version, best.present, best.present+best.missing, best.src.From, strings.Join(others, "; "))
+}
+
+// versionList is "1.1.0 and 1.0.0", "2, 1.1 and 1".
+func versionList(ms []diskMatch) string {
+	var vs []string
+	for _, m := range ms {
+		vs = append(vs, m.port.Version)
+	}
+	if len(vs) < 2 {
+		return strings.Join(vs, "")
+	}
+	return strings.Join(vs[:len(vs)-1], ", ") + " and " + vs[len(vs)-1]
 }
 
 // adoptSource finds p's file list: the cached archive, a footprint, or a

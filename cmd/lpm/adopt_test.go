@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lfs-lpm/lpm/archive"
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -438,5 +439,77 @@ func TestAdoptProvidedAsksHonoursDryRunAndRecordsNothingOnABadSpec(t *testing.T)
 	}
 	r.ok("adopt", "--dry-run", "--provided", "glibc=2.41")
 	r.fails([]string{"qux=bad!", "nothing was recorded"}, "adopt", "--provided", "glibc=2.41", "--provided", "qux=bad!")
+	r.unchanged(before)
+}
+
+// TestAdoptWithoutAVersionTakesTheOneOnDisk: the demo tree has libgreet
+// 1.0.0 and 1.1.0, each with a footprint, and the hand-built root has
+// 1.0.0. Named without a version, the disk decides and lpm says so; when
+// it cannot (no file list has a file on disk, or two match it equally),
+// nothing is adopted and the version is asked for, never the newest
+// taken.
+func TestAdoptWithoutAVersionTakesTheOneOnDisk(t *testing.T) {
+	r := handBuiltRoot(t)
+	before := r.state()
+	_, errOut, code := r.lpm("adopt", "--dry-run", "libgreet")
+	if code != 0 || !strings.Contains(errOut, "libgreet: taking 1.0.0 as the version on disk") || !strings.Contains(errOut, "(1.1.0: ") {
+		t.Errorf("adopt --dry-run libgreet on a root with 1.0.0: exit %d, want 0 and a line saying 1.0.0 was taken and why\n%s", code, errOut)
+	}
+	r.unchanged(before)
+
+	// The same tree without footprints: nothing on disk tells which.
+	bare := filepath.Join(t.TempDir(), "ports")
+	sh(t, "", "cp", "-a", filepath.Join(repo(t), "demo/ports"), bare)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		if err := os.Remove(filepath.Join(bare, "libgreet", v, "footprint")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.ports = []string{bare}
+	r.fails([]string{"adopt libgreet: ", "1.1.0, 1.0.0", "libgreet@VERSION", "nothing was adopted"}, "adopt", "--allow-partial", "libgreet")
+	r.unchanged(before)
+
+	// 1.1.0's footprint lists the paths of 1.0.0's: they match equally.
+	same := filepath.Join(t.TempDir(), "ports")
+	sh(t, "", "cp", "-a", filepath.Join(repo(t), "demo/ports"), same)
+	m, err := archive.ReadFootprint(filepath.Join(same, "libgreet/1.0.0/footprint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Version, m.SemVer = "1.1.0", "1.1.0"
+	if err := archive.WriteFootprint(filepath.Join(same, "libgreet/1.1.0/footprint"), m); err != nil {
+		t.Fatal(err)
+	}
+	r.ports = []string{same}
+	r.fails([]string{"adopt libgreet: ", "versions 1.1.0 and 1.0.0 of libgreet match the disk equally", "libgreet@VERSION", "nothing was adopted"}, "adopt", "--allow-partial", "libgreet")
+	r.unchanged(before)
+	// --all leaves it out, names it, and adopts the rest.
+	out, errOut, code := r.lpm("adopt", "--all")
+	if code != 0 || !strings.Contains(errOut, "libgreet (1.1.0 and 1.0.0)") {
+		t.Errorf("adopt --all with libgreet's versions equal on disk: exit %d, want 0 and libgreet named as left out\n%s%s", code, out, errOut)
+	}
+	list := r.ok("list")
+	if strings.Contains(list, "libgreet") || !strings.Contains(list, "mkbanner") {
+		t.Errorf("after adopt --all, lpm list says:\n%s\nwant mkbanner and no libgreet", list)
+	}
+}
+
+// A dry run of adopt changes nothing, so a user who may not write the
+// root may run it, as a dry run of install.
+func TestAdoptDryRunNeedsNoWriteAccess(t *testing.T) {
+	r := handBuiltRoot(t)
+	asNobody(t, r)
+	before := r.state()
+	for _, args := range [][]string{{"adopt", "--dry-run", "mkbanner"}, {"adopt", "--dry-run", "--all"}} {
+		out, errOut, code := r.lpmWith(run{uid: nobody}, args...)
+		if code != 0 || !strings.Contains(out, "mkbanner 0.3.0-1 (from footprint ") {
+			t.Errorf("lpm %s as nobody on a root it may not write: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	r.unchanged(before)
+	// Adopting for real still needs it.
+	if _, errOut, code := r.lpmWith(run{uid: nobody, yes: true}, "adopt", "mkbanner"); code != 1 || !strings.Contains(errOut, "not writable by you") {
+		t.Errorf("lpm adopt mkbanner as nobody: exit %d, want 1 and 'not writable by you'\n%s", code, errOut)
+	}
 	r.unchanged(before)
 }

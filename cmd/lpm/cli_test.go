@@ -419,12 +419,13 @@ func TestColourOnATerminalUnlessNoColorOrNever(t *testing.T) {
 	}
 }
 
-func TestAUserWhoMayNotWriteIsToldAnInterruptedDatabaseNeedsRecovering(t *testing.T) {
+func TestAUserWhoMayNotWriteIsToldADatabaseWithoutItsShmNeedsAWriter(t *testing.T) {
 	r := newRoot(t)
 	r.ok("install", "mkbanner")
-	// A database a killed writer left: committed pages still only in the
-	// WAL, no shared-memory index. A copy taken while a connection holds
-	// the WAL unfolded is exactly that.
+	// A copy of the database without its -shm, taken while committed
+	// pages are still only in the WAL (lpm leaves it unfolded as it
+	// closes): nothing was interrupted, but SQLite must make the -shm
+	// to read it.
 	db, err := sql.Open("sqlite3", "file:"+pkgdb.Path(r.dir))
 	if err != nil {
 		t.Fatal(err)
@@ -455,16 +456,49 @@ func TestAUserWhoMayNotWriteIsToldAnInterruptedDatabaseNeedsRecovering(t *testin
 			t.Fatal(err)
 		}
 	}
-	want := "lpm: the database " + pkgdb.Path(crashed.dir) + " needs recovering after an interrupted lpm, which needs write access to " + filepath.Dir(pkgdb.Path(crashed.dir)) + ": run any lpm command as root once (lpm list)"
+	want := "lpm: the database " + pkgdb.Path(crashed.dir) + " cannot be read: its lpm.db-wal holds data but lpm.db-shm is missing beside it, and SQLite cannot make it without write access to " + filepath.Dir(pkgdb.Path(crashed.dir)) + ": copy lpm.db, lpm.db-wal and lpm.db-shm together, or run any lpm command as root once (lpm list)"
 	if _, errOut, code := crashed.lpmWith(run{uid: nobody}, "list"); code != 1 || strings.TrimSpace(errOut) != want {
-		t.Errorf("list as nobody on a database to recover: exit %d\n%q\nwant %q", code, errOut, want)
+		t.Errorf("list as nobody on a database without its -shm: exit %d\n%q\nwant %q", code, errOut, want)
 	}
-	// Root recovers it, and then anyone may read it.
+	// A run by root makes the -shm, and then anyone may read it.
 	if out := crashed.ok("info", "mkbanner"); !strings.Contains(out, "changed in the WAL") {
 		t.Errorf("after recovery: %s", out)
 	}
 	if out, errOut, code := crashed.lpmWith(run{uid: nobody}, "list"); code != 0 || !strings.Contains(out, "mkbanner") {
 		t.Errorf("list as nobody after recovery: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A copy of a root's database without its -shm, on a read-only mount:
+// the error says what is missing and how to mend it, not that an lpm was
+// interrupted.
+func TestAReadOnlyCopyWithoutTheShmSaysWhatIsMissing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	if fi, err := os.Stat(pkgdb.Path(r.dir) + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the WAL after an install is empty or missing (%v): nothing to test", err)
+	}
+	copied := newRoot(t)
+	sh(t, "", "cp", "-a", r.path("var/lib/lpm"), copied.path("var/lib/lpm"))
+	if err := os.Remove(copied.path("var/lib/lpm/lpm.db-shm")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", copied.dir, copied.dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", copied.dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", copied.dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	dbDir := copied.path("var/lib/lpm")
+	want := "lpm: the database " + dbDir + "/lpm.db cannot be read: its lpm.db-wal holds data but lpm.db-shm is missing beside it, and SQLite cannot make it without write access to " + dbDir + ": copy lpm.db, lpm.db-wal and lpm.db-shm together, or remount it read-write and run any lpm command (lpm list)"
+	for _, args := range [][]string{{"list"}, {"info", "mkbanner"}} {
+		if _, errOut, code := copied.lpm(args...); code != 1 || strings.TrimSpace(errOut) != want {
+			t.Errorf("lpm %s on a read-only copy without lpm.db-shm: exit %d\n%q\nwant %q", strings.Join(args, " "), code, errOut, want)
+		}
 	}
 }
 

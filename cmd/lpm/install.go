@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,11 @@ func runInstall(cmd *cobra.Command, args []string) error {
 	var reqs []resolver.Request
 	explicit := map[string]bool{}
 	for _, a := range args {
+		// An archive's path without --file reads as a port name that
+		// does not parse or matches nothing: say what was meant.
+		if strings.HasSuffix(a, ".lpm") && len(tree.All(a)) == 0 {
+			return fmt.Errorf("install %s: no port has that name; to install an archive file, run lpm install --file %s", a, a)
+		}
 		r, err := request(tree, a)
 		if err != nil {
 			return err
@@ -135,6 +141,9 @@ func (e *env) installFiles(files []string, dry bool) error {
 		// Open once: the manifest checked here is the one installed, and
 		// it is read and decoded once.
 		r, err := archive.Open(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("install --file %s: no such file: check the path (lpm build prints the path of each archive it makes); nothing was changed", f)
+		}
 		if err != nil {
 			return err
 		}

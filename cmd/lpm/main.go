@@ -360,12 +360,20 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 		}
 		db.Close()
 	case !mayWrite(dbDir):
-		if wal, werr := os.Stat(pkgdb.Path(e.cfg.Root) + "-wal"); werr == nil && wal.Size() > 0 {
+		file := pkgdb.Path(e.cfg.Root)
+		if wal, werr := os.Stat(file + "-wal"); werr == nil && wal.Size() > 0 {
 			fix := "run any lpm command as root once (lpm list)"
 			if readOnlyFS(dbDir) {
 				fix = "remount it read-write and run any lpm command (lpm list)"
 			}
-			return nil, fmt.Errorf("the database %s needs recovering after an interrupted lpm, which needs write access to %s: %s", pkgdb.Path(e.cfg.Root), dbDir, fix)
+			// lpm leaves its WAL unfolded when it closes, so a WAL that
+			// holds data is no sign of a crash. Without its -shm beside
+			// it (a copy that left the -shm out), SQLite must make one to
+			// read the WAL, and may not here.
+			if _, serr := os.Lstat(file + "-shm"); errors.Is(serr, fs.ErrNotExist) {
+				return nil, fmt.Errorf("the database %s cannot be read: its lpm.db-wal holds data but lpm.db-shm is missing beside it, and SQLite cannot make it without write access to %s: copy lpm.db, lpm.db-wal and lpm.db-shm together, or %s", file, dbDir, fix)
+			}
+			return nil, fmt.Errorf("the database %s needs recovering after an interrupted lpm, which needs write access to %s: %s", file, dbDir, fix)
 		}
 		return nil, err
 	}

@@ -112,3 +112,42 @@ func TestUnwritableRootReadsTheShippedTreeFromTheUsersCache(t *testing.T) {
 		t.Error("lpm wrote into a root it may not write")
 	}
 }
+
+// A user with no home it may write (nobody's is /nonexistent) on a root
+// it may not write still gets its queries answered: the shipped tree is
+// copied to a directory of its own in the temporary directory, and
+// nothing is written into the root.
+func TestQueriesOfAUserWithNoWritableHomeUseTheShippedTree(t *testing.T) {
+	r := shippedRoot(t)
+	asNobody(t, r)
+	tmp := t.TempDir()
+	if err := os.Chmod(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	as := run{uid: nobody, env: []string{"HOME=/nonexistent", "XDG_CACHE_HOME=", "TMPDIR=" + tmp}}
+	for _, args := range [][]string{{"info", "zlib"}, {"search", "zlib"}, {"info", "zlib"}} {
+		out, errOut, code := r.lpmWith(as, args...)
+		if code != 0 || !strings.Contains(out, "zlib") {
+			t.Errorf("lpm %s as nobody with no writable home, on a root it may not write: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(tmp, "lpm-65534/ports/lfs-*/zlib/port.toml")); len(m) != 1 {
+		t.Errorf("the shipped tree is not in nobody's own temporary directory (%v)", m)
+	}
+	if _, err := os.Stat(r.path("var/cache/lpm")); err == nil {
+		t.Error("a query by a user who may not write the root wrote into it")
+	}
+
+	// A directory of that name another user made is not used.
+	if err := os.RemoveAll(filepath.Join(tmp, "lpm-65534")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "lpm-65534"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(tmp, "lpm-65534"), 0o777)
+	out, errOut, code := r.lpmWith(as, "info", "zlib")
+	if code != 1 || !strings.Contains(errOut, filepath.Join(tmp, "lpm-65534")+" is not a directory of yours") {
+		t.Errorf("lpm info with %s/lpm-65534 made by root: exit %d, want 1 and an error naming it\n%s%s", tmp, code, out, errOut)
+	}
+}

@@ -414,3 +414,63 @@ func TestAFailedHookAfterCommitWarnsWithItsRealErrorAndExitsZero(t *testing.T) {
 		t.Errorf("the committed file: %v", err)
 	}
 }
+
+// What a typo or a hostile path gives install --file: one line naming
+// the path and what it is, at once (a named pipe would block the open
+// until a writer came, a device reads forever), and nothing changed.
+func TestInstallFileRefusesWhatIsNotAnArchiveFile(t *testing.T) {
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	before := r.state()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.lpm")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.lpm")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	nosuch := filepath.Join(dir, "nosuch.lpm")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"install", "--file", nosuch}, []string{"install --file " + nosuch + ": no such file: check the path", "nothing was changed"}},
+		{[]string{"install", "--file", fifo}, []string{"package " + fifo + " is a named pipe, not a regular file"}},
+		{[]string{"install", "--file", zero}, []string{"package " + zero + " is a symlink to /dev/zero, a character device, not a regular file"}},
+		{[]string{"install", "--file", dir}, []string{"package " + dir + " is a directory, not a regular file"}},
+		{[]string{"install", "--dry-run", "--file", fifo}, []string{"is a named pipe"}},
+		{[]string{"install", nosuch}, []string{"install " + nosuch + ": no port has that name", "lpm install --file " + nosuch}},
+		{[]string{"install", "hello-1.0.0-1.lpm"}, []string{"lpm install --file hello-1.0.0-1.lpm"}},
+	} {
+		_, errOut, code := r.lpmWith(run{yes: true}, c.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 1 || len(lines) != 1 {
+			t.Errorf("lpm %s: exit %d, want 1 and one line\n%s", strings.Join(c.args, " "), code, errOut)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(lines[0], w) {
+				t.Errorf("lpm %s: %q lacks %q", strings.Join(c.args, " "), lines[0], w)
+			}
+		}
+		r.unchanged(before)
+	}
+}
+
+func TestAMistypedRootIsRefusedInOneLine(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	for _, args := range [][]string{{"list"}, {"info", "hello"}, {"install", "hello"}} {
+		cmd := exec.Command(lpmBin, append([]string{"--root", missing}, args...)...)
+		cmd.Env = append(os.Environ(), "LPM_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		want := "lpm: the root " + missing + " does not exist: check --root, or make it (mkdir -p " + missing + ") and run lpm --root " + missing + " init\n"
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || string(out) != want {
+			t.Errorf("lpm --root %s %s: %v\n%q\nwant %q", missing, strings.Join(args, " "), err, out, want)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("a command on a mistyped root made %s", missing)
+	}
+}
