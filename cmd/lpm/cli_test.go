@@ -221,6 +221,11 @@ func TestAUserWhoMayNotWriteTheRootSeesPlansAndAOneLineRefusal(t *testing.T) {
 		}
 	}
 	r.unchanged(before)
+	// A mistyped archive path is the error to give, before the root's.
+	nosuch := filepath.Join(t.TempDir(), "nosuch.lpm")
+	if _, errOut, code := r.lpmWith(run{uid: nobody, yes: true}, "install", "--file", nosuch); code != 1 || !strings.Contains(errOut, nosuch+": no such file") {
+		t.Errorf("install --file of a missing archive as nobody: exit %d, stderr %q; want the missing file named", code, errOut)
+	}
 
 	// A user who owns lpm's state but not usr/ gets the same line when the
 	// install reaches usr/.

@@ -126,15 +126,9 @@ func markExplicit(db *pkgdb.DB, names map[string]bool) error {
 // installFiles installs archives as they are, like pacman -U: their run
 // dependencies must already be installed or among the archives.
 func (e *env) installFiles(files []string, dry bool) error {
-	db, done, err := e.planDB(dry)
-	if err != nil {
-		return err
-	}
-	defer done()
-	installed, err := db.Packages()
-	if err != nil {
-		return err
-	}
+	// The archives first: a mistyped path is the error to give, not
+	// that the user may not write the root, and reading them needs no
+	// lock on it.
 	var changes []installer.Change
 	var manifests []*archive.Manifest
 	for _, f := range files {
@@ -150,6 +144,15 @@ func (e *env) installFiles(files []string, dry bool) error {
 		defer r.Close()
 		manifests = append(manifests, r.Manifest())
 		changes = append(changes, installer.Change{Archive: f, Explicit: true, Reader: r})
+	}
+	db, done, err := e.planDB(dry)
+	if err != nil {
+		return err
+	}
+	defer done()
+	installed, err := db.Packages()
+	if err != nil {
+		return err
 	}
 	// What the system provides (lpm.toml's provided, --assume-installed)
 	// meets a dependency as an installed package does.
