@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Signals. lpm survives kill -9 at any moment (the journal), but a Ctrl-C,
@@ -24,12 +25,21 @@ import (
 // rather than ignoring it, keeps it at its default in the programs lpm
 // runs: an ignored signal is inherited across exec, a caught one not.)
 
+// signalGrace is how long after a transaction ended a signal still counts
+// as one that came during it (see released).
+const signalGrace = 200 * time.Millisecond
+
 var interrupt struct {
 	sync.Mutex
 	ch      chan os.Signal
 	held    int       // transactions and hook runs under way
 	pending os.Signal // the first signal that came while held
-	pipe    bool      // SIGPIPE is asked for
+	// released is when held last went to 0. The runtime hands a signal
+	// over to the watching goroutine a moment after it came: one that
+	// reaches it just after a transaction ended most likely came during
+	// it, and waits for the next stopIfInterrupted too.
+	released time.Time
+	pipe     bool // SIGPIPE is asked for
 }
 
 // watchSignals takes over SIGINT, SIGTERM and SIGHUP for the rest of the
@@ -43,7 +53,7 @@ func watchSignals() {
 			switch {
 			case sig == syscall.SIGPIPE:
 				// Output is gone; the transaction is not.
-			case interrupt.held == 0:
+			case interrupt.held == 0 && time.Since(interrupt.released) > signalGrace:
 				dieBy(sig.(syscall.Signal))
 			case interrupt.pending == nil:
 				interrupt.pending = sig
@@ -69,6 +79,9 @@ func holdSignals() (release func()) {
 		once.Do(func() {
 			interrupt.Lock()
 			interrupt.held--
+			if interrupt.held == 0 {
+				interrupt.released = time.Now()
+			}
 			interrupt.Unlock()
 		})
 	}
