@@ -446,7 +446,7 @@ func TestCreateRefusesSpecialFiles(t *testing.T) {
 	if err == nil {
 		t.Fatal("Create packed a fifo")
 	}
-	if !strings.Contains(err.Error(), "run/demo/ctl") || !strings.Contains(err.Error(), "fifo") {
+	if !strings.Contains(err.Error(), "run/demo/ctl") || !strings.Contains(err.Error(), "named pipe") {
 		t.Errorf("error does not name the fifo: %v", err)
 	}
 	if names := dirNames(t, outDir); len(names) != 0 {

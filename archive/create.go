@@ -175,7 +175,7 @@ func scanStaging(root string) ([]Entry, []string, error) {
 				}
 			}
 		default:
-			return fmt.Errorf("%s is a %s; packages may hold only dirs, files and links, so create it from an install hook instead", full, specialKind(fi.Mode()))
+			return fmt.Errorf("%s is %s; packages may hold only dirs, files and links, so create it from an install hook instead", full, fileKind(fi.Mode()))
 		}
 		entries = append(entries, e)
 		sources = append(sources, source)
@@ -185,20 +185,6 @@ func scanStaging(root string) ([]Entry, []string, error) {
 		return nil, nil, err
 	}
 	return entries, sources, nil
-}
-
-func specialKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // openStaged opens a staged regular file without following a symlink or
