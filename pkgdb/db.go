@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
 )
 
 // writerDriver is the SQLite driver for read-write handles. It keeps the
@@ -257,6 +258,18 @@ func OpenReadOnly(root string) (*DB, error) {
 	}
 	// The header can lag behind the WAL, so ask SQLite for the truth.
 	version, err = db.userVersion(context.Background())
+	if err != nil && walGoneAndUnwritable(file) {
+		// A database whose last writer folded its WAL and took the -wal
+		// and -shm files away (an older lpm, the sqlite3 shell) cannot be
+		// opened read-only where SQLite may not make them again (a
+		// read-only mount), unless it is taken as immutable: with no WAL
+		// and no writer through this mount, the file is all there is.
+		db.sql.Close()
+		if db, err = openImmutable(file); err != nil {
+			return nil, err
+		}
+		version, err = db.userVersion(context.Background())
+	}
 	if err == nil {
 		err = checkNotNewer(file, version)
 	}
@@ -299,7 +312,29 @@ func OpenEmpty() (*DB, error) {
 
 // open connects to file. Per-connection settings go into the DSN so that
 // every pooled connection gets them; none of them writes to the file.
+// walGoneAndUnwritable reports whether the database file has no WAL with
+// data and no -shm beside it, in a directory this process may not write.
+func walGoneAndUnwritable(file string) bool {
+	if fi, err := os.Stat(file + "-wal"); err == nil && fi.Size() > 0 {
+		return false
+	}
+	if _, err := os.Lstat(file + "-shm"); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	return unix.Access(filepath.Dir(file), unix.W_OK) != nil
+}
+
+// openImmutable opens the database read-only as a file nothing changes
+// (SQLite's immutable=1: no locks, no -shm).
+func openImmutable(file string) (*DB, error) {
+	return openWith(file, true, true)
+}
+
 func open(file string, readOnly bool) (*DB, error) {
+	return openWith(file, readOnly, false)
+}
+
+func openWith(file string, readOnly, immutable bool) (*DB, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", file, err)
@@ -314,6 +349,9 @@ func open(file string, readOnly bool) (*DB, error) {
 	params.Set("_mutex", "no")
 	if readOnly {
 		params.Set("mode", "ro")
+	}
+	if immutable {
+		params.Set("immutable", "1")
 	}
 	// A file: URI with an escaped path survives roots containing "?",
 	// "#" or "%"; SQLite ignores the driver's "_" parameters.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lfs-lpm/lpm/installer"
+	_ "github.com/mattn/go-sqlite3"
+
 	"github.com/lfs-lpm/lpm/pkgdb"
 )
 
@@ -504,6 +507,76 @@ func TestAReadOnlyCopyWithoutTheShmSaysWhatIsMissing(t *testing.T) {
 		if _, errOut, code := copied.lpm(args...); code != 1 || strings.TrimSpace(errOut) != want {
 			t.Errorf("lpm %s on a read-only copy without lpm.db-shm: exit %d\n%q\nwant %q", strings.Join(args, " "), code, errOut, want)
 		}
+	}
+}
+
+// An older lpm's database on a read-only mount is named as such, with the
+// mount, not as one a crash left for recovery (as it was when its WAL held
+// data, as lpm leaves it: the sqlite3 connection here folds the WAL as it
+// closes, so that case was tried by hand, with a schema-9 lpm's root).
+func TestAnOlderSchemaOnAReadOnlyMountIsNamedAsSuch(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	db, err := sql.Open("sqlite3", pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	// An older lpm's schema, as its number says.
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version-1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	_, errOut, code := r.lpm("list")
+	if want := fmt.Sprintf("has schema %d, this lpm needs %d", version-1, version); code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "read-only mount: remount it read-write") || strings.Contains(errOut, "interrupted") {
+		t.Errorf("lpm list of an older schema on a read-only mount: exit %d\n%s\nwant %q and the read-only mount named, not a crash", code, errOut, want)
+	}
+}
+
+// A database whose WAL was folded and its -wal and -shm files taken away
+// (the sqlite3 shell does that as it closes, as lpm before schema 9 did)
+// is read on a read-only mount, where SQLite may not make them again.
+func TestAFoldedDatabaseOnAReadOnlyMountIsRead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	r := newRoot(t)
+	r.ok("install", "mkbanner")
+	db, err := sql.Open("sqlite3", pkgdb.Path(r.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, f := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(pkgdb.Path(r.dir) + f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("lpm.db%s is still there after the sqlite3 connection closed (%v): nothing to test", f, err)
+		}
+	}
+	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	if out, errOut, code := r.lpm("list"); code != 0 || !strings.Contains(out, "mkbanner") {
+		t.Errorf("lpm list of a folded database on a read-only mount: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

@@ -361,11 +361,19 @@ func (e *env) readDB() (*pkgdb.DB, error) {
 		db.Close()
 	case !mayWrite(dbDir):
 		file := pkgdb.Path(e.cfg.Root)
-		if wal, werr := os.Stat(file + "-wal"); werr == nil && wal.Size() > 0 {
-			fix := "run any lpm command as root once (lpm list)"
+		fix := "run any lpm command as root once (lpm list)"
+		if readOnlyFS(dbDir) {
+			fix = "remount it read-write and run any lpm command (lpm list)"
+		}
+		if errors.Is(err, pkgdb.ErrOldSchema) {
+			// An older lpm's database, which says how to update it; that
+			// its WAL holds data is no sign of a crash.
 			if readOnlyFS(dbDir) {
-				fix = "remount it read-write and run any lpm command (lpm list)"
+				return nil, fmt.Errorf("%w; %s is on a read-only mount: remount it read-write first", err, dbDir)
 			}
+			return nil, err
+		}
+		if wal, werr := os.Stat(file + "-wal"); werr == nil && wal.Size() > 0 {
 			// lpm leaves its WAL unfolded when it closes, so a WAL that
 			// holds data is no sign of a crash. Without its -shm beside
 			// it (a copy that left the -shm out), SQLite must make one to
