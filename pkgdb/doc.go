@@ -48,5 +48,10 @@
 // power cut. Closing leaves the last commits in the -wal file (up to
 // 1 MiB of them) rather than spend two fsyncs folding them into lpm.db:
 // the three files together are the database, and a copy of lpm.db alone
-// may lack the latest commands.
+// may lack the latest commands. A file's needed libraries are the one
+// child table without a foreign key (schema 10): SQLite cascaded into it
+// once per deleted file record, most of what removing a big package cost
+// the database, so pkgdb deletes them with their records itself. A
+// database another program folded and left without its -wal and -shm is
+// read on a read-only mount as immutable (OpenReadOnly).
 package pkgdb
