@@ -322,7 +322,7 @@ func (db *DB) readChunks(tx *sql.Tx, id int64, where string, fn func([]JournalEn
 	}
 	defer rows.Close()
 	var chunk []JournalEntry
-	var data []byte
+	var data sql.RawBytes // decoded before the next row, so not copied
 	for rows.Next() {
 		var seq, count int64
 		if err := rows.Scan(&seq, &count, &data); err != nil {
