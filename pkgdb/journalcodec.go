@@ -24,9 +24,11 @@ import (
 //	backup  the same, sharing a prefix with this entry's path
 //
 // Paths are bytes, so a path that is not UTF-8 (an adopted file's) comes
-// back as it went in. A journal is sorted by directory, and temp and
-// backup names lie beside their path, so the shared prefixes make a
-// chunk about a third of the entries' text.
+// back as it went in. A journal goes directory by directory, and temp
+// and backup names lie beside their path, so the shared prefixes make a
+// chunk about a third of its entries' text: the bench's L package's
+// 21,666 entries (1.0 MB of text) are 390 KB in 6 chunks, where their
+// rows took 1.6 MB of table and index pages.
 const journalFormat = 1
 
 // journalOps are the op codes of the chunk encoding. Never change a
