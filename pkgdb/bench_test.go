@@ -94,3 +94,30 @@ func BenchmarkOwners1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJournal20000 writes and closes the journal of a 20,000-path
+// install, as Apply does around its changes to the disk.
+func BenchmarkJournal20000(b *testing.B) {
+	db, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var entries []JournalEntry
+	for i := range 20000 {
+		p := fmt.Sprintf("usr/share/big/d%03d/f%04d", i/100, i%100)
+		entries = append(entries, JournalEntry{Op: "replace", Path: p})
+	}
+	pkgs := []TxPackage{{Name: "big", NewVersion: "1", Action: "install"}}
+
+	b.ResetTimer()
+	for b.Loop() {
+		id, err := db.BeginJournal("install big 1", pkgs, entries)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.SetTxState(id, StateDone); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,11 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
-	"unicode/utf8"
 )
 
 // Transaction states. A transaction is open while its state is Staging,
@@ -132,42 +131,47 @@ func (db *DB) BeginJournal(command string, pkgs []TxPackage, entries []JournalEn
 	return id, nil
 }
 
-// insertJournal writes the entries of transaction id, in order. They go
-// in as JSON arrays of a thousand that SQLite takes apart itself: a few
-// statements instead of one per entry, a fifth of the time for a
-// 20,000-path journal, and never the whole journal as one more string in
-// memory. JSON cannot carry a path that is not UTF-8 (a file adopted
-// from disk may have one), so such a chunk is written row by row.
+// insertJournal writes the entries of transaction id, in order, as
+// chunks of about journalChunkBytes (journalcodec.go): a few rows for
+// 20,000 paths, encoded into one buffer that is reused (SQLite copies a
+// bound BLOB), so the journal is never one more copy in memory.
 func (tx *Tx) insertJournal(id int64, entries []JournalEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	ctx := context.Background()
-	const chunk = 1000
-	for start := 0; start < len(entries); start += chunk {
-		part := entries[start:min(start+chunk, len(entries))]
-		rows := make([][4]string, len(part))
-		text := true
-		for i, e := range part {
-			rows[i] = [4]string{e.Op, e.Path, e.Temp, e.Backup}
-			text = text && utf8.ValidString(e.Path) && utf8.ValidString(e.Temp) && utf8.ValidString(e.Backup)
+	stmt, err := tx.conn.PrepareContext(ctx, "INSERT INTO journal_chunks (tx, seq, entries, saves, data) VALUES (?,?,?,?,?)")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	buf := make([]byte, 0, journalChunkBytes+4096)
+	seq, count, saves := 0, 0, 0
+	var prev JournalEntry
+	flush := func() error {
+		_, err := stmt.ExecContext(ctx, id, seq, count, saves, buf)
+		seq, count, saves, prev = seq+1, 0, 0, JournalEntry{}
+		buf = buf[:0]
+		return err
+	}
+	for _, e := range entries {
+		if count == 0 {
+			buf = append(buf, journalFormat)
 		}
-		if text {
-			data, err := json.Marshal(rows)
-			if err != nil {
+		buf = appendJournalEntry(buf, prev, e)
+		prev = e
+		count++
+		if e.Op == "save" {
+			saves++
+		}
+		if len(buf) >= journalChunkBytes {
+			if err := flush(); err != nil {
 				return err
 			}
-			_, err = tx.conn.ExecContext(ctx, `INSERT INTO journal (tx, seq, op, path, temp, backup)
-				SELECT ?, ? + key, value->>0, value->>1, value->>2, value->>3 FROM json_each(?)`, id, start, string(data))
-			if err != nil {
-				return err
-			}
-			continue
 		}
-		for i, e := range part {
-			_, err := tx.conn.ExecContext(ctx, "INSERT INTO journal (tx, seq, op, path, temp, backup) VALUES (?,?,?,?,?,?)",
-				id, start+i, e.Op, e.Path, e.Temp, e.Backup)
-			if err != nil {
-				return err
-			}
-		}
+	}
+	if count > 0 {
+		return flush()
 	}
 	return nil
 }
@@ -248,13 +252,16 @@ func (db *DB) SetTxState(id int64, state string) error {
 		return lockError(db.path, err)
 	}
 	if state == StateDone {
-		if _, err := tx.Exec("INSERT OR IGNORE INTO tx_saved (tx, path, saved) SELECT tx, path, backup FROM journal WHERE tx = ? AND op = 'save'", id); err != nil {
-			return lockError(db.path, err)
+		if err := db.keepSaved(tx, id); err != nil {
+			return err
 		}
 	}
 	if state == StateDone || state == StateRolledBack {
-		if _, err := tx.Exec("DELETE FROM journal WHERE tx = ?", id); err != nil {
-			return lockError(db.path, err)
+		// journal holds only what an older lpm left open.
+		for _, q := range []string{"DELETE FROM journal_chunks WHERE tx = ?", "DELETE FROM journal WHERE tx = ?"} {
+			if _, err := tx.Exec(q, id); err != nil {
+				return lockError(db.path, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -271,6 +278,70 @@ func (db *DB) SetTxState(id int64, state string) error {
 		}
 	}
 	return nil
+}
+
+// keepSaved copies the 'save' entries of transaction id's journal into
+// tx_saved: from an older lpm's rows, and from the chunks that hold any
+// (most hold none, and are not read).
+func (db *DB) keepSaved(tx *sql.Tx, id int64) error {
+	if _, err := tx.Exec("INSERT OR IGNORE INTO tx_saved (tx, path, saved) SELECT tx, path, backup FROM journal WHERE tx = ? AND op = 'save'", id); err != nil {
+		return lockError(db.path, err)
+	}
+	var saved []JournalEntry
+	err := db.readChunks(tx, id, "AND saves > 0", func(chunk []JournalEntry) {
+		for _, e := range chunk {
+			if e.Op == "save" {
+				saved = append(saved, e)
+			}
+		}
+	})
+	if errors.Is(err, ErrDamaged) {
+		return err
+	}
+	if err != nil {
+		return lockError(db.path, err)
+	}
+	for _, e := range saved {
+		if _, err := tx.Exec("INSERT OR IGNORE INTO tx_saved (tx, path, saved) VALUES (?, ?, ?)", id, e.Path, e.Backup); err != nil {
+			return lockError(db.path, err)
+		}
+	}
+	return nil
+}
+
+// readChunks decodes the journal chunks of transaction id (those that
+// also match where) in order, and hands each chunk's entries to fn; the
+// slice is reused for the next chunk. A chunk that does not decode, or
+// holds another number of entries than its row says, is damage: the
+// error (ErrDamaged) names the database, the transaction and the chunk.
+// Errors of SQLite come back as they are.
+func (db *DB) readChunks(tx *sql.Tx, id int64, where string, fn func([]JournalEntry)) error {
+	rows, err := tx.Query("SELECT seq, entries, data FROM journal_chunks WHERE tx = ? "+where+" ORDER BY seq", id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var chunk []JournalEntry
+	var data sql.RawBytes // decoded before the next row, so not copied
+	for rows.Next() {
+		var seq, count int64
+		if err := rows.Scan(&seq, &count, &data); err != nil {
+			return err
+		}
+		chunk = chunk[:0]
+		if count > 0 {
+			chunk = slices.Grow(chunk, int(min(count, int64(len(data)/minEntryBytes))))
+		}
+		chunk, err = decodeJournalChunk(chunk, data)
+		if err == nil && int64(len(chunk)) != count {
+			err = fmt.Errorf("it holds %d entries, its row says %d", len(chunk), count)
+		}
+		if err != nil {
+			return fmt.Errorf("database %s is damaged: the journal of transaction %d, chunk %d: %v: %w; lpm cannot tell what that transaction changed: restore the database from a backup, or run lpm rebuild-db to rebuild it from the package cache and the disk", db.path, id, seq, err, ErrDamaged)
+		}
+		fn(chunk)
+	}
+	return rows.Err()
 }
 
 // MarkCommitted sets transaction id to Committed inside tx, the same
@@ -369,7 +440,9 @@ func readTxPackages(tx *sql.Tx, r *TxRecord) error {
 	return saved.Err()
 }
 
-// Journal returns the entries of transaction id in order.
+// Journal returns the entries of transaction id in order: first those
+// an older lpm wrote as rows (a crash under it, recovered by this one),
+// then the chunks.
 func (db *DB) Journal(id int64) ([]JournalEntry, error) {
 	var entries []JournalEntry
 	err := db.read("reading a journal", func(tx *sql.Tx) error {
@@ -385,7 +458,13 @@ func (db *DB) Journal(id int64) ([]JournalEntry, error) {
 			}
 			entries = append(entries, e)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		return db.readChunks(tx, id, "", func(chunk []JournalEntry) {
+			entries = append(entries, chunk...)
+		})
 	})
 	return entries, err
 }

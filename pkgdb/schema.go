@@ -337,6 +337,24 @@ DROP TABLE needed;
 ALTER TABLE needed_new RENAME TO needed;
 CREATE INDEX needed_soname ON needed (soname);
 `},
+	// 11: a transaction's journal is a few rows, each a chunk of its
+	// entries in one BLOB (journalcodec.go), instead of a row per path:
+	// 20,000 rows of journal and its key index were written before a big
+	// package's first file changed and deleted as it closed. entries is
+	// how many the chunk holds, saves how many of them are 'save' ops
+	// (closing a done transaction reads only those chunks, for tx_saved).
+	// Journals an older lpm left open in journal stay there, and are read
+	// first; nothing writes that table any more.
+	{sql: `
+CREATE TABLE journal_chunks (
+	tx      INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
+	entries INTEGER NOT NULL,
+	saves   INTEGER NOT NULL DEFAULT 0,
+	data    BLOB NOT NULL,
+	PRIMARY KEY (tx, seq)
+) STRICT;
+`},
 }
 
 // pathTables is the rest of step 7 once convertPaths filled files_new: it
