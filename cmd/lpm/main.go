@@ -29,7 +29,6 @@ import (
 
 func main() {
 	builder.SandboxMain()
-	watchSignals()
 	root := newRootCmd()
 	err := root.Execute()
 	stopIfInterrupted()
