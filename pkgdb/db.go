@@ -260,7 +260,7 @@ func OpenReadOnly(root string) (*DB, error) {
 	version, err = db.userVersion(context.Background())
 	if err != nil && walGoneAndUnwritable(file) {
 		// A database whose last writer folded its WAL and took the -wal
-		// and -shm files away (an older lpm, the sqlite3 shell) cannot be
+		// and -shm files away (the sqlite3 shell, another SQLite program) cannot be
 		// opened read-only where SQLite may not make them again (a
 		// read-only mount), unless it is taken as immutable: with no WAL
 		// and no writer through this mount, the file is all there is.

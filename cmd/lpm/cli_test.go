@@ -547,7 +547,7 @@ func TestAnOlderSchemaOnAReadOnlyMountIsNamedAsSuch(t *testing.T) {
 }
 
 // A database whose WAL was folded and its -wal and -shm files taken away
-// (the sqlite3 shell does that as it closes, as lpm before schema 9 did)
+// (the sqlite3 shell does that as it closes)
 // is read on a read-only mount, where SQLite may not make them again.
 func TestAFoldedDatabaseOnAReadOnlyMountIsRead(t *testing.T) {
 	if os.Geteuid() != 0 {
