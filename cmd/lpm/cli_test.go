@@ -494,13 +494,7 @@ func TestAReadOnlyCopyWithoutTheShmSaysWhatIsMissing(t *testing.T) {
 	if err := os.Remove(copied.path("var/lib/lpm/lpm.db-shm")); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "--bind", copied.dir, copied.dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", copied.dir).Run() })
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", copied.dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount read-only: %v: %s", err, out)
-	}
+	mountReadOnly(t, copied.dir)
 	dbDir := copied.path("var/lib/lpm")
 	want := "lpm: the database " + dbDir + "/lpm.db cannot be read: its lpm.db-wal holds data but lpm.db-shm is missing beside it, and SQLite cannot make it without write access to " + dbDir + ": copy lpm.db, lpm.db-wal and lpm.db-shm together, or remount it read-write and run any lpm command (lpm list)"
 	for _, args := range [][]string{{"list"}, {"info", "mkbanner"}} {
@@ -533,13 +527,7 @@ func TestAnOlderSchemaOnAReadOnlyMountIsNamedAsSuch(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount read-only: %v: %s", err, out)
-	}
+	mountReadOnly(t, r.dir)
 	_, errOut, code := r.lpm("list")
 	if want := fmt.Sprintf("has schema %d, this lpm needs %d", version-1, version); code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "read-only mount: remount it read-write") || strings.Contains(errOut, "interrupted") {
 		t.Errorf("lpm list of an older schema on a read-only mount: exit %d\n%s\nwant %q and the read-only mount named, not a crash", code, errOut, want)
@@ -568,13 +556,7 @@ func TestAFoldedDatabaseOnAReadOnlyMountIsRead(t *testing.T) {
 			t.Fatalf("lpm.db%s is still there after the sqlite3 connection closed (%v): nothing to test", f, err)
 		}
 	}
-	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount read-only: %v: %s", err, out)
-	}
+	mountReadOnly(t, r.dir)
 	if out, errOut, code := r.lpm("list"); code != 0 || !strings.Contains(out, "mkbanner") {
 		t.Errorf("lpm list of a folded database on a read-only mount: exit %d\n%s%s", code, out, errOut)
 	}
@@ -586,13 +568,7 @@ func TestARootOnAReadOnlyFilesystemIsRefusedInOneLine(t *testing.T) {
 	}
 	r := newRoot(t)
 	r.ok("install", "mkbanner")
-	if out, err := exec.Command("mount", "--bind", r.dir, r.dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", r.dir).Run() })
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", r.dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount read-only: %v: %s", err, out)
-	}
+	mountReadOnly(t, r.dir)
 	want := "lpm: the root " + r.dir + " is on a read-only filesystem: remount it read-write to change it (mount -o remount,rw)"
 	for _, args := range [][]string{{"remove", "mkbanner"}, {"install", "hello"}, {"build", "libgreet"}} {
 		if _, errOut, code := r.lpm(args...); code != 1 || strings.TrimSpace(errOut) != want {
@@ -639,5 +615,18 @@ func TestAQueryBesideAnotherLpmMigratesAnOldSchema(t *testing.T) {
 	out, errOut, code := r.lpm("list")
 	if code != 0 || !strings.Contains(out, "mkbanner") {
 		t.Errorf("lpm list beside a lock holder on schema 7: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// mountReadOnly bind-mounts dir onto itself read-only until the test
+// ends; it skips the test where bind mounts cannot be made.
+func mountReadOnly(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
 	}
 }
